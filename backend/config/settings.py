@@ -1,0 +1,228 @@
+"""Django settings, configured only from the environment (see .env.example for every variable).
+
+Secure by default: DEBUG is off unless DEBUG=1, and with DEBUG off the process refuses to start without
+a real SECRET_KEY. Every CELERY_* setting lives here; worker/celery_app.py only loads them.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config import queues
+from config.redis_url import broker_url, cache_url
+
+BACKEND_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = BACKEND_DIR.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+
+INSECURE_KEY_MARKER = "django-insecure"
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY or SECRET_KEY.startswith(INSECURE_KEY_MARKER) or SECRET_KEY in {"changeme", "change-me", "secret"}:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is missing or a default value while DEBUG is off. Set SECRET_KEY to a long random "
+            "string (python -c 'import secrets; print(secrets.token_urlsafe(50))'), or set DEBUG=1 for local work."
+        )
+    SECRET_KEY = SECRET_KEY or f"{INSECURE_KEY_MARKER}-local-development-only"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+# Railway probes the health check from this host, and injects the service's own domain.
+ALLOWED_HOSTS += ["healthcheck.railway.app"]
+if env.str("RAILWAY_PUBLIC_DOMAIN", default=""):
+    ALLOWED_HOSTS.append(env.str("RAILWAY_PUBLIC_DOMAIN"))
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+if env.str("RAILWAY_PUBLIC_DOMAIN", default=""):
+    CSRF_TRUSTED_ORIGINS.append(f"https://{env.str('RAILWAY_PUBLIC_DOMAIN')}")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "planner",
+    "events",
+    "caching",
+    "api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: PostgreSQL (psycopg 3) from DATABASE_URL, else a local SQLite file ---------------------
+DATABASE_URL = env.str("DATABASE_URL", default="")
+if DATABASE_URL:
+    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env.str("SQLITE_PATH", default=str(BACKEND_DIR / "db.sqlite3")),
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache and sessions on the URL's database, the Celery broker on the next one ----------------
+REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.5)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": cache_url(REDIS_URL),
+            "KEY_PREFIX": "recipe_planner",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
+                # A Redis outage degrades to cache misses (and the database) instead of 500s.
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+                "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+                "CONNECTION_POOL_KWARGS": {"health_check_interval": 30},
+            },
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "recipe-planner",
+            "KEY_PREFIX": "recipe_planner",
+        }
+    }
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "caching.redis"
+
+# Sessions are read from Redis and written through to the database, so a Redis flush or restart logs no one out.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
+
+# --- Cache layer tunables (see docs/ARCHITECTURE.md) -------------------------------------------------------
+CACHE_LEASE_SECONDS = env.float("CACHE_LEASE_SECONDS", default=10.0)  # how long one filler may hold a key
+CACHE_LEASE_WAIT_SECONDS = env.float("CACHE_LEASE_WAIT_SECONDS", default=2.0)  # how long others wait for it
+HOT_LISTS_TOP_N = env.int("HOT_LISTS_TOP_N", default=100)  # shopping lists kept warm by the worker
+HOT_LISTS_HALF_LIFE_SECONDS = env.float("HOT_LISTS_HALF_LIFE_SECONDS", default=3600.0)
+HOT_LISTS_TRACKED_MAX = env.int("HOT_LISTS_TRACKED_MAX", default=10_000)  # bound on the popularity index
+PREFERENCES_TTL_JITTER_SECONDS = env.int("PREFERENCES_TTL_JITTER_SECONDS", default=3600)
+PREFERENCES_ACTIVE_DAYS = env.int("PREFERENCES_ACTIVE_DAYS", default=30)
+PREFERENCES_REFRESH_CHUNK = env.int("PREFERENCES_REFRESH_CHUNK", default=500)
+
+# --- Events and the transactional outbox -------------------------------------------------------------------
+EVENTS_CHANNEL = "recipe_planner:events"
+EVENT_BATCH_SIZE = env.int("EVENT_BATCH_SIZE", default=500)  # events per Celery task
+OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=1.0)
+OUTBOX_UNSENT_GRACE_SECONDS = env.float("OUTBOX_UNSENT_GRACE_SECONDS", default=1.0)
+OUTBOX_RESEND_AFTER_SECONDS = env.float("OUTBOX_RESEND_AFTER_SECONDS", default=30.0)
+OUTBOX_RETENTION_SECONDS = env.float("OUTBOX_RETENTION_SECONDS", default=3600.0)
+# Test hook for the crash-after-commit proof: when set, the web process SIGKILLs itself after commit,
+# before publishing. Never set in production; settings refuse it with DEBUG off.
+EVENTS_CRASH_BEFORE_PUBLISH = env.bool("EVENTS_CRASH_BEFORE_PUBLISH", default=False)
+if EVENTS_CRASH_BEFORE_PUBLISH and not DEBUG:
+    raise ImproperlyConfigured("EVENTS_CRASH_BEFORE_PUBLISH is a test hook and needs DEBUG=1.")
+
+# --- Celery (JSON only; worker/celery_app.py reads every CELERY_* name below) -------------------------------
+CELERY_BROKER_URL = broker_url(REDIS_URL) if REDIS_URL else "memory://"
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL  # without Redis, events are processed inline in the web process
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_TASK_DEFAULT_QUEUE = queues.CACHE
+CELERY_TASK_ROUTES = {"worker.tasks.*": {"queue": queues.CACHE}}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Unacknowledged tasks of a dead worker come back after this long; it exceeds the longest task and
+    # the longest retry countdown (60 s).
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
+    "socket_timeout": 5,
+    "socket_connect_timeout": 2,
+}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-outbox": {"task": "worker.tasks.sweep_outbox", "schedule": OUTBOX_SWEEP_SECONDS},
+    "refresh-hot-shopping-lists": {"task": "worker.tasks.refresh_hot_lists", "schedule": timedelta(minutes=5)},
+    "refresh-preferences": {"task": "worker.tasks.refresh_preferences", "schedule": timedelta(hours=1)},
+}
+
+# --- Security ---------------------------------------------------------------------------------------------
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # API clients read csrftoken to send X-CSRFToken
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # platform health checks speak plain HTTP
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=64 * 1024)  # larger bodies get 413
+LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="5/m")  # failed logins per username and per address
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = REPO_DIR / "staticfiles"
+
+# --- Logging: one line per record on stderr; URLs pass through config.redis_url.mask before logging -------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

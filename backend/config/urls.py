@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from api.views.health import healthz
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),
+    path("healthz", healthz, name="healthz"),
+]
+
+handler404 = "api.errors.not_found"
+handler500 = "api.errors.server_error"
