@@ -21,7 +21,7 @@ class FamilyMembership(models.Model):
     """A user belongs to at most one family."""
 
     family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, unique=True, related_name="membership")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
 
     def __str__(self):
         return f"{self.user} in {self.family}"
