@@ -25,9 +25,10 @@ RECIPE_LIST = KeyFamily("recipe_list", "api:recipes:tag={tag}:page={page}", 5 * 
 MEAL_PLAN = KeyFamily("meal_plan", "meal_plan:{date}:{family_id}", 30 * MINUTE)
 SHOPPING_LISTS = KeyFamily("shopping_lists", "user:{user_id}:shopping_lists", 30 * MINUTE)
 PREFERENCES = KeyFamily("preferences", "user:{user_id}:preferences", 24 * HOUR)
+IDENTITY = KeyFamily("identity", "user:{user_id}:identity", 30 * MINUTE)  # lets cached reads skip the users table
 STATIC_CONFIG = KeyFamily("config", "config:{name}", None)
 
-FAMILIES = {f.name: f for f in (RECIPE, RECIPE_LIST, MEAL_PLAN, SHOPPING_LISTS, PREFERENCES, STATIC_CONFIG)}
+FAMILIES = {f.name: f for f in (RECIPE, RECIPE_LIST, MEAL_PLAN, SHOPPING_LISTS, PREFERENCES, IDENTITY, STATIC_CONFIG)}
 
 
 class InvalidKeyPart(ValueError):
@@ -86,6 +87,10 @@ def shopping_lists(user_id: int) -> Key:
 
 def preferences(user_id: int) -> Key:
     return Key(PREFERENCES, f"user:{_id(user_id)}:preferences")
+
+
+def identity(user_id: int) -> Key:
+    return Key(IDENTITY, f"user:{_id(user_id)}:identity")
 
 
 def static_config(name: str) -> Key:

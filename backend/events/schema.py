@@ -67,6 +67,12 @@ class PreferencesChanged(Event):
 
 
 @dataclass(frozen=True)
+class UserChanged(Event):
+    kind: ClassVar[str] = "user.changed"
+    user_id: int
+
+
+@dataclass(frozen=True)
 class FamilyMembershipChanged(Event):
     kind: ClassVar[str] = "family.membership_changed"
     family_id: int
@@ -82,6 +88,7 @@ KINDS: dict[str, type[Event]] = {
         MealPlanChanged,
         ShoppingListChanged,
         PreferencesChanged,
+        UserChanged,
         FamilyMembershipChanged,
     )
 }
