@@ -127,10 +127,11 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "caching.redis"
 
 # Sessions are read from Redis and written through to the database, so a Redis flush or restart logs no one out.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.backends.cached_db")
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
 
 # --- Cache layer tunables (see docs/ARCHITECTURE.md) -------------------------------------------------------
+CACHE_READS_ENABLED = env.bool("CACHE_READS_ENABLED", default=True)  # off = every read computes (bench baseline)
 CACHE_LEASE_SECONDS = env.float("CACHE_LEASE_SECONDS", default=10.0)  # how long one filler may hold a key
 CACHE_LEASE_WAIT_SECONDS = env.float("CACHE_LEASE_WAIT_SECONDS", default=2.0)  # how long others wait for it
 HOT_LISTS_TOP_N = env.int("HOT_LISTS_TOP_N", default=100)  # shopping lists kept warm by the worker
