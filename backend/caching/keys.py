@@ -112,3 +112,4 @@ def namespace(family: KeyFamily) -> str:
 
 HOT_SHOPPING_LISTS = "hot:shopping_lists"  # sorted set user_id -> decaying read score, trimmed to a bound
 STATS = "stats:cache"  # hash of counters: hits/misses per family, computations, rejected events, ...
+HOT_SHOPPING_LISTS_EPOCH = "hot:shopping_lists:epoch"  # forward-decay epoch (Unix seconds) of HOT_SHOPPING_LISTS

@@ -1,0 +1,98 @@
+"""Applying events to the cache: rules -> one Redis round trip -> re-fill the keys people wait for.
+
+    apply_events(events) -> Applied        the worker, for each batch
+    drop_primary_keys(events) -> int       the web process right after commit (read-your-writes)
+    invalidate_family(name) -> KeyFamily   `manage.py invalidate NAME` (constant time)
+
+Redis and database errors propagate: the worker's task retries the whole batch (it is idempotent).
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+
+from caching import hotness, keys, readthrough, rules
+from caching.keys import Key, KeyFamily
+
+
+@dataclass(frozen=True)
+class Applied:
+    events: int
+    keys_dropped: int
+    keys_prewarmed: int
+    namespaces_bumped: int
+
+
+def _payloads():
+    from planner import payloads  # imported late: planner's read code is not needed to import this module
+
+    return payloads
+
+
+def _prewarm_computes(resolution: rules.Resolution) -> dict[Key, object]:
+    """The dropped keys to compute again at once: the shopping lists among the hottest N, and every
+    touched preferences key."""
+    payloads = _payloads()
+    hot_users = set()
+    if resolution.shopping_list_users:
+        hot_users = resolution.shopping_list_users & set(hotness.hottest(settings.HOT_LISTS_TOP_N))
+    computes = {keys.shopping_lists(user_id): partial(payloads.shopping_lists, user_id) for user_id in hot_users}
+    for user_id in resolution.preference_users:
+        computes[keys.preferences(user_id)] = partial(payloads.preferences, user_id)
+    return computes
+
+
+def _refill(ops, leases: dict, computes: dict) -> int:
+    """Compute each leased key and store it in one pipeline. A key whose row is gone is left empty; on any
+    other error every lease is given back (readers then compute themselves) and the error propagates."""
+    fills = []
+    try:
+        for key, lease in leases.items():
+            try:
+                fills.append((key, lease, readthrough.compute_body(key, computes[key])))
+            except ObjectDoesNotExist:
+                ops.release(key, lease)
+    except Exception:
+        for key, lease in leases.items():
+            ops.release(key, lease)
+        raise
+    return ops.fill_many(fills)
+
+
+def apply_events(events: Iterable) -> Applied:
+    events = list(events)
+    resolution = rules.resolve(events)
+    computes = _prewarm_computes(resolution) if resolution.keys else {}
+    ops = readthrough.cache_ops()
+    leases = ops.invalidate_and_lease(resolution.keys, computes, resolution.bump_families)
+    prewarmed = _refill(ops, leases, computes)
+    return Applied(
+        events=len(events),
+        keys_dropped=len(resolution.keys),
+        keys_prewarmed=prewarmed,
+        namespaces_bumped=len(resolution.bump_families),
+    )
+
+
+def drop_primary_keys(events: Iterable) -> int:
+    """Drop the keys the events name themselves (and bump namespaces): one round trip, no database."""
+    resolution = rules.primary_keys(events)
+    readthrough.cache_ops().invalidate(resolution.keys, resolution.bump_families)
+    return len(resolution.keys)
+
+
+def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[KeyFamily] = ()) -> None:
+    """Drop these keys (and their leases) and bump these namespaces, in one round trip."""
+    readthrough.cache_ops().invalidate(keys_to_drop, bump_families)
+
+
+def invalidate_family(name: str) -> KeyFamily:
+    """Every key of the family becomes a miss, in constant time (its namespace version is bumped)."""
+    family = keys.FAMILIES.get(name)
+    if family is None:
+        raise ValueError(f"unknown key family {name!r}; one of: {', '.join(keys.FAMILIES)}")
+    readthrough.cache_ops().bump_namespace(family)
+    return family

@@ -1,0 +1,20 @@
+"""`python backend/manage.py invalidate FAMILY` (or `all`): every key of the family becomes a miss, in
+constant time (its namespace version is bumped; nothing is scanned). For deploys that change a value's shape."""
+
+from django.core.management.base import BaseCommand
+
+from caching import keys
+from caching.invalidation import invalidate_family
+
+
+class Command(BaseCommand):
+    help = "Invalidate every cached key of a key family (constant time), or of all families."
+
+    def add_arguments(self, parser):
+        parser.add_argument("family", choices=[*keys.FAMILIES, "all"], help="key family name, or 'all'")
+
+    def handle(self, *args, family, **options):
+        names = list(keys.FAMILIES) if family == "all" else [family]
+        for name in names:
+            invalidate_family(name)
+            self.stdout.write(f"invalidated every {name} key ({keys.FAMILIES[name].pattern})")

@@ -1,0 +1,85 @@
+"""Counters of the cache layer, shared by every process through one Redis hash (keys.STATS).
+
+Names are flat strings: per key family `"{family}:{what}"` (hits, misses, computations, lease_waits,
+lease_wait_timeouts), and global ones such as `redis_errors`, `events_seen`, `events_rejected`.
+Hits and misses are counted inside the read script itself (same round trip as the read).
+
+When Redis cannot be reached the count is kept in this process instead (that is how `redis_errors` is
+counted), and `snapshot()` adds the in-process counts to the shared ones.
+"""
+
+import threading
+from collections import Counter
+
+from redis.exceptions import RedisError
+
+from caching import keys
+
+HITS = "hits"
+MISSES = "misses"
+COMPUTATIONS = "computations"
+LEASE_WAITS = "lease_waits"
+LEASE_WAIT_TIMEOUTS = "lease_wait_timeouts"
+REDIS_ERRORS = "redis_errors"
+EVENTS_SEEN = "events_seen"
+EVENTS_REJECTED = "events_rejected"
+
+_local = Counter()
+_local_lock = threading.Lock()
+
+
+def family_counter(family_name: str, what: str) -> str:
+    return f"{family_name}:{what}"
+
+
+def incr_local(name: str, n: int = 1) -> None:
+    with _local_lock:
+        _local[name] += n
+
+
+def incr(name: str, n: int = 1) -> None:
+    """Count `n` more of `name` in the shared hash; in this process only when Redis is unavailable."""
+    from caching import store  # store imports keys only; imported here to keep this module import-light
+
+    if not store.uses_redis():
+        incr_local(name, n)
+        return
+    try:
+        store.connection().hincrby(store.full_name(keys.STATS), name, n)
+    except RedisError:
+        incr_local(name, n)
+
+
+def snapshot() -> dict[str, int]:
+    """Every counter: the shared ones from Redis (if it answers) plus this process's own."""
+    from caching import store
+
+    counts = Counter()
+    if store.uses_redis():
+        try:
+            shared = store.connection().hgetall(store.full_name(keys.STATS))
+            counts.update({_text(name): int(value) for name, value in shared.items()})
+        except RedisError:
+            pass
+    with _local_lock:
+        counts.update(_local)
+    return dict(counts)
+
+
+def per_family(counts: dict[str, int]) -> dict[str, dict[str, int]]:
+    """{"recipe": {"hits": 3, "misses": 1, ...}, ...} for every family in keys.FAMILIES."""
+    result = {}
+    for name in keys.FAMILIES:
+        prefix = f"{name}:"
+        result[name] = {k[len(prefix) :]: v for k, v in counts.items() if k.startswith(prefix)}
+    return result
+
+
+def reset_local() -> None:
+    """Forget this process's own counts (tests)."""
+    with _local_lock:
+        _local.clear()
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value

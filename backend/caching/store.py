@@ -1,0 +1,276 @@
+"""The Redis side of the cache: Lua scripts for read-or-lease and fill-if-lease, and one-round-trip
+invalidation. See docs/ARCHITECTURE.md, "Cache values" and "Reads: leases".
+
+A stored value is `{"ns":N,"body":<the API JSON>}` (JSON, never pickle). `N` is the family's namespace
+version (`ns:{family}`) when the value was computed; bumping the version invalidates the whole family
+in constant time, because the read script serves a value only when its `N` equals the current version.
+The body is cut out of the stored bytes, never parsed, so a hit is one round trip and no re-encoding.
+
+A missing namespace key is created with a microsecond timestamp rather than 0, so if it is ever lost
+(eviction, a flush of that key) values written under the old version can never match the new one.
+
+Every function here raises redis.exceptions.RedisError when Redis fails; readthrough.py decides what
+to do about it. Key names come from caching.keys; django-redis's prefix is added by `full_name`.
+"""
+
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from redis.exceptions import RedisError
+
+from caching import hotness, keys
+from caching.keys import Key, KeyFamily
+
+KEY_TTL = object()  # `fill(..., ttl=KEY_TTL)`: use the key family's TTL
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The right to fill one key: the token in `lease:{key}` and the namespace version it was taken under."""
+
+    token: str
+    ns: str
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """Exactly one of: `body` (a hit), `lease` (the caller computes and fills), neither (someone else is filling)."""
+
+    body: bytes | None = None
+    lease: Lease | None = None
+
+
+_CURRENT_NS_LUA = """
+local function current_ns(ns_key, fresh)
+  local ns = redis.call('GET', ns_key)
+  if not ns then
+    ns = fresh
+    redis.call('SET', ns_key, ns)
+  end
+  return ns
+end
+"""
+
+# KEYS: data, lease, namespace, stats [, hot set, hot epoch]
+# ARGV: token, lease ms, fresh ns, family name, count ('1' counts hits/misses and hotness; polls pass '0')
+#       [, hot member, now, half-life, hot set bound]
+# Returns {1, body} on a hit, {2, ns} when the caller got the lease, {3} while someone else holds it.
+READ_OR_LEASE_LUA = (
+    _CURRENT_NS_LUA
+    + hotness.RECORD_LUA
+    + """
+local ns = current_ns(KEYS[3], ARGV[3])
+local counting = ARGV[5] == '1'
+if counting and KEYS[5] then
+  record_hot(KEYS[5], KEYS[6], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+end
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local prefix, stored_ns = string.match(raw, '^({"ns":(%d+),"body":)')
+  if stored_ns == ns then
+    if counting then redis.call('HINCRBY', KEYS[4], ARGV[4] .. ':hits', 1) end
+    return {1, string.sub(raw, #prefix + 1, -2)}
+  end
+end
+if counting then redis.call('HINCRBY', KEYS[4], ARGV[4] .. ':misses', 1) end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {2, ns}
+end
+return {3}
+"""
+)
+
+# KEYS: data, lease. ARGV: token, value, ttl ms ('0' = no expiry). Writes only while the lease is ours.
+FILL_IF_LEASE_LUA = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return 0
+end
+if ARGV[3] == '0' then
+  redis.call('SET', KEYS[1], ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
+# KEYS: lease, namespace. ARGV: token, lease ms, fresh ns. A lease without touching the value (refresh).
+TAKE_LEASE_LUA = (
+    _CURRENT_NS_LUA
+    + """
+local ns = current_ns(KEYS[2], ARGV[3])
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return ns
+end
+return false
+"""
+)
+
+# KEYS: lease. ARGV: token. Gives a lease back (the computation failed) so waiters need not wait it out.
+RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+_scripts = {}
+
+
+def uses_redis() -> bool:
+    """False when the default cache is not django-redis (no REDIS_URL: local memory, one process)."""
+    return settings.CACHES["default"]["BACKEND"].startswith("django_redis.")
+
+
+def connection():
+    """The raw redis-py client of the default cache (django-redis's connection pool)."""
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("default")
+
+
+def full_name(name: str) -> str:
+    """`recipe:42` -> `recipe_planner:1:recipe:42`, as redis-cli shows it."""
+    return str(cache.make_key(name))
+
+
+def run_script(source: str, script_keys: list, args: list, client=None):
+    """Run a Lua script by its SHA (EVALSHA, loading it on first use) on `client` or the default connection."""
+    conn = connection() if client is None else client
+    script = _scripts.get(source)
+    if script is None:
+        script = _scripts[source] = conn.register_script(source)
+    return script(keys=script_keys, args=args, client=conn)
+
+
+def ping() -> bool:
+    """True when Redis answers."""
+    try:
+        return bool(connection().ping())
+    except RedisError:
+        return False
+
+
+def wrap(ns, body: bytes) -> bytes:
+    """The stored form of a value: valid JSON, the body bytes kept exactly."""
+    return b'{"ns":' + str(ns).encode() + b',"body":' + body + b"}"
+
+
+def _fresh_ns() -> str:
+    return str(time.time_ns() // 1000)
+
+
+def _lease_ms() -> int:
+    return max(1, int(settings.CACHE_LEASE_SECONDS * 1000))
+
+
+def _ttl_ms(key: Key, ttl) -> int:
+    seconds = key.ttl if ttl is KEY_TTL else ttl
+    return 0 if seconds is None else max(1, int(seconds * 1000))
+
+
+def read_or_lease(key: Key, *, hot_user_id: int | None = None, count: bool = True) -> ReadResult:
+    """One round trip: the body if the value is current, else a lease if nobody holds one."""
+    script_keys = [
+        full_name(key.name),
+        full_name(keys.lease(key)),
+        full_name(keys.namespace(key.family)),
+        full_name(keys.STATS),
+    ]
+    args = [secrets.token_hex(8), _lease_ms(), _fresh_ns(), key.family.name, "1" if count else "0"]
+    if hot_user_id is not None:
+        script_keys += hotness.script_keys()
+        args += hotness.script_args(hot_user_id)
+    reply = run_script(READ_OR_LEASE_LUA, script_keys, args)
+    status = int(reply[0])
+    if status == 1:
+        return ReadResult(body=bytes(reply[1]))
+    if status == 2:
+        return ReadResult(lease=Lease(token=args[0], ns=_text(reply[1])))
+    return ReadResult()
+
+
+def _fill_args(key: Key, lease: Lease, body: bytes, ttl) -> tuple[list, list]:
+    return (
+        [full_name(key.name), full_name(keys.lease(key))],
+        [lease.token, wrap(lease.ns, body), _ttl_ms(key, ttl)],
+    )
+
+
+def fill(key: Key, lease: Lease, body: bytes, *, ttl=KEY_TTL) -> bool:
+    """Store `body` only if `lease` still holds, and release the lease. False when the fill was voided
+    (an invalidation deleted the lease meanwhile, or it expired and someone else took it)."""
+    return bool(run_script(FILL_IF_LEASE_LUA, *_fill_args(key, lease, body, ttl)))
+
+
+def fill_many(fills: Iterable[tuple[Key, Lease, bytes]], *, ttl=KEY_TTL) -> int:
+    """Several fills in one pipeline; returns how many landed."""
+    pipe = connection().pipeline(transaction=False)
+    queued = 0
+    for key, lease, body in fills:
+        run_script(FILL_IF_LEASE_LUA, *_fill_args(key, lease, body, ttl), client=pipe)
+        queued += 1
+    return sum(1 for landed in pipe.execute() if landed) if queued else 0
+
+
+def take_lease(key: Key) -> Lease | None:
+    """A lease on `key` without dropping its value (refresh ahead of expiry); None if someone holds one."""
+    token = secrets.token_hex(8)
+    ns = run_script(
+        TAKE_LEASE_LUA,
+        [full_name(keys.lease(key)), full_name(keys.namespace(key.family))],
+        [token, _lease_ms(), _fresh_ns()],
+    )
+    return None if ns is None else Lease(token=token, ns=_text(ns))
+
+
+def release(key: Key, lease: Lease) -> None:
+    run_script(RELEASE_LUA, [full_name(keys.lease(key))], [lease.token])
+
+
+def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[KeyFamily] = ()) -> None:
+    """One round trip for a batch: one DEL of every key and its lease (voiding in-flight fills), and an
+    INCR of the namespace version of every bumped family."""
+    invalidate_and_lease(keys_to_drop, (), bump_families)
+
+
+def invalidate_and_lease(
+    keys_to_drop: Iterable[Key], lease_keys: Iterable[Key], bump_families: Iterable[KeyFamily] = ()
+) -> dict[Key, Lease]:
+    """`invalidate`, and in the same atomic round trip a fresh lease on each of `lease_keys` (also
+    dropped), so their readers wait for the caller's warm value instead of computing it themselves."""
+    lease_keys = list(dict.fromkeys(lease_keys))
+    drop = list(dict.fromkeys([*keys_to_drop, *lease_keys]))
+    bump_families = list(dict.fromkeys(bump_families))
+    if not drop and not bump_families:
+        return {}
+    pipe = connection().pipeline(transaction=True)
+    if drop:
+        pipe.delete(*[full_name(name) for key in drop for name in (key.name, keys.lease(key))])
+    for family in bump_families:
+        pipe.incr(full_name(keys.namespace(family)))
+    tokens = {key: secrets.token_hex(8) for key in lease_keys}
+    for key, token in tokens.items():
+        pipe.set(full_name(keys.lease(key)), token, px=_lease_ms())
+    lease_families = list(dict.fromkeys(key.family for key in lease_keys))
+    for family in lease_families:
+        pipe.set(full_name(keys.namespace(family)), _fresh_ns(), nx=True)
+        pipe.get(full_name(keys.namespace(family)))
+    replies = pipe.execute()
+    # The last 2 replies per lease family are (SET NX, GET): take the GETs.
+    ns_replies = replies[len(replies) - 2 * len(lease_families) :][1::2]
+    namespaces = dict(zip(lease_families, ns_replies))
+    return {key: Lease(token=token, ns=_text(namespaces[key.family])) for key, token in tokens.items()}
+
+
+def bump_namespace(family: KeyFamily) -> None:
+    """Invalidate every key of `family` at once (constant time)."""
+    invalidate((), (family,))
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

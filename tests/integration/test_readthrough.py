@@ -1,0 +1,74 @@
+"""Read-through on the real Redis and PostgreSQL: JSON values under the prefix, hits without queries."""
+
+import json
+
+import pytest
+
+from caching import keys, readthrough, store
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+@pytest.fixture
+def soup(db):
+    from django.contrib.auth.models import User
+
+    from planner.models import Recipe, Tag
+
+    recipe = Recipe.objects.create(author=User.objects.create_user("cook"), title="Soup", servings=2)
+    recipe.tags.add(Tag.objects.create(name="warm"))
+    return recipe
+
+
+def test_first_read_queries_the_database_and_the_second_none(real_cache, soup, django_assert_num_queries):
+    from planner import payloads
+
+    key = keys.recipe(soup.id)
+    with django_assert_num_queries(3):
+        first = readthrough.read(key, lambda: payloads.recipe_detail(soup.id))
+    with django_assert_num_queries(0):
+        second = readthrough.read(key, lambda: payloads.recipe_detail(soup.id))
+    assert (first.hit, second.hit) == (False, True)
+    assert second.body == first.body and json.loads(second.body)["title"] == "Soup"
+
+
+def test_the_stored_value_is_readable_json_under_the_prefix(real_cache, soup):
+    readthrough.read(keys.recipe(soup.id), lambda: {"id": soup.id, "title": soup.title})
+    raw = real_cache.get(f"recipe_planner:1:recipe:{soup.id}")
+    value = json.loads(raw)  # JSON, not pickle
+    assert value["body"] == {"id": soup.id, "title": "Soup"}
+    assert str(value["ns"]) == real_cache.get("recipe_planner:1:ns:recipe").decode()
+    assert 0 < real_cache.ttl(f"recipe_planner:1:recipe:{soup.id}") <= 30 * 60
+
+
+def test_a_hit_is_one_round_trip(real_cache, redis_commands):
+    key = keys.preferences(9)
+    readthrough.read(key, lambda: {"diet": "vegan"})
+    with redis_commands() as seen:
+        assert readthrough.read(key, lambda: {"diet": "omnivore"}).hit
+    assert len(seen) == 1 and seen[0].startswith("EVALSHA")
+
+
+def test_hot_readers_are_tracked_in_the_read(real_cache):
+    from caching import hotness
+
+    for user_id, reads in ((11, 1), (12, 3)):
+        for _ in range(reads):
+            readthrough.read(keys.shopping_lists(user_id), lambda: {"results": []}, hot_user_id=user_id)
+    assert hotness.hottest(1) == [12]
+    assert hotness.hottest(5) == [12, 11]
+
+
+def test_redis_down_falls_through_to_the_database_and_recovers(real_cache, redis_down, soup):
+    from planner import payloads
+
+    key = keys.recipe(soup.id)
+    assert readthrough.read(key, lambda: payloads.recipe_detail(soup.id)).hit is False
+    assert readthrough.read(key, lambda: payloads.recipe_detail(soup.id)).hit is False
+    assert readthrough.is_degraded()
+    assert store.ping() is False
+    redis_down()  # Redis is back
+    readthrough._health.last_probe = float("-inf")  # the next read probes now instead of in a second
+    readthrough.read(key, lambda: payloads.recipe_detail(soup.id))
+    assert not readthrough.is_degraded()
+    assert readthrough.read(key, lambda: payloads.recipe_detail(soup.id)).hit is True

@@ -1,0 +1,71 @@
+"""Beat warmers on the real Redis and PostgreSQL: hot lists refreshed, preferences at 24 h minus jitter."""
+
+import datetime as dt
+import json
+
+import pytest
+from django.utils import timezone
+
+from caching import hotness, keys, readthrough, store, warmers
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+@pytest.fixture
+def users(db):
+    """Five users who logged in yesterday, two who last did 90 days ago, one who never did."""
+    from django.contrib.auth.models import User
+
+    now = timezone.now()
+    active = [User.objects.create_user(f"active{n}", last_login=now - dt.timedelta(days=1)) for n in range(5)]
+    stale = [User.objects.create_user(f"stale{n}", last_login=now - dt.timedelta(days=90)) for n in range(2)]
+    never = User.objects.create_user("never")
+    return {"active": [u.id for u in active], "inactive": [u.id for u in stale] + [never.id]}
+
+
+def test_preferences_of_active_users_are_refreshed_with_ttl_jitter(real_cache, users, settings):
+    from planner.models import UserPreferences
+
+    settings.PREFERENCES_REFRESH_CHUNK = 2
+    settings.PREFERENCES_TTL_JITTER_SECONDS = 3600
+    UserPreferences.objects.create(user_id=users["active"][0], diet="vegan")
+    readthrough.read(keys.preferences(users["active"][0]), lambda: {"diet": "stale value"})
+
+    assert warmers.refresh_preferences() == 5
+
+    for uid in users["active"]:
+        name = store.full_name(keys.preferences(uid).name)
+        assert 24 * 3600 - 3600 <= real_cache.ttl(name) <= 24 * 3600
+    assert json.loads(real_cache.get(store.full_name(keys.preferences(users["active"][0]).name)))["body"]["diet"] == "vegan"
+    assert all(real_cache.get(store.full_name(keys.preferences(uid).name)) is None for uid in users["inactive"])
+
+
+def test_active_users_are_read_in_bounded_keyset_pages(users, django_assert_num_queries):
+    with django_assert_num_queries(3):  # one query per page; a short page is the last
+        pages = list(warmers.active_user_id_pages(2))
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert [uid for page in pages for uid in page] == sorted(users["active"])
+
+
+def test_jitter_spreads_expiry(settings):
+    settings.PREFERENCES_TTL_JITTER_SECONDS = 3600
+    ttls = {warmers.preferences_ttl() for _ in range(200)}
+    assert len(ttls) > 1 and all(20 * 3600 <= ttl <= 24 * 3600 for ttl in ttls)
+
+
+def test_hot_lists_are_refreshed_ahead_of_expiry(real_cache, users, settings):
+    from planner import payloads
+
+    settings.HOT_LISTS_TOP_N = 2
+    hot, cold = users["active"][:2], users["active"][2]
+    for uid in hot:
+        hotness.record(uid)
+        readthrough.read(keys.shopping_lists(uid), lambda: {"results": ["old"]})
+    hotness.record(hot[0])
+
+    assert warmers.refresh_hot_lists() == 2
+
+    for uid in hot:
+        body = json.loads(real_cache.get(store.full_name(keys.shopping_lists(uid).name)))["body"]
+        assert body == payloads.shopping_lists(uid)
+    assert real_cache.get(store.full_name(keys.shopping_lists(cold).name)) is None
