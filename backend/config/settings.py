@@ -180,7 +180,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2,
 }
 CELERY_BEAT_SCHEDULE = {
-    "sweep-outbox": {"task": "worker.tasks.sweep_outbox", "schedule": OUTBOX_SWEEP_SECONDS},
+    # Sweeps that wait in the queue longer than a few periods are stale (the next one covers them).
+    "sweep-outbox": {
+        "task": "worker.tasks.sweep_outbox",
+        "schedule": OUTBOX_SWEEP_SECONDS,
+        "options": {"expires": max(5.0, 5 * OUTBOX_SWEEP_SECONDS)},
+    },
     "refresh-hot-shopping-lists": {"task": "worker.tasks.refresh_hot_lists", "schedule": timedelta(minutes=5)},
     "refresh-preferences": {"task": "worker.tasks.refresh_preferences", "schedule": timedelta(hours=1)},
 }

@@ -1,0 +1,122 @@
+"""Thin Celery tasks: each one checks its arguments and calls a plain backend function.
+
+process_events is the delivery path of the cache's events (docs/ARCHITECTURE.md): it is idempotent (dropping
+or re-filling a key twice is harmless, marking a row processed twice too), so acks_late redelivery and the
+outbox sweep's re-sends are safe. Bad input is logged, counted and dropped; it never makes the task fail or
+retry, so nothing can loop on it.
+"""
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
+from redis.exceptions import RedisError
+
+from caching import invalidation, stats, warmers
+from events import relay
+from events.schema import InvalidEvent, from_dict
+
+logger = logging.getLogger("worker.tasks")
+
+# Transient failures of Redis or PostgreSQL: retried with exponential backoff and jitter (1 s, 2 s, 4 s ...
+# capped at 60 s, which the broker's visibility_timeout exceeds). After MAX_RETRIES (up to ~5 minutes) the task
+# fails loudly (TransientTask.on_failure) and is acked; nothing is lost, because its outbox rows are still
+# unprocessed and the outbox sweep re-sends them every OUTBOX_RESEND_AFTER_SECONDS until a worker applies them.
+TRANSIENT_ERRORS = (RedisError, DatabaseOperationalError, DatabaseInterfaceError)
+MAX_RETRIES = 10
+
+# Test hook (tests/faults/test_worker_crash.py, tests/integration/test_worker_shutdown.py): with DEBUG on and
+# WORKER_TEST_PAUSE_IN_BATCH_FILE set, process_events touches that file once it holds a batch, then sleeps
+# WORKER_TEST_PAUSE_SECONDS before applying it, so a test can kill or stop the worker in the middle of a batch.
+PAUSE_FILE_ENV = "WORKER_TEST_PAUSE_IN_BATCH_FILE"
+PAUSE_SECONDS_ENV = "WORKER_TEST_PAUSE_SECONDS"
+
+
+class TransientTask(Task):
+    """Retries on Redis/database errors; a task that finally fails says so and is counted."""
+
+    autoretry_for = TRANSIENT_ERRORS
+    retry_backoff = True
+    retry_backoff_max = 60
+    retry_jitter = True
+    max_retries = MAX_RETRIES
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        logger.error("%s[%s] gave up: %r (unprocessed outbox rows are re-sent by the sweep)", self.name, task_id, exc)
+        stats.incr("task_failures")  # counted in this process if Redis is the failure
+
+
+def _is_id_list(value) -> bool:
+    return isinstance(value, list) and all(type(i) is int and i > 0 for i in value)
+
+
+def _pause_for_crash_test() -> None:
+    path = os.environ.get(PAUSE_FILE_ENV)
+    if path and settings.DEBUG:
+        Path(path).touch()
+        time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "60")))
+
+
+@shared_task(base=TransientTask, name="worker.tasks.process_events")
+def process_events(events, outbox_ids):
+    """Apply a batch of events (wire dicts, events/schema.py) to the cache, then mark their outbox rows processed."""
+    if not isinstance(events, list) or not _is_id_list(outbox_ids):
+        logger.warning(
+            "process_events: malformed arguments dropped (events: %s, outbox_ids: %s)",
+            type(events).__name__,
+            type(outbox_ids).__name__,
+        )
+        stats.incr(stats.EVENTS_REJECTED)
+        return {"events": 0, "rejected": 1}
+
+    valid = []
+    for message in events:
+        try:
+            valid.append(from_dict(message))
+        except InvalidEvent as exc:
+            logger.warning("event rejected: %s: %.200r", exc, message)
+            stats.incr(stats.EVENTS_REJECTED)
+    rejected = len(events) - len(valid)
+
+    _pause_for_crash_test()
+    result = invalidation.apply_events(valid) if valid else None
+    if outbox_ids:
+        relay.mark_processed(outbox_ids)
+
+    lag_ms = round((time.time() - min(e.at for e in valid)) * 1000) if valid else 0
+    summary = {
+        "events": len(events),
+        "rejected": rejected,
+        "keys_dropped": result.keys_dropped if result else 0,
+        "keys_prewarmed": result.keys_prewarmed if result else 0,
+        "lag_ms": lag_ms,
+    }
+    logger.info(
+        "batch: %(events)d events in, %(rejected)d rejected, %(keys_dropped)d keys dropped, "
+        "%(keys_prewarmed)d keys pre-warmed, lag %(lag_ms)d ms",
+        summary,
+    )
+    return summary
+
+
+@shared_task(base=TransientTask, name="worker.tasks.sweep_outbox")
+def sweep_outbox():
+    """Re-send outbox rows that were never sent or never processed; prune old processed rows."""
+    return relay.sweep()
+
+
+@shared_task(base=TransientTask, name="worker.tasks.refresh_hot_lists")
+def refresh_hot_lists():
+    """Recompute the hottest shopping lists ahead of their expiry."""
+    return warmers.refresh_hot_lists()
+
+
+@shared_task(base=TransientTask, name="worker.tasks.refresh_preferences")
+def refresh_preferences():
+    """Recompute active users' cached preferences, in chunks, with jittered TTLs."""
+    return warmers.refresh_preferences()
