@@ -11,3 +11,5 @@ urlpatterns = [
 
 handler404 = "api.errors.not_found"
 handler500 = "api.errors.server_error"
+handler400 = "api.errors.bad_request"  # also maps an oversized form body (read by the CSRF check) to 413
+handler403 = "api.errors.permission_denied"

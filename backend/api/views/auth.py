@@ -1,0 +1,40 @@
+"""Session login, logout and "who am I". Login is CSRF-exempt (there is no token before it) and sets the
+csrftoken cookie that every later unsafe request must echo in X-CSRFToken."""
+
+from django.contrib import auth
+from django.http import HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
+
+from api import throttle, validation
+from api.dispatch import endpoint
+from api.errors import ApiError
+from planner.shopping import family_of
+
+
+def _login(request, _me):
+    body = validation.json_object(request)
+    username = validation.text(body, "username", max_length=150, required=True)
+    password = validation.text(body, "password", max_length=4096, required=True, strip=False)
+    if throttle.is_locked_out(request, username):
+        raise ApiError(429, "too_many_attempts", "too many failed logins; try again later")
+    user = auth.authenticate(request, username=username, password=password)
+    if user is None:
+        throttle.record_failure(request, username)
+        raise ApiError(401, "invalid_credentials", "wrong username or password")
+    auth.login(request, user)  # rotates the session key (no session fixation)
+    get_token(request)  # sets the csrftoken cookie on this response
+    return JsonResponse({"id": user.id, "username": user.get_username(), "family_id": family_of(user.id)})
+
+
+def _logout(request, _me):
+    auth.logout(request)
+    return HttpResponse(status=204)
+
+
+def _me(request, me):
+    return JsonResponse({k: me[k] for k in ("id", "username", "family_id", "is_staff")})
+
+
+login = endpoint(public=True, csrf_exempt=True, POST=_login)
+logout = endpoint(public=True, POST=_logout)
+me = endpoint(GET=_me)

@@ -1,0 +1,52 @@
+"""/api/meal-plans/{YYYY-MM-DD}/: the caller's family plan for a day (cached), and PUT to replace its entries.
+
+The plan is always the caller's own family's. `?family_id=N` may name the family explicitly; any family
+other than the caller's answers 404, the same as a plan that does not exist (no leak of what exists).
+"""
+
+from django.db import transaction
+from django.http import JsonResponse
+
+from api import bodies, validation
+from api.dispatch import cached_response, endpoint
+from api.errors import bad_input, not_found_error
+from caching import keys, readthrough
+from planner import payloads
+from planner.models import MealPlan, MealPlanEntry, Recipe
+
+
+def _family(request, me) -> int:
+    asked = validation.optional_query_id(request, "family_id")
+    family_id = me["family_id"]
+    if family_id is None or (asked is not None and asked != family_id):
+        raise not_found_error("no such meal plan")
+    return family_id
+
+
+def _show(request, me, day):
+    date = validation.iso_date(day, "date")
+    family_id = _family(request, me)
+    return cached_response(readthrough.read(keys.meal_plan(date, family_id), lambda: payloads.meal_plan(family_id, date)))
+
+
+def _replace(request, me, day):
+    date = validation.iso_date(day, "date")
+    family_id = _family(request, me)
+    entries = bodies.meal_plan_entries(validation.json_object(request))
+    recipe_servings = dict(Recipe.objects.filter(pk__in={e["recipe_id"] for e in entries}).values_list("id", "servings"))
+    unknown = sorted({e["recipe_id"] for e in entries} - recipe_servings.keys())
+    if unknown:
+        raise bad_input({"recipe_id": f"no such recipes: {unknown}"}, "unknown_recipe")
+    with transaction.atomic():
+        plan, _ = MealPlan.objects.get_or_create(family_id=family_id, date=date)
+        plan.entries.all().delete()
+        MealPlanEntry.objects.bulk_create(
+            [
+                MealPlanEntry(meal_plan=plan, meal=e["meal"], recipe_id=e["recipe_id"], servings=e["servings"] or recipe_servings[e["recipe_id"]])
+                for e in entries
+            ]
+        )
+    return JsonResponse(payloads.meal_plan(family_id, date))
+
+
+day = endpoint(GET=_show, PUT=_replace)

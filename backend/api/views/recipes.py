@@ -1,0 +1,90 @@
+"""/api/recipes/ and /api/recipes/{id}/: cached reads for everyone logged in, writes by the author or staff."""
+
+from django.db import transaction
+from django.http import HttpResponse, JsonResponse
+
+from api import bodies, validation
+from api.dispatch import cached_response, endpoint
+from api.errors import ApiError, not_found_error
+from caching import keys, readthrough
+from planner import payloads
+from planner.models import Recipe, RecipeIngredient, Tag
+
+
+def _list(request, _me):
+    tag = request.GET.get("tag") or None
+    page = validation.page_number(request)
+    key = keys.recipe_list(tag, page)  # InvalidKeyPart (a tag with spaces, newlines, ...) -> 400
+    try:
+        return cached_response(readthrough.read(key, lambda: payloads.recipe_list(tag, page)))
+    except payloads.PageNotFound as exc:
+        raise not_found_error(str(exc)) from None
+
+
+def _detail(request, _me, recipe_id):
+    rid = validation.path_id(recipe_id, "recipe_id")
+    try:
+        return cached_response(readthrough.read(keys.recipe(rid), lambda: payloads.recipe_detail(rid)))
+    except Recipe.DoesNotExist:
+        raise not_found_error(f"no recipe {rid}") from None
+
+
+def _apply(recipe: Recipe, fields: dict) -> None:
+    """Save the recipe's own fields, then replace its ingredient lines and tags when they were sent."""
+    for name in ("title", "description", "servings", "prep_minutes"):
+        if name in fields:
+            setattr(recipe, name, fields[name])
+    recipe.save()
+    if "ingredients" in fields:
+        recipe.ingredients.all().delete()
+        RecipeIngredient.objects.bulk_create(
+            [RecipeIngredient(recipe=recipe, position=i, **line) for i, line in enumerate(fields["ingredients"])]
+        )
+    if "tags" in fields:
+        Tag.objects.bulk_create([Tag(name=name) for name in fields["tags"]], ignore_conflicts=True)
+        recipe.tags.set(Tag.objects.filter(name__in=fields["tags"]))
+
+
+def _create(request, me):
+    fields = bodies.recipe(validation.json_object(request), partial=False)
+    with transaction.atomic():
+        recipe = Recipe(author_id=me["id"])
+        _apply(recipe, fields)
+    return JsonResponse(payloads.recipe_detail(recipe.id), status=201)
+
+
+def _editable(rid: int, me: dict) -> Recipe:
+    """The recipe, locked for this transaction, if the caller may change it; else 404 or 403."""
+    recipe = Recipe.objects.select_for_update().filter(pk=rid).first()
+    if recipe is None:
+        raise not_found_error(f"no recipe {rid}")
+    if recipe.author_id != me["id"] and not me["is_staff"]:
+        raise ApiError(403, "forbidden", "only the recipe's author or staff may change it")
+    return recipe
+
+
+def _update(request, me, recipe_id, partial):
+    rid = validation.path_id(recipe_id, "recipe_id")
+    fields = bodies.recipe(validation.json_object(request), partial=partial)
+    with transaction.atomic():
+        _apply(_editable(rid, me), fields)
+    return JsonResponse(payloads.recipe_detail(rid))
+
+
+def _replace(request, me, recipe_id):
+    return _update(request, me, recipe_id, partial=False)
+
+
+def _patch(request, me, recipe_id):
+    return _update(request, me, recipe_id, partial=True)
+
+
+def _delete(request, me, recipe_id):
+    rid = validation.path_id(recipe_id, "recipe_id")
+    with transaction.atomic():
+        _editable(rid, me).delete()
+    return HttpResponse(status=204)
+
+
+collection = endpoint(GET=_list, POST=_create)
+detail = endpoint(GET=_detail, PUT=_replace, PATCH=_patch, DELETE=_delete)

@@ -1,0 +1,90 @@
+"""/api/shopping-lists/...: the caller's lists (cached, kept warm when hot), creating and regenerating a list,
+adding manual items and checking items off. Another user's list or item answers 404, never 403."""
+
+import json
+
+from django.db import transaction
+from django.http import HttpResponse, JsonResponse
+
+from api import bodies, validation
+from api.dispatch import cached_response, endpoint
+from api.errors import not_found_error
+from caching import keys, readthrough
+from planner import payloads, shopping
+from planner.models import ShoppingList, ShoppingListItem
+
+
+def _read_all(me):
+    uid = me["id"]
+    return readthrough.read(keys.shopping_lists(uid), lambda: payloads.shopping_lists(uid), hot_user_id=uid)
+
+
+def _list(request, me):
+    return cached_response(_read_all(me))
+
+
+def _create(request, me):
+    fields = bodies.shopping_list(validation.json_object(request))
+    created = shopping.create_list(me["id"], me["family_id"], **fields)
+    return JsonResponse(shopping.list_dicts([created], me["family_id"])[0], status=201)
+
+
+def _owned_list(me, list_id: str, *, lock=False) -> ShoppingList:
+    lid = validation.path_id(list_id, "list_id")
+    lists = ShoppingList.objects.select_for_update() if lock else ShoppingList.objects
+    found = lists.filter(pk=lid, owner_id=me["id"]).first()
+    if found is None:
+        raise not_found_error("no such shopping list")
+    return found
+
+
+def _show(request, me, list_id):
+    """One list, served from the cached lists of the caller (no database on a hit)."""
+    lid = validation.path_id(list_id, "list_id")
+    result = _read_all(me)
+    for item in json.loads(result.body)["results"]:
+        if item["id"] == lid:
+            response = JsonResponse(item)
+            response["X-Cache"] = "HIT" if result.hit else "MISS"
+            return response
+    raise not_found_error("no such shopping list")
+
+
+def _delete(request, me, list_id):
+    _owned_list(me, list_id).delete()
+    return HttpResponse(status=204)
+
+
+def _regenerate(request, me, list_id):
+    with transaction.atomic():
+        shopping_list = _owned_list(me, list_id, lock=True)
+        shopping.regenerate(shopping_list, me["family_id"])
+    return JsonResponse(shopping.list_dicts([shopping_list], me["family_id"])[0])
+
+
+def _add_item(request, me, list_id):
+    fields = bodies.manual_item(validation.json_object(request))
+    shopping_list = _owned_list(me, list_id)
+    row = ShoppingListItem.objects.create(shopping_list=shopping_list, manual=True, **fields)
+    return JsonResponse(shopping.manual_item_dict(row), status=201)
+
+
+def _update_item(request, me, list_id, item_id):
+    lid = validation.path_id(list_id, "list_id")
+    iid = validation.path_id(item_id, "item_id")
+    fields = bodies.item_update(validation.json_object(request))
+    updated = ShoppingListItem.objects.filter(pk=iid, shopping_list_id=lid, shopping_list__owner_id=me["id"]).update(**fields)
+    if not updated:
+        raise not_found_error("no such item")
+    row = ShoppingListItem.objects.get(pk=iid)
+    if row.manual:
+        return JsonResponse(shopping.manual_item_dict(row))
+    # A generated line's quantity is computed from the plans (see GET); the row holds only its state.
+    return JsonResponse({"id": row.id, "ingredient": row.ingredient, "unit": row.unit, "checked": row.checked, "manual": False})
+
+
+collection = endpoint(GET=_list, POST=_create)
+detail = endpoint(GET=_show, DELETE=_delete)
+regenerate = endpoint(POST=_regenerate)
+items = endpoint(POST=_add_item)
+item = endpoint(PATCH=_update_item)
