@@ -21,8 +21,9 @@ ADDRESS_GROUP = "api.login.address"
 
 
 def client_address(request) -> str:
-    """REMOTE_ADDR, with IPv6 clients grouped by their /64 (one host usually owns a whole /64)."""
-    raw = request.META.get("REMOTE_ADDR") or "unknown"
+    """The client's address (settings.RATELIMIT_IP_META_KEY, REMOTE_ADDR unless behind a proxy), with IPv6
+    clients grouped by their /64 (one host usually owns a whole /64)."""
+    raw = (request.META.get(settings.RATELIMIT_IP_META_KEY) or request.META.get("REMOTE_ADDR") or "unknown").strip()
     try:
         address = ipaddress.ip_address(raw)
     except ValueError:
