@@ -1,5 +1,35 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+from django.db.models.signals import post_migrate
 
 
 class EventsConfig(AppConfig):
     name = "events"
+
+    def ready(self):
+        from django.db import connections
+
+        from events import relay
+
+        # Every database connection notices writes to captured tables and flushes the outbox on commit.
+        connection_created.connect(relay.install_write_watcher, dispatch_uid="events.write_watcher")
+        for connection in connections.all(initialized_only=True):
+            relay.install_write_watcher(connection=connection)
+
+        post_migrate.connect(reinstall_triggers, sender=self, dispatch_uid="events.reinstall_triggers")
+
+        # When Redis answers again after an outage, pending events are applied before anything is read.
+        from caching import readthrough
+
+        readthrough.register_recovery_callback(relay.recover_after_outage)
+
+
+def reinstall_triggers(using="default", **kwargs):
+    """After every migrate: SQLite drops a table's triggers when a later migration rebuilds the table."""
+    from django.db import connections
+
+    from events import capture
+
+    connection = connections[using]
+    if capture.OUTBOX_TABLE in connection.introspection.table_names() and capture.missing_triggers(connection):
+        capture.install(connection)

@@ -1,0 +1,237 @@
+"""What is captured: which table and operation produce which event, as one table, and the trigger SQL
+generated from it for PostgreSQL and SQLite.
+
+Row-level AFTER triggers insert an `events_outbox` row in the same transaction as the change, so every
+write path (save, delete, QuerySet.update, bulk_create, bulk_update, many-to-many changes, admin, raw
+SQL, another program) produces its event, and a rolled-back transaction produces none.
+
+Each data field is an SQL expression over `{row}`, which becomes NEW (after insert/update) or OLD
+(before update/delete). On UPDATE the NEW payload is recorded, and the OLD one too when it differs (an
+entry moved to another plan touches both days). A payload with a NULL field is skipped: that happens
+only when the parent row is already gone in the same transaction (e.g. raw SQL deleting a meal plan
+before its entries), and the parent's own trigger has recorded the event that matters.
+
+The triggers are installed by migration 0002 (a change to this table needs a migration calling
+`install` again). After every `migrate`, missing triggers are re-installed (events/apps.py), because
+SQLite rebuilds a table, dropping its triggers, whenever a later migration alters it.
+"""
+
+from dataclasses import dataclass
+
+INSERT, UPDATE, DELETE = "INSERT", "UPDATE", "DELETE"
+ALL = (INSERT, UPDATE, DELETE)
+
+OUTBOX_TABLE = "events_outbox"
+
+
+@dataclass(frozen=True)
+class Capture:
+    table: str
+    operations: tuple[str, ...]
+    kind: str  # an events.schema kind
+    data: dict[str, str]  # data field -> SQL expression over {row}
+    update_of: tuple[str, ...] = ()  # only these columns' updates count (empty: any column)
+
+
+_MEAL_PLAN_OF_ENTRY = "(SELECT {col} FROM planner_mealplan WHERE id = {{row}}.meal_plan_id)"
+_OWNER_OF_ITEM = "(SELECT owner_id FROM planner_shoppinglist WHERE id = {row}.shopping_list_id)"
+
+# auth_user: every column but last_login, so logging in (which only sets last_login) is not a change.
+_USER_COLUMNS = ("password", "is_superuser", "username", "first_name", "last_name", "email", "is_staff", "is_active")
+
+CAPTURES: tuple[Capture, ...] = (
+    # table                       operations        kind                          data
+    Capture("planner_recipe", (INSERT, UPDATE), "recipe.changed", {"recipe_id": "{row}.id"}),
+    Capture("planner_recipe", (DELETE,), "recipe.deleted", {"recipe_id": "{row}.id"}),
+    Capture("planner_recipeingredient", ALL, "recipe.changed", {"recipe_id": "{row}.recipe_id"}),
+    Capture("planner_recipe_tags", ALL, "recipe.changed", {"recipe_id": "{row}.recipe_id"}),
+    Capture("planner_tag", (UPDATE, DELETE), "tag.changed", {"tag_id": "{row}.id"}),
+    Capture("planner_mealplan", ALL, "meal_plan.changed", {"family_id": "{row}.family_id", "date": '{row}."date"'}),
+    Capture(
+        "planner_mealplanentry",
+        ALL,
+        "meal_plan.changed",
+        {"family_id": _MEAL_PLAN_OF_ENTRY.format(col="family_id"), "date": _MEAL_PLAN_OF_ENTRY.format(col='"date"')},
+    ),
+    Capture("planner_shoppinglist", ALL, "shopping_list.changed", {"user_id": "{row}.owner_id"}),
+    Capture("planner_shoppinglistitem", ALL, "shopping_list.changed", {"user_id": _OWNER_OF_ITEM}),
+    Capture("planner_userpreferences", ALL, "preferences.changed", {"user_id": "{row}.user_id"}),
+    Capture(
+        "planner_familymembership",
+        ALL,
+        "family.membership_changed",
+        {"family_id": "{row}.family_id", "user_id": "{row}.user_id"},
+    ),
+    Capture("auth_user", (UPDATE, DELETE), "user.changed", {"user_id": "{row}.id"}, update_of=_USER_COLUMNS),
+)
+
+CAPTURED_TABLES: tuple[str, ...] = tuple(dict.fromkeys(c.table for c in CAPTURES))
+
+
+# --- SQL generation ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    json_object: str  # builds the JSON data value from 'name', value pairs
+    is_distinct: str  # NULL-safe "differs"
+
+
+POSTGRESQL = _Dialect(json_object="jsonb_build_object", is_distinct="IS DISTINCT FROM")
+SQLITE = _Dialect(json_object="json_object", is_distinct="IS NOT")
+
+
+def _values(capture: Capture, row: str) -> str:
+    return ", ".join(f'{expr.format(row=row)} AS "{name}"' for name, expr in capture.data.items())
+
+
+def _insert(capture: Capture, row: str, dialect: _Dialect, *, unless_same_as_new: bool = False) -> str:
+    """INSERT INTO events_outbox the payload of `row` (NEW or OLD), skipping NULL payloads."""
+    pairs = ", ".join(f"'{name}', r.\"{name}\"" for name in capture.data)
+    conditions = [f'r."{name}" IS NOT NULL' for name in capture.data]
+    sources = f"(SELECT {_values(capture, row)}) AS r"
+    if unless_same_as_new:
+        sources += f", (SELECT {_values(capture, 'NEW')}) AS n"
+        conditions.append(
+            "(" + " OR ".join(f'r."{name}" {dialect.is_distinct} n."{name}"' for name in capture.data) + ")"
+        )
+    return (
+        f"INSERT INTO {OUTBOX_TABLE} (kind, data) SELECT '{capture.kind}', {dialect.json_object}({pairs}) "
+        f"FROM {sources} WHERE {' AND '.join(conditions)};"
+    )
+
+
+def _statements(capture: Capture, operation: str, dialect: _Dialect) -> list[str]:
+    if operation == INSERT:
+        return [_insert(capture, "NEW", dialect)]
+    if operation == DELETE:
+        return [_insert(capture, "OLD", dialect)]
+    return [_insert(capture, "NEW", dialect), _insert(capture, "OLD", dialect, unless_same_as_new=True)]
+
+
+def _captures_of(table: str) -> list[Capture]:
+    return [c for c in CAPTURES if c.table == table]
+
+
+def _trigger_name(table: str, operation: str | None = None) -> str:
+    return f"events_capture_{table}" + (f"_{operation.lower()}" if operation else "")
+
+
+def _event_clause(operation: str, captures: list[Capture]) -> str:
+    columns = {col for c in captures if operation in c.operations for col in c.update_of}
+    return f"UPDATE OF {', '.join(sorted(columns))}" if operation == UPDATE and columns else operation
+
+
+def postgresql_install_sql() -> list[str]:
+    """One plpgsql function per table (branching on TG_OP) and one AFTER ... FOR EACH ROW trigger."""
+    statements = []
+    for table in CAPTURED_TABLES:
+        captures = _captures_of(table)
+        operations = [op for op in ALL if any(op in c.operations for c in captures)]
+        branches = []
+        for op in operations:
+            body = "\n    ".join(s for c in captures if op in c.operations for s in _statements(c, op, POSTGRESQL))
+            branches.append(f"IF TG_OP = '{op}' THEN\n    {body}\n  END IF;")
+        function = _trigger_name(table)
+        statements.append(
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+            "BEGIN\n  " + "\n  ".join(branches) + "\n  RETURN NULL;\nEND;\n$$;"
+        )
+        statements.append(f"DROP TRIGGER IF EXISTS {function} ON {table};")
+        events = " OR ".join(_event_clause(op, captures) for op in operations)
+        statements.append(
+            f"CREATE TRIGGER {function} AFTER {events} ON {table} FOR EACH ROW EXECUTE FUNCTION {function}();"
+        )
+    return statements
+
+
+def postgresql_uninstall_sql() -> list[str]:
+    return [
+        s
+        for table in CAPTURED_TABLES
+        for s in (
+            f"DROP TRIGGER IF EXISTS {_trigger_name(table)} ON {table};",
+            f"DROP FUNCTION IF EXISTS {_trigger_name(table)}();",
+        )
+    ]
+
+
+def sqlite_install_sql() -> list[str]:
+    """One CREATE TRIGGER per table and operation (SQLite triggers fire on a single operation)."""
+    statements = []
+    for table in CAPTURED_TABLES:
+        captures = _captures_of(table)
+        for op in ALL:
+            body = [s for c in captures if op in c.operations for s in _statements(c, op, SQLITE)]
+            if not body:
+                continue
+            name = _trigger_name(table, op)
+            statements.append(f"DROP TRIGGER IF EXISTS {name};")
+            statements.append(
+                f"CREATE TRIGGER {name} AFTER {_event_clause(op, captures)} ON {table} FOR EACH ROW BEGIN\n  "
+                + "\n  ".join(body)
+                + "\nEND;"
+            )
+    return statements
+
+
+def sqlite_uninstall_sql() -> list[str]:
+    return [
+        f"DROP TRIGGER IF EXISTS {_trigger_name(table, op)};"
+        for table in CAPTURED_TABLES
+        for op in ALL
+        if any(op in c.operations for c in _captures_of(table))
+    ]
+
+
+_SQL = {
+    "postgresql": (postgresql_install_sql, postgresql_uninstall_sql),
+    "sqlite": (sqlite_install_sql, sqlite_uninstall_sql),
+}
+
+
+def _for_vendor(connection):
+    if connection.vendor not in _SQL:
+        raise NotImplementedError(f"no capture triggers for {connection.vendor}; events need PostgreSQL or SQLite")
+    return _SQL[connection.vendor]
+
+
+def expected_triggers(vendor: str) -> set[str]:
+    if vendor == "postgresql":
+        return {_trigger_name(table) for table in CAPTURED_TABLES}
+    return {
+        _trigger_name(table, op)
+        for table in CAPTURED_TABLES
+        for op in ALL
+        if any(op in c.operations for c in _captures_of(table))
+    }
+
+
+_INSTALLED_SQL = {
+    "postgresql": "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal",
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger'",
+}
+
+
+def missing_triggers(connection) -> set[str]:
+    """The capture triggers this database lacks (e.g. dropped by SQLite rebuilding a table)."""
+    _for_vendor(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_INSTALLED_SQL[connection.vendor])
+        installed = {name for (name,) in cursor.fetchall()}
+    return expected_triggers(connection.vendor) - installed
+
+
+def install(connection) -> None:
+    """Create (or replace) every capture trigger on this connection's database."""
+    _run(connection, _for_vendor(connection)[0]())
+
+
+def uninstall(connection) -> None:
+    _run(connection, _for_vendor(connection)[1]())
+
+
+def _run(connection, statements) -> None:
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)

@@ -1,0 +1,32 @@
+"""The durable event store (a transactional outbox).
+
+Rows are written by database triggers (events/capture.py) in the same transaction as the change they
+describe, so a committed change always has its event and a rolled-back one never does. The relay
+(events/relay.py) marks a row sent when it hands the event to Redis and the worker marks it processed
+when the cache has applied it; the sweep re-sends what was not confirmed and prunes what was.
+"""
+
+from django.db import models
+from django.db.models.functions import Now
+
+
+class OutboxEvent(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=64)  # an events.schema kind, e.g. "recipe.changed"
+    data = models.JSONField()  # that kind's data fields, e.g. {"recipe_id": 42}
+    created_at = models.DateTimeField(db_default=Now())  # set by the database: triggers insert rows too
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(db_default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "events_outbox"
+        ordering = ["id"]
+        indexes = [
+            # The relay and the sweep only ever look at unprocessed rows; processed ones wait to be pruned.
+            models.Index(fields=["id"], condition=models.Q(processed_at__isnull=True), name="events_outbox_unprocessed"),
+            models.Index(fields=["processed_at"], condition=models.Q(processed_at__isnull=False), name="events_outbox_processed"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.data} #{self.id}"

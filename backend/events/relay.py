@@ -1,0 +1,308 @@
+"""The relay: from outbox rows to Redis, right after commit, and again from the sweep if that failed.
+
+    flush()                      after a commit that wrote captured tables: claim unsent rows, drop the
+                                 primary keys (read-your-writes), publish, mark sent
+    publish(events, covered)     PUBLISH each event on EVENTS_CHANNEL and send process_events batches
+    sweep()                      beat: deliver rows the writer never sent, re-send unconfirmed ones, prune
+    mark_processed(outbox_ids)   the worker confirms a batch
+    recover_after_outage()       apply every pending event inline when Redis comes back
+
+Writes are noticed by a connection execute-wrapper (installed by events/apps.py) that registers
+`flush` on commit once per transaction. The callback only lives in memory: if the process dies between
+commit and flush, the rows stay unsent and the sweep delivers them (at least once; handling is idempotent).
+
+The backend never imports worker/: tasks are sent by name through a producer-only Celery handle.
+"""
+
+import functools
+import logging
+import os
+import re
+import signal
+from datetime import timedelta
+
+import celery
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Now
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
+
+from config import queues
+from events import schema
+from events.capture import CAPTURED_TABLES
+from events.models import OutboxEvent
+
+log = logging.getLogger(__name__)
+
+PROCESS_EVENTS_TASK = "worker.tasks.process_events"
+CLAIM_LIMIT = 5000  # outbox rows per claim; also bounds the ids one Celery message covers
+ID_CHUNK = 5000  # ids per UPDATE/DELETE ... WHERE id IN (...)
+MAX_SWEEP_ROUNDS = 20  # claims per sweep, so one sweep stays bounded however large the backlog
+DELIVERY_ERRORS = (RedisError, BrokerError, OSError)
+
+
+# --- Celery: a producer-only handle built from Django's CELERY_* settings ---------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _celery_for(broker_url: str) -> celery.Celery:
+    app = celery.Celery("recipe_planner_web", set_as_current=False)
+    app.config_from_object(settings, namespace="CELERY")
+    app.conf.broker_url = broker_url
+    return app
+
+
+def celery_app() -> celery.Celery:
+    return _celery_for(settings.CELERY_BROKER_URL)
+
+
+def _pubsub_client():
+    """The cache's own redis-py client, or None when the cache is not Redis (no REDIS_URL)."""
+    from django_redis import get_redis_connection
+
+    try:
+        return get_redis_connection("default")
+    except NotImplementedError:
+        return None
+
+
+# --- Publishing ------------------------------------------------------------------------------------------
+
+
+def publish(events: list[schema.Event], covered: dict[int, list[int]] | None = None) -> None:
+    """The single publish entry point: every event on pub/sub (one pipeline), then the Celery batches.
+
+    `covered` maps an event id to the outbox ids it stands for (after de-duplication); by default an
+    event covers its own id. Raises the Redis/broker error if delivery fails, so the caller keeps the
+    rows unsent."""
+    if not events:
+        return
+    covered = covered or {}
+    client = _pubsub_client()
+    if client is not None:
+        pipe = client.pipeline(transaction=False)
+        for event in events:
+            pipe.publish(settings.EVENTS_CHANNEL, schema.encode(event))
+        pipe.execute()
+
+    size = settings.EVENT_BATCH_SIZE
+    batches = [events[i : i + size] for i in range(0, len(events), size)]
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        # No broker (no REDIS_URL): the cache is this process's memory, so apply the events right here.
+        from caching.invalidation import apply_events
+
+        for batch in batches:
+            apply_events(batch)
+            mark_processed(_ids_of(batch, covered))
+        return
+    app = celery_app()
+    with app.producer_or_acquire() as producer:
+        for batch in batches:
+            app.send_task(
+                PROCESS_EVENTS_TASK,
+                args=[[schema.to_dict(e) for e in batch], _ids_of(batch, covered)],
+                queue=queues.CACHE,
+                producer=producer,
+            )
+
+
+def _ids_of(batch, covered) -> list[int]:
+    return [outbox_id for event in batch for outbox_id in covered.get(event.id, [event.id])]
+
+
+def _event_of(row: OutboxEvent) -> schema.Event:
+    return schema.from_dict(
+        {"v": schema.SCHEMA_VERSION, "id": row.id, "kind": row.kind, "at": row.created_at.timestamp(), "data": row.data}
+    )
+
+
+def deduplicate(rows) -> tuple[list[schema.Event], dict[int, list[int]]]:
+    """One event per distinct (kind, data), in first-seen order; the survivor covers every row it stands for.
+
+    A row that is not a valid event (it cannot happen with the triggers, but the table is writable) is
+    logged and covered by no event."""
+    survivors: dict[tuple, schema.Event] = {}
+    covered: dict[int, list[int]] = {}
+    for row in rows:
+        try:
+            event = _event_of(row)
+        except schema.InvalidEvent as exc:
+            log.error("outbox row %s is not a valid event, skipped: %s", row.id, exc)
+            continue
+        key = (row.kind, tuple(sorted(row.data.items())))
+        survivor = survivors.setdefault(key, event)
+        covered.setdefault(survivor.id, []).append(row.id)
+    return list(survivors.values()), covered
+
+
+def _deliver(rows, *, drop_primary_keys: bool) -> None:
+    """Publish claimed rows and mark them sent; runs inside the claim's transaction."""
+    if settings.EVENTS_CRASH_BEFORE_PUBLISH:
+        # Test hook (tests/faults/test_web_crash_after_commit.py): die after the write committed and
+        # before anything reached Redis, so only the sweep can deliver these rows.
+        os.kill(os.getpid(), signal.SIGKILL)
+    events, covered = deduplicate(rows)
+    if drop_primary_keys and events:
+        from caching import invalidation
+
+        invalidation.drop_primary_keys(events)
+    publish(events, covered)
+    _update_in_chunks([row.id for row in rows], sent_at=Now(), attempts=F("attempts") + 1)
+    valid = {outbox_id for ids in covered.values() for outbox_id in ids}
+    # Invalid rows can never be applied: close them now rather than re-send them forever.
+    _update_in_chunks([row.id for row in rows if row.id not in valid], processed_at=Now())
+
+
+def _claim(queryset, limit=CLAIM_LIMIT) -> list[OutboxEvent]:
+    return list(queryset.select_for_update(skip_locked=True).order_by("id")[:limit])
+
+
+def _claim_and_deliver(queryset, *, drop_primary_keys: bool, what: str) -> int:
+    """Claim up to MAX_SWEEP_ROUNDS * CLAIM_LIMIT rows round by round; return how many were delivered.
+
+    If Redis or the broker is down, the round's transaction rolls back: its rows stay as they were for
+    the sweep or the outage recovery, and nothing is raised (the writes themselves are committed)."""
+    delivered = 0
+    for _ in range(MAX_SWEEP_ROUNDS):
+        rows = []
+        try:
+            with transaction.atomic():
+                rows = _claim(queryset)
+                if rows:
+                    _deliver(rows, drop_primary_keys=drop_primary_keys)
+        except DELIVERY_ERRORS as exc:
+            log.warning("events not delivered (%s), %d row(s) kept in the outbox for later: %s", what, len(rows), exc)
+            _note_outage(exc)
+            break
+        delivered += len(rows)
+        if len(rows) < CLAIM_LIMIT:
+            break
+    return delivered
+
+
+def _note_outage(exc) -> None:
+    """Tell the read path Redis is failing: its first read after Redis answers again then runs the recovery
+    (recover_after_outage) before serving anything cached before the outage."""
+    from caching import readthrough
+
+    readthrough.note_redis_error(exc)
+
+
+# --- The three ways rows leave the outbox ----------------------------------------------------------------
+
+
+def _unsent():
+    return OutboxEvent.objects.filter(sent_at__isnull=True, processed_at__isnull=True)
+
+
+def flush() -> int:
+    """Deliver every unsent row now. Registered on commit by the write watcher; safe to call any time."""
+    return _claim_and_deliver(_unsent(), drop_primary_keys=True, what="flush")
+
+
+def sweep() -> dict[str, int]:
+    """Deliver rows nobody sent, re-send rows nobody confirmed, prune old processed rows."""
+    now = timezone.now()
+    unsent = _unsent().filter(created_at__lt=now - timedelta(seconds=settings.OUTBOX_UNSENT_GRACE_SECONDS))
+    unconfirmed = OutboxEvent.objects.filter(
+        processed_at__isnull=True, sent_at__lt=now - timedelta(seconds=settings.OUTBOX_RESEND_AFTER_SECONDS)
+    )
+    counts = {
+        "sent": _claim_and_deliver(unsent, drop_primary_keys=False, what="sweep"),
+        "resent": _claim_and_deliver(unconfirmed, drop_primary_keys=False, what="sweep re-send"),
+        "pruned": _prune(now - timedelta(seconds=settings.OUTBOX_RETENTION_SECONDS)),
+    }
+    if counts["sent"] or counts["resent"]:
+        log.info("outbox sweep: %(sent)d sent, %(resent)d re-sent, %(pruned)d pruned", counts)
+    return counts
+
+
+def _prune(older_than) -> int:
+    pruned = 0
+    for _ in range(MAX_SWEEP_ROUNDS):
+        ids = list(
+            OutboxEvent.objects.filter(processed_at__lt=older_than).order_by().values_list("id", flat=True)[:ID_CHUNK]
+        )
+        if not ids:
+            break
+        pruned += OutboxEvent.objects.filter(id__in=ids).delete()[0]
+    return pruned
+
+
+def mark_processed(outbox_ids) -> int:
+    """The cache has applied these rows' events (called by the worker after apply_events)."""
+    return _update_in_chunks(list(outbox_ids), processed_at=Now(), only_unprocessed=True)
+
+
+def _update_in_chunks(ids: list[int], *, only_unprocessed=False, **changes) -> int:
+    queryset = OutboxEvent.objects.filter(processed_at__isnull=True) if only_unprocessed else OutboxEvent.objects
+    return sum(queryset.filter(id__in=ids[i : i + ID_CHUNK]).update(**changes) for i in range(0, len(ids), ID_CHUNK))
+
+
+def recover_after_outage() -> int:
+    """Apply every unprocessed event inline, oldest first, in chunks; returns how many rows were applied.
+
+    Called when Redis answers again (caching.readthrough), so entries cached before the outage are
+    dropped before anyone can read them, without waiting for the broker round trip."""
+    from caching.invalidation import apply_events
+
+    applied = 0
+    last_id = 0
+    while True:
+        rows = list(OutboxEvent.objects.filter(processed_at__isnull=True, id__gt=last_id).order_by("id")[:CLAIM_LIMIT])
+        if not rows:
+            break
+        events, _ = deduplicate(rows)
+        apply_events(events)
+        ids = [row.id for row in rows]
+        _update_in_chunks(ids, processed_at=Now(), sent_at=Now())
+        applied += len(ids)
+        last_id = ids[-1]
+    if applied:
+        log.info("Redis is back: applied %d pending outbox event(s) inline", applied)
+    return applied
+
+
+# --- Noticing writes: an execute-wrapper on every database connection ------------------------------------
+
+# Matches only the statement's head, so the cost per query is one anchored regex match.
+_CAPTURED_WRITE = re.compile(
+    r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+[\"`]?(?:" + "|".join(map(re.escape, CAPTURED_TABLES)) + r")\b",
+    re.IGNORECASE,
+)
+
+
+_RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
+
+
+def notice_writes(execute, sql, params, many, context):
+    result = execute(sql, params, many, context)
+    if isinstance(sql, str) and _CAPTURED_WRITE.match(sql):
+        schedule_flush(context["connection"], sql)
+    return result
+
+
+def schedule_flush(connection, sql="") -> None:
+    """flush() once after this transaction commits; right away in autocommit (the write is committed)."""
+    if connection.in_atomic_block:
+        if not any(func is flush for _, func, _ in connection.run_on_commit):
+            connection.on_commit(flush, robust=True)
+    elif not connection.get_autocommit():
+        return  # manual transaction management (set_autocommit(False)): no commit hook exists; the sweep delivers
+    elif connection.vendor == "sqlite" and _RETURNING.search(sql):
+        # SQLite steps INSERT ... RETURNING lazily: the statement (and its implicit transaction) is still
+        # open until Django fetches the row, so flushing now would break the write. Left to the next
+        # flush or the sweep (OUTBOX_UNSENT_GRACE_SECONDS); PostgreSQL has the result in hand already.
+        return
+    else:
+        connection.on_commit(flush, robust=True)  # in autocommit this runs flush() now
+
+
+def install_write_watcher(sender=None, connection=None, **kwargs) -> None:
+    """connection_created receiver. Inserted first so that code popping its own temporary wrapper
+    (`with connection.execute_wrapper(...)`) never pops this one."""
+    if notice_writes not in connection.execute_wrappers:
+        connection.execute_wrappers.insert(0, notice_writes)

@@ -1,0 +1,182 @@
+"""events/relay.py after a real commit: the events reach pub/sub and the `cache` queue of the real
+broker as JSON, once per transaction and de-duplicated, and the writer has already dropped the primary
+keys when the write returns (read-your-writes). Nothing is sent for a rolled-back transaction."""
+
+import json
+
+import pytest
+from django.db import connection, transaction
+
+from caching import keys, readthrough
+from events import relay, schema
+from events.models import OutboxEvent
+from planner.models import MealPlanEntry, Recipe, RecipeIngredient
+from tests.fixtures.events import queued_tasks
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def world(family_world, outbox, broker_conn, redis_conn):
+    """family_world's setup writes were flushed as they happened; start each test with an empty outbox,
+    an empty queue and an empty cache."""
+    broker_conn.flushdb()
+    return family_world
+
+
+def test_a_committed_write_is_published_and_queued_as_json(world, event_subscriber, broker_conn):
+    soup = world["soup"]
+
+    with transaction.atomic():
+        Recipe.objects.filter(id=soup.id).update(title="Leek soup")
+        row = OutboxEvent.objects.get()
+
+    (published,) = event_subscriber(expected=1)
+    assert published["kind"] == "recipe.changed" and published["data"] == {"recipe_id": soup.id}
+    assert schema.from_dict(published).id == row.id
+
+    (message,) = queued_tasks(broker_conn)
+    envelope, (events, outbox_ids) = message
+    assert envelope["content-type"] == "application/json"
+    assert envelope["headers"]["task"] == "worker.tasks.process_events"
+    assert envelope["properties"]["delivery_info"]["routing_key"] == "cache"
+    assert events == [published]
+    assert outbox_ids == [row.id]
+
+    row.refresh_from_db()
+    assert row.sent_at is not None and row.attempts == 1 and row.processed_at is None
+
+
+def test_the_writer_drops_the_primary_key_before_the_write_returns(world):
+    soup = world["soup"]
+    key = keys.recipe(soup.id)
+
+    def compute():
+        return {"id": soup.id, "title": Recipe.objects.get(id=soup.id).title}
+
+    readthrough.read(key, compute)
+    assert readthrough.read(key, compute).hit
+
+    with transaction.atomic():
+        Recipe.objects.filter(id=soup.id).update(title="Leek soup")
+
+    after = readthrough.read(key, compute)
+    assert not after.hit
+    assert json.loads(after.body)["title"] == "Leek soup"
+
+
+def test_an_autocommit_write_is_flushed_right_after_the_statement(world, event_subscriber, broker_conn):
+    assert connection.get_autocommit() and not connection.in_atomic_block
+    salad = world["salad"]
+
+    Recipe.objects.filter(id=salad.id).update(servings=2)
+
+    assert [e["data"] for e in event_subscriber(expected=1)] == [{"recipe_id": salad.id}]
+    assert len(queued_tasks(broker_conn)) == 1
+    assert not OutboxEvent.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_a_rolled_back_transaction_sends_nothing(world, outbox, event_subscriber, broker_conn):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Recipe.objects.filter(id=world["soup"].id).update(title="never")
+        RecipeIngredient.objects.create(recipe=world["soup"], ingredient="salt", quantity=1, unit="g")
+        assert len(outbox()) == 2  # the triggers did write, inside the transaction
+        raise RuntimeError("roll back")
+
+    assert outbox() == []
+    # A flush runs synchronously on commit, so anything it published would already be here.
+    assert event_subscriber(wait=0.3) == []
+    assert broker_conn.llen("cache") == 0
+
+
+def test_many_changes_in_one_transaction_make_one_flush_of_distinct_events(world, event_subscriber, broker_conn):
+    soup, salad, plan = world["soup"], world["salad"], world["plan"]
+
+    with transaction.atomic():
+        for title in ("a", "b", "c"):
+            Recipe.objects.filter(id=soup.id).update(title=title)
+        for ingredient in ("leek", "potato", "cream"):
+            RecipeIngredient.objects.create(recipe=soup, ingredient=ingredient, quantity=1, unit="piece")
+        MealPlanEntry.objects.create(meal_plan=plan, meal="lunch", recipe=salad)
+        MealPlanEntry.objects.create(meal_plan=plan, meal="snack", recipe=salad)
+        registered = [func for _, func, _ in connection.run_on_commit if func is relay.flush]
+        row_ids = list(OutboxEvent.objects.values_list("id", flat=True))
+
+    assert len(registered) == 1
+    assert len(row_ids) == 8
+    published = event_subscriber(expected=2)
+    assert sorted((e["kind"], json.dumps(e["data"], sort_keys=True)) for e in published) == [
+        ("meal_plan.changed", json.dumps({"date": plan.date.isoformat(), "family_id": plan.family_id}, sort_keys=True)),
+        ("recipe.changed", json.dumps({"recipe_id": soup.id})),
+    ]
+    (message,) = queued_tasks(broker_conn)
+    _, (events, outbox_ids) = message
+    assert events == published
+    assert sorted(outbox_ids) == sorted(row_ids)  # the survivors cover every row
+    assert OutboxEvent.objects.filter(sent_at__isnull=False).count() == 8
+
+
+def test_batches_follow_the_batch_size(world, settings, broker_conn):
+    settings.EVENT_BATCH_SIZE = 2
+    recipes = Recipe.objects.bulk_create(Recipe(author=world["alice"], title=f"r{i}") for i in range(5))
+
+    messages = queued_tasks(broker_conn)
+
+    assert [len(events) for _, (events, _) in messages] == [2, 2, 1]
+    assert sorted(e["data"]["recipe_id"] for _, (events, _) in messages for e in events) == [r.id for r in recipes]
+
+
+def test_reads_and_unrelated_writes_register_nothing(world):
+    with transaction.atomic():
+        list(Recipe.objects.all())
+        OutboxEvent.objects.create(kind="recipe.changed", data={"recipe_id": world["soup"].id})
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM planner_recipe")
+            cursor.execute("UPDATE django_session SET expire_date = expire_date")
+        assert not [func for _, func, _ in connection.run_on_commit if func is relay.flush]
+
+        with connection.cursor() as cursor:
+            cursor.execute("  update PLANNER_RECIPE set servings = servings")
+        assert [func for _, func, _ in connection.run_on_commit if func is relay.flush]
+
+
+def test_a_write_in_a_rolled_back_savepoint_does_not_lose_the_outer_flush(world, event_subscriber):
+    soup, salad = world["soup"], world["salad"]
+
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            Recipe.objects.filter(id=soup.id).update(title="never")  # registers flush inside the savepoint
+            raise RuntimeError("roll back the savepoint")
+        Recipe.objects.filter(id=salad.id).update(title="Green salad")  # registers again for the outer block
+
+    assert [e["data"] for e in event_subscriber(expected=1)] == [{"recipe_id": salad.id}]
+
+
+def test_without_a_broker_events_are_applied_inline(world, settings, broker_conn):
+    """CELERY_TASK_ALWAYS_EAGER (no REDIS_URL): publish applies the batch itself and marks it processed."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    soup = world["soup"]
+    key = keys.recipe(soup.id)
+    readthrough.read(key, lambda: {"title": "old"})
+
+    Recipe.objects.filter(id=soup.id).update(title="Leek soup")
+
+    assert broker_conn.llen("cache") == 0
+    assert not OutboxEvent.objects.filter(processed_at__isnull=True).exists()
+    assert not readthrough.read(key, lambda: {"title": "new"}).hit
+
+
+def test_the_write_watcher_recognises_writes_to_captured_tables_only():
+    from events.capture import CAPTURED_TABLES
+
+    for table in CAPTURED_TABLES:
+        for sql in (f'INSERT INTO "{table}" ("a") VALUES (%s)', f'UPDATE "{table}" SET "a" = 1', f"\n delete from {table}"):
+            assert relay._CAPTURED_WRITE.match(sql), sql
+    for sql in (
+        'SELECT * FROM "planner_recipe"',
+        'INSERT INTO "events_outbox" ("kind", "data") VALUES (%s, %s)',
+        'UPDATE "django_session" SET "expire_date" = %s',
+        'UPDATE "planner_recipe_archive" SET "a" = 1',
+        'DELETE FROM "auth_user_groups" WHERE "user_id" = %s',
+    ):
+        assert not relay._CAPTURED_WRITE.match(sql), sql
