@@ -1,0 +1,92 @@
+"""python -m bench [scenario ...] [--quick] [--out DIR]
+
+Runs the benchmark scenarios of issue 5 against real PostgreSQL, Redis, gunicorn and Celery worker
+processes (DATABASE_URL and REDIS_URL say where; see bench/harness.py for what the bench empties), prints a
+table per scenario and writes BENCHMARKS.md plus one PNG chart per scenario.
+
+  python -m bench                  # every scenario, full sizes (< 15 min), writes docs/BENCHMARKS.md
+  python -m bench keyspace         # one scenario (writes a temp dir unless --out is given)
+  python -m bench --quick          # CI smoke (< 2 min): small sizes, writes a temp dir unless --out is given
+"""
+
+import argparse
+import importlib
+import shlex
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import harness, report
+
+SCENARIOS = ["reads", "lag", "keyspace", "throughput", "stampede", "write_overhead", "memory"]
+
+
+@dataclass
+class Context:
+    quick: bool
+    workdir: Path  # logs of the processes the bench starts
+
+    def size(self, full, quick):
+        return quick if self.quick else full
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenarios", nargs="*", metavar="scenario", help=", ".join(SCENARIOS))
+    parser.add_argument("--quick", action="store_true", help="small sizes and few iterations (CI smoke, < 2 min)")
+    parser.add_argument("--out", type=Path, help="where BENCHMARKS.md and bench/*.png go (default: docs/ for a full "
+                        "run of every scenario, else a new temp dir)")
+    args = parser.parse_args(argv)
+    bad = [s for s in args.scenarios if s not in SCENARIOS]
+    if bad:
+        parser.error(f"unknown scenario(s) {bad}; choose from {SCENARIOS}")
+    return args
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    names = args.scenarios or SCENARIOS
+    out = args.out
+    if out is None:
+        out = harness.REPO / "docs" if not args.quick and names == SCENARIOS else harness.workdir("bench-out-")
+    command = "python -m bench" + ("".join(f" {shlex.quote(a)}" for a in argv) if argv else "")
+
+    harness.setup_django()
+    from django.db import connection
+
+    ctx = Context(quick=args.quick, workdir=harness.workdir())
+    machine = report.machine_info(harness.redis(), connection, harness.REPO)
+    print(f"bench: database {connection.settings_dict['NAME']}, Redis {harness.redis().connection_pool.connection_kwargs.get('db')}"
+          f" (+1 broker), logs in {ctx.workdir}, output to {out}", flush=True)
+    results, failed = [], []
+    for name in names:
+        module = importlib.import_module(f"bench.{name}")
+        started = time.monotonic()
+        print(f"\n-- {name} ...", flush=True)
+        try:
+            result = module.run(ctx)
+        except Exception as exc:  # one broken scenario must not hide the others' figures
+            traceback.print_exc()
+            failed.append(name)
+            result = report.ScenarioResult(
+                name=name, title=f"{name} (FAILED)", method=module.__doc__.strip().splitlines()[0],
+                columns=["error"], rows=[[f"{type(exc).__name__}: {exc}".splitlines()[0][:300]]],
+            )
+        result.seconds = time.monotonic() - started
+        report.print_result(result)
+        results.append(result)
+    harness.reset_state()
+    machine["load average at end (1, 5, 15 min)"] = report.load_average()
+    path = report.write_markdown(results, machine, command, out, args.quick)
+    print(f"\nwrote {path} and {out / 'bench'}/*.png", flush=True)
+    if failed:
+        print(f"FAILED scenarios: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""A writer process for the lag scenario: real committed writes at a paced rate, like a web process makes them.
+
+    python -m bench.writer --rate 200 --seconds 10 --recipes 1,2,3
+
+Each write is one autocommit `UPDATE` of a recipe's title through the ORM, so the capture trigger, the
+relay's flush on commit (primary-key drop, PUBLISH, Celery task) all run in this process as in the web.
+Stops after --seconds even if behind schedule. Prints one JSON line: writes made, seconds taken, and the
+writer-side latency of each write (median, p99).
+"""
+
+import argparse
+import json
+import sys
+import time
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, required=True, help="writes per second")
+    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--recipes", required=True, help="comma-separated recipe ids to write, in turn")
+    parser.add_argument("--start-at", type=float, default=0.0, help="time.time() to start at (aligns writers)")
+    args = parser.parse_args(argv)
+
+    from bench import harness
+
+    harness.configure_environment()
+    import django
+
+    django.setup()
+    from planner.models import Recipe
+
+    from bench.stats import summarize_ns
+
+    recipe_ids = [int(x) for x in args.recipes.split(",")]
+    total = int(args.rate * args.seconds)
+    Recipe.objects.filter(pk=recipe_ids[0]).exists()  # connect before the clock starts
+    if args.start_at:
+        time.sleep(max(0.0, args.start_at - time.time()))
+    latencies = []
+    start = time.perf_counter()
+    writes = 0
+    for i in range(total):
+        if time.perf_counter() - start > args.seconds:  # behind schedule: stop on time, report the rate reached
+            break
+        due = start + i / args.rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        t0 = time.perf_counter_ns()
+        Recipe.objects.filter(pk=recipe_ids[i % len(recipe_ids)]).update(title=f"recipe edit {i}")
+        latencies.append(time.perf_counter_ns() - t0)
+        writes += 1
+    elapsed = time.perf_counter() - start
+    s = summarize_ns(latencies)
+    print(json.dumps({"writes": writes, "seconds": elapsed, "write_p50_ms": s.median_ms, "write_p99_ms": s.p99_ms}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
