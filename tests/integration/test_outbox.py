@@ -4,6 +4,7 @@ a Redis outage keeps rows unsent without failing the write, and recovery applies
 
 import datetime as dt
 import logging
+import os
 import threading
 
 import pytest
@@ -98,6 +99,37 @@ def test_sweep_prunes_old_processed_rows_in_chunks(world, settings, monkeypatch)
 
     assert relay.sweep()["pruned"] == 7
     assert set(OutboxEvent.objects.values_list("id", flat=True)) == {recent.id, pending.id}
+
+
+@pytest.mark.skipif(
+    os.environ.get("DATABASE_URL", "").split(":")[0] not in ("postgres", "postgresql", "pgsql"),
+    reason="VACUUM is PostgreSQL's",
+)
+def test_a_large_prune_vacuums_the_outbox_so_its_space_is_reused(world, settings, monkeypatch):
+    from django.db import connection
+
+    def vacuum_count():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'events_outbox'")
+            return cursor.fetchone()[0]
+
+    settings.OUTBOX_RETENTION_SECONDS = 3600
+    monkeypatch.setattr(relay, "VACUUM_AFTER_PRUNED", 5)
+    old = timezone.now() - dt.timedelta(hours=2)
+    rows = OutboxEvent.objects.bulk_create(
+        OutboxEvent(kind="recipe.changed", data={"recipe_id": world["soup"].id}) for _ in range(6)
+    )
+    OutboxEvent.objects.filter(id__in=[r.id for r in rows]).update(sent_at=old, processed_at=old)
+    before = vacuum_count()
+
+    assert relay.sweep()["pruned"] == 6
+    # The statistics collector reports with a short delay; wait for it, bounded.
+    for _ in range(50):
+        connection.close()
+        if vacuum_count() > before:
+            break
+        threading.Event().wait(0.1)
+    assert vacuum_count() > before
 
 
 def test_a_redis_outage_keeps_the_rows_and_the_write(world, settings, caplog, monkeypatch):
