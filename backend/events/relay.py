@@ -43,7 +43,7 @@ ID_CHUNK = 5000  # ids per UPDATE/DELETE ... WHERE id IN (...)
 MAX_SWEEP_ROUNDS = 20  # claims per sweep, so one sweep stays bounded however large the backlog
 # After a prune this large, a plain VACUUM makes the freed space reusable, so the table stays bounded even on
 # a server whose autovacuum is off or lagging (bench: 1M events grew it to 419 MiB without this).
-VACUUM_AFTER_PRUNED = 10_000
+VACUUM_AFTER_PRUNED = 1_000
 DELIVERY_ERRORS = (RedisError, BrokerError, OSError)
 
 
