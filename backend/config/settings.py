@@ -182,6 +182,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 5,
     "socket_connect_timeout": 2,
 }
+# Beat keeps its schedule in memory: the shelve file of the default PersistentScheduler is lost on every
+# redeploy anyway, and closing it from the SIGTERM handler while a tick runs made beat exit non-zero
+# ("invalid operation on closed shelf"). After a restart each entry is simply due one period later.
+CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     # Sweeps that wait in the queue longer than a few periods are stale (the next one covers them).
     "sweep-outbox": {
