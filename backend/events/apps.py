@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.signals import request_finished, request_started
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
@@ -15,6 +16,10 @@ class EventsConfig(AppConfig):
         connection_created.connect(relay.install_write_watcher, dispatch_uid="events.write_watcher")
         for connection in connections.all(initialized_only=True):
             relay.install_write_watcher(connection=connection)
+
+        # In a request, delivery waits until the response has been sent (relay.after_commit).
+        request_started.connect(relay.request_started, dispatch_uid="events.request_started")
+        request_finished.connect(relay.request_finished, dispatch_uid="events.request_finished")
 
         post_migrate.connect(reinstall_triggers, sender=self, dispatch_uid="events.reinstall_triggers")
 

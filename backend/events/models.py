@@ -25,6 +25,10 @@ class OutboxEvent(models.Model):
         indexes = [
             # The relay and the sweep only ever look at unprocessed rows; processed ones wait to be pruned.
             models.Index(fields=["id"], condition=models.Q(processed_at__isnull=True), name="events_outbox_unprocessed"),
+            # The writer's after-commit look-up and the relay's claim: the few rows nobody has sent yet.
+            models.Index(
+                fields=["id"], condition=models.Q(sent_at__isnull=True, processed_at__isnull=True), name="events_outbox_unsent"
+            ),
             models.Index(fields=["processed_at"], condition=models.Q(processed_at__isnull=False), name="events_outbox_processed"),
         ]
 

@@ -1,30 +1,43 @@
 """The relay: from outbox rows to Redis, right after commit, and again from the sweep if that failed.
 
-    flush()                      after a commit that wrote captured tables: claim unsent rows, drop the
-                                 primary keys (read-your-writes), publish, mark sent
+    after_commit()               on commit of a write to captured tables: in a request, drop the primary
+                                 keys now (read-your-writes) and deliver after the response is sent;
+                                 elsewhere, flush() at once
+    flush()                      claim unsent rows and mark them sent (one UPDATE ... RETURNING), drop
+                                 their primary keys, publish
     publish(events, covered)     PUBLISH each event on EVENTS_CHANNEL and send process_events batches
     sweep()                      beat: deliver rows the writer never sent, re-send unconfirmed ones, prune
     mark_processed(outbox_ids)   the worker confirms a batch
     recover_after_outage()       apply every pending event inline when Redis comes back
 
 Writes are noticed by a connection execute-wrapper (installed by events/apps.py) that registers
-`flush` on commit once per transaction. The callback only lives in memory: if the process dies between
-commit and flush, the rows stay unsent and the sweep delivers them (at least once; handling is idempotent).
+`after_commit` on commit once per transaction. Inside an HTTP request (request_started/request_finished,
+connected in events/apps.py) the request pays only for one SELECT of the unsent rows and one Redis round
+trip dropping the keys they name, so the writer reads its own write; publishing and the Celery send run
+when the response has been handed to the client (request_finished), still in the same process. The
+callbacks only live in memory: if the process dies between commit and delivery, the rows stay unsent and
+the sweep delivers them (at least once; handling is idempotent).
+
+The relay's own bookkeeping transactions (claim, mark processed) commit with synchronous_commit off on
+PostgreSQL: losing one in a database crash only means a row is sent or applied again, which is harmless,
+and not waiting for the WAL flush saves the disk's fsync on every write.
 
 The backend never imports worker/: tasks are sent by name through a producer-only Celery handle.
 """
 
 import functools
+import json
 import logging
 import os
 import re
 import signal
+import threading
+import time
 from datetime import timedelta
 
 import celery
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -41,9 +54,17 @@ PROCESS_EVENTS_TASK = "worker.tasks.process_events"
 CLAIM_LIMIT = 5000  # outbox rows per claim; also bounds the ids one Celery message covers
 ID_CHUNK = 5000  # ids per UPDATE/DELETE ... WHERE id IN (...)
 MAX_SWEEP_ROUNDS = 20  # claims per sweep, so one sweep stays bounded however large the backlog
+# In a request, the newest unsent rows whose primary keys are dropped before the response. A writer's own rows
+# are among them unless this many later rows are also waiting (delivery failing for a while).
+DROP_NOW_LIMIT = 1000
 # After a prune this large, a plain VACUUM makes the freed space reusable, so the table stays bounded even on
 # a server whose autovacuum is off or lagging (bench: 1M events grew it to 419 MiB without this).
 VACUUM_AFTER_PRUNED = 1_000
+# Every row is updated twice (sent, processed), leaving dead versions that the outbox's indexes keep pointing
+# at until a vacuum; on a server whose autovacuum is off or behind, the sweep also vacuums at this interval so
+# the look-ups of unsent rows stay short (a VACUUM of the small live table costs milliseconds).
+VACUUM_EVERY_SECONDS = 60.0
+_last_vacuum = float("-inf")  # time.monotonic() of this process's last VACUUM
 DELIVERY_ERRORS = (RedisError, BrokerError, OSError)
 
 
@@ -142,25 +163,48 @@ def deduplicate(rows) -> tuple[list[schema.Event], dict[int, list[int]]]:
 
 
 def _deliver(rows, *, drop_primary_keys: bool) -> None:
-    """Publish claimed rows and mark them sent; runs inside the claim's transaction."""
-    if settings.EVENTS_CRASH_BEFORE_PUBLISH:
-        # Test hook (tests/faults/test_web_crash_after_commit.py): die after the write committed and
-        # before anything reached Redis, so only the sweep can deliver these rows.
-        os.kill(os.getpid(), signal.SIGKILL)
+    """Publish claimed rows (already marked sent by the claim); runs inside the claim's transaction, so if
+    delivery fails the claim rolls back and the rows stay unsent."""
+    _crash_if_testing()
     events, covered = deduplicate(rows)
     if drop_primary_keys and events:
         from caching import invalidation
 
         invalidation.drop_primary_keys(events)
     publish(events, covered)
-    _update_in_chunks([row.id for row in rows], sent_at=Now(), attempts=F("attempts") + 1)
     valid = {outbox_id for ids in covered.values() for outbox_id in ids}
     # Invalid rows can never be applied: close them now rather than re-send them forever.
-    _update_in_chunks([row.id for row in rows if row.id not in valid], processed_at=Now())
+    update_in_chunks([row.id for row in rows if row.id not in valid], processed_at=Now())
 
 
 def _claim(queryset, limit=CLAIM_LIMIT) -> list[OutboxEvent]:
-    return list(queryset.select_for_update(skip_locked=True).order_by("id")[:limit])
+    """Lock, mark sent and return up to `limit` rows of `queryset` in one statement (UPDATE ... RETURNING),
+    skipping rows another relay holds."""
+    inner = queryset.select_for_update(skip_locked=True).order_by("id").values("id")[:limit]
+    inner_sql, inner_params = inner.query.sql_with_params()
+    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET sent_at = %s, attempts = attempts + 1 WHERE id IN ({inner_sql}) "
+        "RETURNING id, kind, data, created_at, sent_at, attempts, processed_at"
+    )
+    rows = list(OutboxEvent.objects.raw(sql, (timezone.now(), *inner_params)))
+    rows.sort(key=lambda row: row.id)
+    return rows
+
+
+def _crash_if_testing() -> None:
+    if settings.EVENTS_CRASH_BEFORE_PUBLISH:
+        # Test hook (tests/faults/test_web_crash_after_commit.py): die after the write committed and
+        # before anything reached Redis, so only the sweep can deliver these rows.
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def relax_commit_durability() -> None:
+    """For the current transaction only: commit without waiting for the WAL flush (PostgreSQL). Only for the
+    relay's bookkeeping, whose loss in a database crash means a harmless re-send."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _claim_and_deliver(queryset, *, drop_primary_keys: bool, what: str) -> int:
@@ -173,6 +217,7 @@ def _claim_and_deliver(queryset, *, drop_primary_keys: bool, what: str) -> int:
         rows = []
         try:
             with transaction.atomic():
+                relax_commit_durability()
                 rows = _claim(queryset)
                 if rows:
                     _deliver(rows, drop_primary_keys=drop_primary_keys)
@@ -202,8 +247,70 @@ def _unsent():
 
 
 def flush() -> int:
-    """Deliver every unsent row now. Registered on commit by the write watcher; safe to call any time."""
+    """Deliver every unsent row now, dropping their primary keys first. Safe to call any time."""
     return _claim_and_deliver(_unsent(), drop_primary_keys=True, what="flush")
+
+
+# --- After a commit: now, or after the response -----------------------------------------------------------
+
+_request = threading.local()  # .active: inside an HTTP request; .deliver: after_commit ran during it
+
+
+def after_commit() -> int:
+    """Registered on commit by the write watcher. Outside a request: flush() now. Inside one: drop the
+    primary keys of the unsent rows now (the response must not be older than the write) and leave the
+    rest of the delivery to request_finished. Returns the rows delivered (or whose keys were dropped)."""
+    if not getattr(_request, "active", False):
+        return flush()
+    _request.deliver = True
+    return _drop_primary_keys_now()
+
+
+def _drop_primary_keys_now() -> int:
+    """Drop the keys named by the newest unsent rows: one indexed SELECT (plain SQL: the ORM would cost more
+    than the query here) and one Redis round trip. Returns how many rows were read."""
+    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT kind, data::text FROM (SELECT kind, data FROM {table} "
+            "WHERE sent_at IS NULL AND processed_at IS NULL ORDER BY id DESC LIMIT %s) AS newest",
+            [DROP_NOW_LIMIT],
+        )
+        found = cursor.fetchall()
+    events = []
+    for kind, data in found:
+        try:
+            events.append(schema.from_dict({"v": schema.SCHEMA_VERSION, "id": 1, "kind": kind, "at": 0, "data": json.loads(data)}))
+        except schema.InvalidEvent:
+            continue  # logged and closed by the delivery
+    if not events:
+        return 0
+    _crash_if_testing()
+    from caching import invalidation
+
+    try:
+        invalidation.drop_primary_keys(events)
+    except DELIVERY_ERRORS as exc:
+        log.warning("primary keys of %d event(s) not dropped: %s", len(events), exc)
+        _note_outage(exc)
+    return len(events)
+
+
+def request_started(**kwargs) -> None:
+    _request.active = True
+    _request.deliver = False
+
+
+def request_finished(**kwargs) -> None:
+    """The response has been sent: deliver what this request's commits left (errors are logged, never raised)."""
+    deliver = getattr(_request, "deliver", False)
+    _request.active = _request.deliver = False
+    if not deliver:
+        return
+    try:
+        _claim_and_deliver(_unsent(), drop_primary_keys=False, what="flush after the response")
+    except Exception:  # the rows stay unsent; the sweep delivers them
+        log.exception("delivering events after the response failed; the outbox sweep will send them")
 
 
 def sweep() -> dict[str, int]:
@@ -232,24 +339,28 @@ def _prune(older_than) -> int:
         if not ids:
             break
         pruned += OutboxEvent.objects.filter(id__in=ids).delete()[0]
-    if pruned >= VACUUM_AFTER_PRUNED:
+    if pruned >= VACUUM_AFTER_PRUNED or time.monotonic() - _last_vacuum >= VACUUM_EVERY_SECONDS:
         _vacuum()
     return pruned
 
 
 def _vacuum() -> None:
+    global _last_vacuum
     if connection.vendor != "postgresql" or connection.in_atomic_block:  # VACUUM cannot run in a transaction
         return
+    _last_vacuum = time.monotonic()
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM {OutboxEvent._meta.db_table}")
 
 
 def mark_processed(outbox_ids) -> int:
     """The cache has applied these rows' events (called by the worker after apply_events)."""
-    return _update_in_chunks(list(outbox_ids), processed_at=Now(), only_unprocessed=True)
+    with transaction.atomic():
+        relax_commit_durability()
+        return update_in_chunks(list(outbox_ids), processed_at=Now(), only_unprocessed=True)
 
 
-def _update_in_chunks(ids: list[int], *, only_unprocessed=False, **changes) -> int:
+def update_in_chunks(ids: list[int], *, only_unprocessed=False, **changes) -> int:
     queryset = OutboxEvent.objects.filter(processed_at__isnull=True) if only_unprocessed else OutboxEvent.objects
     return sum(queryset.filter(id__in=ids[i : i + ID_CHUNK]).update(**changes) for i in range(0, len(ids), ID_CHUNK))
 
@@ -270,7 +381,7 @@ def recover_after_outage() -> int:
         events, _ = deduplicate(rows)
         apply_events(events)
         ids = [row.id for row in rows]
-        _update_in_chunks(ids, processed_at=Now(), sent_at=Now())
+        update_in_chunks(ids, processed_at=Now(), sent_at=Now())
         applied += len(ids)
         last_id = ids[-1]
     if applied:
@@ -298,10 +409,10 @@ def notice_writes(execute, sql, params, many, context):
 
 
 def schedule_flush(connection, sql="") -> None:
-    """flush() once after this transaction commits; right away in autocommit (the write is committed)."""
+    """after_commit() once after this transaction commits; right away in autocommit (the write is committed)."""
     if connection.in_atomic_block:
-        if not any(func is flush for _, func, _ in connection.run_on_commit):
-            connection.on_commit(flush, robust=True)
+        if not any(func is after_commit for _, func, _ in connection.run_on_commit):
+            connection.on_commit(after_commit, robust=True)
     elif not connection.get_autocommit():
         return  # manual transaction management (set_autocommit(False)): no commit hook exists; the sweep delivers
     elif connection.vendor == "sqlite" and _RETURNING.search(sql):
@@ -310,7 +421,7 @@ def schedule_flush(connection, sql="") -> None:
         # flush or the sweep (OUTBOX_UNSENT_GRACE_SECONDS); PostgreSQL has the result in hand already.
         return
     else:
-        connection.on_commit(flush, robust=True)  # in autocommit this runs flush() now
+        connection.on_commit(after_commit, robust=True)  # in autocommit this runs it now
 
 
 def install_write_watcher(sender=None, connection=None, **kwargs) -> None:

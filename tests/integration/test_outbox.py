@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import os
 import threading
+import time
 
 import pytest
 from django.db import transaction
@@ -105,31 +106,53 @@ def test_sweep_prunes_old_processed_rows_in_chunks(world, settings, monkeypatch)
     os.environ.get("DATABASE_URL", "").split(":")[0] not in ("postgres", "postgresql", "pgsql"),
     reason="VACUUM is PostgreSQL's",
 )
-def test_a_large_prune_vacuums_the_outbox_so_its_space_is_reused(world, settings, monkeypatch):
+def _vacuum_count():
     from django.db import connection
 
-    def vacuum_count():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'events_outbox'")
-            return cursor.fetchone()[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'events_outbox'")
+        return cursor.fetchone()[0]
 
+
+def _vacuumed_since(before) -> bool:
+    """The statistics collector reports with a short delay; wait for it, bounded."""
+    from django.db import connection
+
+    for _ in range(50):
+        connection.close()
+        if _vacuum_count() > before:
+            return True
+        threading.Event().wait(0.1)
+    return False
+
+
+def test_a_large_prune_vacuums_the_outbox_so_its_space_is_reused(world, settings, monkeypatch):
     settings.OUTBOX_RETENTION_SECONDS = 3600
     monkeypatch.setattr(relay, "VACUUM_AFTER_PRUNED", 5)
+    monkeypatch.setattr(relay, "_last_vacuum", time.monotonic())  # the periodic vacuum is not due
     old = timezone.now() - dt.timedelta(hours=2)
     rows = OutboxEvent.objects.bulk_create(
         OutboxEvent(kind="recipe.changed", data={"recipe_id": world["soup"].id}) for _ in range(6)
     )
     OutboxEvent.objects.filter(id__in=[r.id for r in rows]).update(sent_at=old, processed_at=old)
-    before = vacuum_count()
+    before = _vacuum_count()
 
     assert relay.sweep()["pruned"] == 6
-    # The statistics collector reports with a short delay; wait for it, bounded.
-    for _ in range(50):
-        connection.close()
-        if vacuum_count() > before:
-            break
-        threading.Event().wait(0.1)
-    assert vacuum_count() > before
+    assert _vacuumed_since(before)
+
+
+def test_the_sweep_vacuums_the_outbox_periodically_and_not_on_every_run(world, monkeypatch):
+    """Dead row versions (every row is updated when sent and when processed) must not pile up in the indexes
+    when autovacuum is off or behind."""
+    monkeypatch.setattr(relay, "_last_vacuum", float("-inf"))
+    before = _vacuum_count()
+    relay.sweep()  # nothing to prune, but the interval has passed
+    assert _vacuumed_since(before)
+
+    after_first = _vacuum_count()
+    relay.sweep()  # within the interval: no second vacuum
+    threading.Event().wait(0.7)
+    assert _vacuum_count() == after_first
 
 
 def test_a_redis_outage_keeps_the_rows_and_the_write(world, settings, caplog, monkeypatch):

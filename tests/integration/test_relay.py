@@ -5,6 +5,7 @@ keys when the write returns (read-your-writes). Nothing is sent for a rolled-bac
 import json
 
 import pytest
+from django.core.signals import request_finished, request_started
 from django.db import connection, transaction
 
 from caching import keys, readthrough
@@ -99,7 +100,7 @@ def test_many_changes_in_one_transaction_make_one_flush_of_distinct_events(world
             RecipeIngredient.objects.create(recipe=soup, ingredient=ingredient, quantity=1, unit="piece")
         MealPlanEntry.objects.create(meal_plan=plan, meal="lunch", recipe=salad)
         MealPlanEntry.objects.create(meal_plan=plan, meal="snack", recipe=salad)
-        registered = [func for _, func, _ in connection.run_on_commit if func is relay.flush]
+        registered = [func for _, func, _ in connection.run_on_commit if func is relay.after_commit]
         row_ids = list(OutboxEvent.objects.values_list("id", flat=True))
 
     assert len(registered) == 1
@@ -133,11 +134,11 @@ def test_reads_and_unrelated_writes_register_nothing(world):
         with connection.cursor() as cursor:
             cursor.execute("SELECT COUNT(*) FROM planner_recipe")
             cursor.execute("UPDATE django_session SET expire_date = expire_date")
-        assert not [func for _, func, _ in connection.run_on_commit if func is relay.flush]
+        assert not [func for _, func, _ in connection.run_on_commit if func is relay.after_commit]
 
         with connection.cursor() as cursor:
             cursor.execute("  update PLANNER_RECIPE set servings = servings")
-        assert [func for _, func, _ in connection.run_on_commit if func is relay.flush]
+        assert [func for _, func, _ in connection.run_on_commit if func is relay.after_commit]
 
 
 def test_a_write_in_a_rolled_back_savepoint_does_not_lose_the_outer_flush(world, event_subscriber):
@@ -180,3 +181,63 @@ def test_the_write_watcher_recognises_writes_to_captured_tables_only():
         'DELETE FROM "auth_user_groups" WHERE "user_id" = %s',
     ):
         assert not relay._CAPTURED_WRITE.match(sql), sql
+
+
+def test_in_a_request_the_key_is_dropped_at_commit_and_the_rest_waits_for_the_response(world, event_subscriber, broker_conn):
+    """What the WSGI handler does around a view: request_started, the view's commit, the response goes out,
+    request_finished. Until then the row is unsent and nothing is queued; only the writer's key is gone."""
+    soup = world["soup"]
+    key = keys.recipe(soup.id)
+    compute = lambda: {"title": Recipe.objects.get(id=soup.id).title}  # noqa: E731
+    readthrough.read(key, compute)
+
+    request_started.send(sender=None)
+    try:
+        Recipe.objects.filter(id=soup.id).update(title="Leek soup")  # autocommit: committed here
+        assert json.loads(readthrough.read(key, compute).body)["title"] == "Leek soup"  # read-your-writes
+        assert OutboxEvent.objects.get().sent_at is None
+        assert queued_tasks(broker_conn) == []
+    finally:
+        request_finished.send(sender=None)
+
+    assert [e["data"] for e in event_subscriber(expected=1)] == [{"recipe_id": soup.id}]
+    assert len(queued_tasks(broker_conn)) == 1
+    assert OutboxEvent.objects.get().sent_at is not None
+
+
+def test_a_request_that_writes_nothing_delivers_nothing(world, broker_conn):
+    OutboxEvent.objects.create(kind="recipe.changed", data={"recipe_id": world["soup"].id})  # someone else's row
+    request_started.send(sender=None)
+    request_finished.send(sender=None)
+    assert queued_tasks(broker_conn) == []
+    assert OutboxEvent.objects.get().sent_at is None  # left to its writer or the sweep
+
+
+def test_an_api_write_is_delivered_by_the_time_the_client_has_the_response(ann_api, household, make_recipe, broker_conn, outbox):
+    """Through Django's request handling (the test client closes the response, as gunicorn does)."""
+    recipe = make_recipe(household["ann"])
+    broker_conn.flushdb()
+    OutboxEvent.objects.all().delete()
+
+    response = ann_api.patch(f"/api/recipes/{recipe.id}/", {"title": "Leek soup"})
+
+    assert response.status_code == 200
+    row = OutboxEvent.objects.get(kind="recipe.changed")
+    assert row.sent_at is not None
+    ((_, (events, outbox_ids)),) = queued_tasks(broker_conn)
+    assert outbox_ids == [row.id] and events[0]["data"] == {"recipe_id": recipe.id}
+
+
+def test_the_relay_bookkeeping_commits_without_waiting_for_the_wal_flush():
+    """Only inside the relay's own transactions; the application's writes keep synchronous commit."""
+    def setting():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    with transaction.atomic():
+        relay.relax_commit_durability()
+        assert setting() == "off"
+    assert setting() == "on"
