@@ -17,8 +17,8 @@ from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from redis.exceptions import RedisError
 
-from caching import invalidation, stats, warmers
-from events import relay
+from caching import stats, warmers
+from events import consume, relay
 from events.schema import InvalidEvent, from_dict
 
 logger = logging.getLogger("worker.tasks")
@@ -64,7 +64,8 @@ def _pause_for_crash_test() -> None:
 
 @shared_task(base=TransientTask, name="worker.tasks.process_events")
 def process_events(events, outbox_ids):
-    """Apply a batch of events (wire dicts, events/schema.py) to the cache, then mark their outbox rows processed."""
+    """Apply a batch of events (wire dicts, events/schema.py) to the cache, together with any other delivered
+    outbox rows not applied yet (events/consume.py), then mark their outbox rows processed."""
     if not isinstance(events, list) or not _is_id_list(outbox_ids):
         logger.warning(
             "process_events: malformed arguments dropped (events: %s, outbox_ids: %s)",
@@ -84,23 +85,26 @@ def process_events(events, outbox_ids):
     rejected = len(events) - len(valid)
 
     _pause_for_crash_test()
-    result = invalidation.apply_events(valid) if valid else None
-    if outbox_ids:
-        relay.mark_processed(outbox_ids)
-
-    lag_ms = round((time.time() - min(e.at for e in valid)) * 1000) if valid else 0
+    consumed = consume.apply_message(valid, outbox_ids)
+    applied = consumed.events
+    lag_ms = round((time.time() - min(e.at for e in applied)) * 1000) if applied else 0
     summary = {
         "events": len(events),
         "rejected": rejected,
-        "keys_dropped": result.keys_dropped if result else 0,
-        "keys_prewarmed": result.keys_prewarmed if result else 0,
+        "coalesced": consumed.coalesced_rows,
+        "already_applied": consumed.already_applied,
+        "keys_dropped": consumed.keys_dropped,
+        "keys_prewarmed": consumed.keys_prewarmed,
         "lag_ms": lag_ms,
     }
-    logger.info(
-        "batch: %(events)d events in, %(rejected)d rejected, %(keys_dropped)d keys dropped, "
-        "%(keys_prewarmed)d keys pre-warmed, lag %(lag_ms)d ms",
-        summary,
-    )
+    if consumed.already_applied:
+        logger.debug("batch: the %(events)d events were already applied with an earlier batch", summary)
+    else:
+        logger.info(
+            "batch: %(events)d events in (+%(coalesced)d coalesced outbox rows), %(rejected)d rejected, "
+            "%(keys_dropped)d keys dropped, %(keys_prewarmed)d keys pre-warmed, lag %(lag_ms)d ms",
+            summary,
+        )
     return summary
 
 

@@ -144,6 +144,9 @@ PREFERENCES_REFRESH_CHUNK = env.int("PREFERENCES_REFRESH_CHUNK", default=500)
 # --- Events and the transactional outbox -------------------------------------------------------------------
 EVENTS_CHANNEL = "recipe_planner:events"
 EVENT_BATCH_SIZE = env.int("EVENT_BATCH_SIZE", default=500)  # events per Celery task
+# A worker applies its message together with up to this many other delivered-but-unapplied outbox rows
+# (events/consume.py); 0 applies each message on its own.
+WORKER_COALESCE_MAX_ROWS = env.int("WORKER_COALESCE_MAX_ROWS", default=5000)
 OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=1.0)
 OUTBOX_UNSENT_GRACE_SECONDS = env.float("OUTBOX_UNSENT_GRACE_SECONDS", default=1.0)
 OUTBOX_RESEND_AFTER_SECONDS = env.float("OUTBOX_RESEND_AFTER_SECONDS", default=30.0)
