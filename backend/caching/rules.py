@@ -117,12 +117,23 @@ def _members_of(family_ids: set[int]) -> list[int]:
 
 
 def _plans_using_recipes(events: list[schema.Event]) -> Resolution:
+    """One query: the plans using the recipes, each with its family's members (LEFT JOIN: a plan of a
+    family without members still counts)."""
     from planner.models import MealPlan
 
     recipe_ids = {e.recipe_id for e in events}
-    plans = list(MealPlan.objects.filter(entries__recipe_id__in=recipe_ids).values_list("date", "family_id").distinct())
-    plan_keys = _from_keys(keys.meal_plan(date, family_id) for date, family_id in plans)
-    return plan_keys | _lists_of(_members_of({family_id for _, family_id in plans}))
+    rows = (
+        MealPlan.objects.filter(entries__recipe_id__in=recipe_ids)
+        .values_list("date", "family_id", "family__memberships__user_id")
+        .order_by()
+        .distinct()
+    )
+    plans, members = set(), set()
+    for date, family_id, user_id in rows:
+        plans.add((date, family_id))
+        if user_id is not None:
+            members.add(user_id)
+    return _from_keys(keys.meal_plan(date, family_id) for date, family_id in plans) | _lists_of(members)
 
 
 def _recipes_with_tags(events: list[schema.Event]) -> Resolution:

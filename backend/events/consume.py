@@ -7,12 +7,12 @@ messages of a few events each, and applying them one by one repeats the same per
 look-up, Redis round trip, outbox UPDATE, task overhead) for each. Instead, the first message a worker takes
 also claims every row that was delivered but not yet applied (up to WORKER_COALESCE_MAX_ROWS, oldest first,
 FOR UPDATE SKIP LOCKED so two workers never take the same row) and applies them all as one batch; the
-messages whose rows were applied that way find them processed and are acknowledged after one indexed query.
+messages whose rows were applied that way find them processed and are acknowledged after that one query.
 
-Applying a row before its own message arrives is safe: the event describes a committed change, and applying
-it is idempotent. The batch's rows stay locked until it commits, so a message whose rows another worker is
-applying waits for that worker (and then skips); if that worker dies, its transaction rolls back and the rows
-are applied by this one.
+The rows are claimed (SELECT ... FOR UPDATE SKIP LOCKED) and marked processed in the batch's transaction: if
+applying fails, nothing is marked and the task retries. Applying a row before its own message arrives is
+safe: the event describes a committed change, and applying it is idempotent. Rows another worker holds are
+skipped: it is applying them, and if it dies its transaction rolls back and its message is delivered again.
 """
 
 import json
@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.functions import Now
 
 from events import relay, schema
@@ -38,26 +38,21 @@ class Consumed:
     keys_prewarmed: int = 0
 
 
-def _lock_unapplied(outbox_ids: list[int]) -> list[int]:
-    """The message's rows that still need applying, locked (waiting for a worker that holds them)."""
-    if not outbox_ids:
-        return []
-    return list(
-        OutboxEvent.objects.select_for_update()
-        .filter(id__in=outbox_ids, processed_at__isnull=True)
-        .order_by("id")
-        .values_list("id", flat=True)
+def _claim(outbox_ids: list[int], limit: int) -> list[OutboxEvent]:
+    """Lock and return the message's unapplied rows and up to `limit` other delivered, unapplied rows (the
+    message's first, then the oldest), skipping rows another worker holds."""
+    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    own = ", ".join(["%s"] * len(outbox_ids)) or "NULL"
+    wanted = f"(sent_at IS NOT NULL OR id IN ({own}))" if limit > 0 else f"id IN ({own})"
+    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    sql = (
+        f"SELECT id, kind, data, created_at, sent_at, attempts, processed_at FROM {table} "
+        f"WHERE processed_at IS NULL AND {wanted} "
+        f"ORDER BY CASE WHEN id IN ({own}) THEN 0 ELSE 1 END, id LIMIT %s{skip_locked}"
     )
-
-
-def _claim_delivered(exclude: list[int], limit: int) -> list[OutboxEvent]:
-    """Rows sent but not applied, oldest first, that no other worker holds."""
-    if limit <= 0:
-        return []
-    rows = OutboxEvent.objects.select_for_update(skip_locked=True).filter(sent_at__isnull=False, processed_at__isnull=True)
-    if exclude:
-        rows = rows.exclude(id__in=exclude)
-    return list(rows.order_by("id")[:limit])
+    rows = list(OutboxEvent.objects.raw(sql, [*outbox_ids, *outbox_ids, len(outbox_ids) + max(0, limit)]))
+    rows.sort(key=lambda row: row.id)
+    return rows
 
 
 def _merge(events: list, rows: list[OutboxEvent]) -> list:
@@ -75,24 +70,26 @@ def _merge(events: list, rows: list[OutboxEvent]) -> list:
 
 
 def apply_message(events: list, outbox_ids: list[int]) -> Consumed:
-    """Apply `events` (validated schema events) and every delivered-but-unapplied outbox row, then mark the
-    message's rows and the coalesced ones processed, all in one transaction. Redis and database errors
-    propagate (the task retries; nothing is marked)."""
+    """Apply the message and every delivered-but-unapplied outbox row, marking the rows processed, in one
+    transaction. `events` (validated schema events) are used as they are only when the message names no
+    outbox rows; otherwise the rows are the source. Redis and database errors propagate (the task retries;
+    nothing stays marked)."""
     from caching.invalidation import apply_events
 
     with transaction.atomic():
         relay.relax_commit_durability()
-        own = _lock_unapplied(outbox_ids)
-        if outbox_ids and not own:
+        rows = _claim(outbox_ids, settings.WORKER_COALESCE_MAX_ROWS)
+        if outbox_ids and not rows:
             return Consumed(events=[], coalesced_rows=0, already_applied=True)
-        extra = _claim_delivered(own, settings.WORKER_COALESCE_MAX_ROWS)
-        batch = _merge(events, extra)
+        batch = _merge([] if outbox_ids else events, rows)
         applied = apply_events(batch) if batch else None
-        relay.update_in_chunks([*own, *(row.id for row in extra)], processed_at=Now(), only_unprocessed=True)
+        # Marked after applying, so processed_at is when the keys were gone (the lag bench reads it).
+        relay.update_in_chunks([row.id for row in rows], processed_at=Now())
+    own = set(outbox_ids)
     return Consumed(
         events=batch,
-        coalesced_rows=len(extra),
-        already_applied=False,
+        coalesced_rows=sum(1 for row in rows if row.id not in own),
+        already_applied=bool(own) and not own.intersection(row.id for row in rows),
         keys_dropped=applied.keys_dropped if applied else 0,
         keys_prewarmed=applied.keys_prewarmed if applied else 0,
     )
