@@ -13,6 +13,7 @@ The rows are claimed (SELECT ... FOR UPDATE SKIP LOCKED) and marked processed in
 applying fails, nothing is marked and the task retries. Applying a row before its own message arrives is
 safe: the event describes a committed change, and applying it is idempotent. Rows another worker holds are
 skipped: it is applying them, and if it dies its transaction rolls back and its message is delivered again.
+A message's own rows are waited for instead (see _claim).
 """
 
 import json
@@ -38,21 +39,30 @@ class Consumed:
     keys_prewarmed: int = 0
 
 
+_COLUMNS = "id, kind, data, created_at, sent_at, attempts, processed_at"
+
+
 def _claim(outbox_ids: list[int], limit: int) -> list[OutboxEvent]:
-    """Lock and return the message's unapplied rows and up to `limit` other delivered, unapplied rows (the
-    message's first, then the oldest), skipping rows another worker holds."""
+    """Lock and return the message's unapplied rows, then up to `limit` other delivered, unapplied rows, oldest
+    first. The message's rows are waited for: the relay sends the message before its claim commits, so they
+    can still be locked by it for a moment (or by a worker applying them, after which they are processed).
+    The other rows are taken only if nobody holds them (SKIP LOCKED), so this never waits on another batch."""
     table = connection.ops.quote_name(OutboxEvent._meta.db_table)
-    own = ", ".join(["%s"] * len(outbox_ids)) or "NULL"
-    wanted = f"(sent_at IS NOT NULL OR id IN ({own}))" if limit > 0 else f"id IN ({own})"
-    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    sql = (
-        f"SELECT id, kind, data, created_at, sent_at, attempts, processed_at FROM {table} "
-        f"WHERE processed_at IS NULL AND {wanted} "
-        f"ORDER BY CASE WHEN id IN ({own}) THEN 0 ELSE 1 END, id LIMIT %s{skip_locked}"
-    )
-    rows = list(OutboxEvent.objects.raw(sql, [*outbox_ids, *outbox_ids, len(outbox_ids) + max(0, limit)]))
-    rows.sort(key=lambda row: row.id)
-    return rows
+    rows = []
+    if outbox_ids:
+        own = ", ".join(["%s"] * len(outbox_ids))
+        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+        rows += OutboxEvent.objects.raw(
+            f"SELECT {_COLUMNS} FROM {table} WHERE id IN ({own}) AND processed_at IS NULL ORDER BY id{lock}", outbox_ids
+        )
+    if limit > 0:
+        skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+        rows += OutboxEvent.objects.raw(
+            f"SELECT {_COLUMNS} FROM {table} WHERE sent_at IS NOT NULL AND processed_at IS NULL "
+            f"ORDER BY id LIMIT %s{skip_locked}",
+            [limit],
+        )
+    return sorted({row.id: row for row in rows}.values(), key=lambda row: row.id)
 
 
 def _merge(events: list, rows: list[OutboxEvent]) -> list:

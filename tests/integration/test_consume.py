@@ -148,3 +148,33 @@ def test_a_redis_failure_marks_nothing(world, monkeypatch):
     with pytest.raises(RedisConnectionError):
         consume.apply_message([event_of(mine)], [mine.id])
     assert OutboxEvent.objects.filter(processed_at__isnull=True).count() == 2  # left for the retry and the sweep
+
+
+def test_a_message_that_arrives_before_the_relay_committed_its_claim_waits_for_its_rows(world, redis_conn):
+    """The relay sends the message inside its claim's transaction; a fast worker must not skip the rows."""
+    soup = world["soup"]
+    row = OutboxEvent.objects.create(kind="recipe.changed", data={"recipe_id": soup.id})
+    cache_recipe(redis_conn, soup.id)
+    claimed, results = threading.Event(), []
+
+    def relay_claim():
+        try:
+            with transaction.atomic():
+                OutboxEvent.objects.filter(id=row.id).update(sent_at=timezone.now())  # locks the row
+                claimed.set()
+                threading.Event().wait(0.5)  # publish and send, then commit
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=relay_claim)
+    thread.start()
+    try:
+        assert claimed.wait(10)
+        results.append(consume.apply_message([event_of(row)], [row.id]))
+    finally:
+        thread.join()
+
+    assert not results[0].already_applied
+    assert not is_cached(redis_conn, soup.id)
+    row.refresh_from_db()
+    assert row.processed_at is not None
