@@ -12,9 +12,11 @@
 
 Writes are noticed by a connection execute-wrapper (installed by events/apps.py) that registers
 `after_commit` on commit once per transaction. Inside an HTTP request (request_started/request_finished,
-connected in events/apps.py) the request pays only for one SELECT of the unsent rows and one Redis round
-trip dropping the keys they name, so the writer reads its own write; publishing and the Celery send run
-when the response has been handed to the client (request_finished), still in the same process. The
+connected in events/apps.py) the request pays only for one indexed SELECT of the rows its own connection
+wrote (the outbox's writer_pid is the backend pid, known without a query) and one Redis round trip dropping
+the keys they name, so the writer reads its own write; publishing and the Celery send run when the response
+has been handed to the client (request_finished), still in the same process, and the rows are marked sent
+after that. The
 callbacks only live in memory: if the process dies between commit and delivery, the rows stay unsent and
 the sweep delivers them (at least once; handling is idempotent).
 
@@ -26,7 +28,6 @@ The backend never imports worker/: tasks are sent by name through a producer-onl
 """
 
 import functools
-import json
 import logging
 import os
 import re
@@ -54,9 +55,6 @@ PROCESS_EVENTS_TASK = "worker.tasks.process_events"
 CLAIM_LIMIT = 5000  # outbox rows per claim; also bounds the ids one Celery message covers
 ID_CHUNK = 5000  # ids per UPDATE/DELETE ... WHERE id IN (...)
 MAX_SWEEP_ROUNDS = 20  # claims per sweep, so one sweep stays bounded however large the backlog
-# In a request, the newest unsent rows whose primary keys are dropped before the response. A writer's own rows
-# are among them unless this many later rows are also waiting (delivery failing for a while).
-DROP_NOW_LIMIT = 1000
 # After a prune this large, a plain VACUUM makes the freed space reusable, so the table stays bounded even on
 # a server whose autovacuum is off or lagging (bench: 1M events grew it to 419 MiB without this).
 VACUUM_AFTER_PRUNED = 1_000
@@ -253,64 +251,89 @@ def flush() -> int:
 
 # --- After a commit: now, or after the response -----------------------------------------------------------
 
-_request = threading.local()  # .active: inside an HTTP request; .deliver: after_commit ran during it
+_request = threading.local()  # .active: inside an HTTP request; .rows: {id: row} its commits wrote, unsent
 
 
 def after_commit() -> int:
-    """Registered on commit by the write watcher. Outside a request: flush() now. Inside one: drop the
-    primary keys of the unsent rows now (the response must not be older than the write) and leave the
-    rest of the delivery to request_finished. Returns the rows delivered (or whose keys were dropped)."""
+    """Registered on commit by the write watcher. Outside a request: flush() now. Inside one: find the rows
+    this connection wrote and nobody sent yet, drop the keys they name now (the response must not be older
+    than the write) and keep them for request_finished, which sends them after the response is out.
+    Returns how many rows were delivered, or found."""
     if not getattr(_request, "active", False):
         return flush()
-    _request.deliver = True
-    return _drop_primary_keys_now()
-
-
-def _drop_primary_keys_now() -> int:
-    """Drop the keys named by the newest unsent rows: one indexed SELECT (plain SQL: the ORM would cost more
-    than the query here) and one Redis round trip. Returns how many rows were read."""
-    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT DISTINCT kind, data::text FROM (SELECT kind, data FROM {table} "
-            "WHERE sent_at IS NULL AND processed_at IS NULL ORDER BY id DESC LIMIT %s) AS newest",
-            [DROP_NOW_LIMIT],
-        )
-        found = cursor.fetchall()
-    events = []
-    for kind, data in found:
-        try:
-            events.append(schema.from_dict({"v": schema.SCHEMA_VERSION, "id": 1, "kind": kind, "at": 0, "data": json.loads(data)}))
-        except schema.InvalidEvent:
-            continue  # logged and closed by the delivery
-    if not events:
+    rows = _own_unsent_rows()
+    if not rows:
         return 0
     _crash_if_testing()
-    from caching import invalidation
+    _request.rows.update((row.id, row) for row in rows)
+    events, _ = deduplicate(rows)
+    if events:
+        from caching import invalidation
 
-    try:
-        invalidation.drop_primary_keys(events)
-    except DELIVERY_ERRORS as exc:
-        log.warning("primary keys of %d event(s) not dropped: %s", len(events), exc)
-        _note_outage(exc)
-    return len(events)
+        try:
+            invalidation.drop_primary_keys(events)
+        except DELIVERY_ERRORS as exc:
+            log.warning("primary keys of %d event(s) not dropped: %s", len(events), exc)
+            _note_outage(exc)
+    return len(rows)
+
+
+def _backend_pid() -> int | None:
+    """This connection's PostgreSQL backend pid (the outbox's writer_pid of the rows it writes); no query."""
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return None
+    return connection.connection.info.backend_pid
+
+
+def _own_unsent_rows() -> list[OutboxEvent]:
+    """One indexed SELECT (raw: the ORM's query building would cost more than the query). Without a writer
+    pid (SQLite) every unsent row counts as our own."""
+    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    pid = _backend_pid()
+    mine, params = ("AND writer_pid = %s ", [pid]) if pid is not None else ("", [])
+    return list(
+        OutboxEvent.objects.raw(
+            f"SELECT id, kind, data, created_at, sent_at, attempts, processed_at FROM {table} "
+            f"WHERE sent_at IS NULL AND processed_at IS NULL {mine}ORDER BY id LIMIT %s",
+            [*params, CLAIM_LIMIT],
+        )
+    )
 
 
 def request_started(**kwargs) -> None:
     _request.active = True
-    _request.deliver = False
+    _request.rows = {}
 
 
 def request_finished(**kwargs) -> None:
-    """The response has been sent: deliver what this request's commits left (errors are logged, never raised)."""
-    deliver = getattr(_request, "deliver", False)
-    _request.active = _request.deliver = False
-    if not deliver:
+    """The response has been sent: publish what this request's commits wrote, then mark it sent (errors are
+    logged, never raised: unsent rows are the sweep's)."""
+    rows = list(getattr(_request, "rows", {}).values())
+    _request.active, _request.rows = False, {}
+    if not rows:
         return
     try:
-        _claim_and_deliver(_unsent(), drop_primary_keys=False, what="flush after the response")
+        _send_then_mark(rows)
     except Exception:  # the rows stay unsent; the sweep delivers them
         log.exception("delivering events after the response failed; the outbox sweep will send them")
+
+
+def _send_then_mark(rows: list[OutboxEvent]) -> None:
+    """Publish first, so nothing stands between the response and the worker; then mark the rows sent,
+    skipping any a worker is already applying (it marks them processed). Dying in between only means the
+    sweep sends them again."""
+    events, covered = deduplicate(rows)
+    try:
+        publish(events, covered)
+    except DELIVERY_ERRORS as exc:
+        log.warning("events not delivered (after the response), %d row(s) kept in the outbox: %s", len(rows), exc)
+        _note_outage(exc)
+        return
+    valid = {outbox_id for ids in covered.values() for outbox_id in ids}
+    with transaction.atomic():
+        relax_commit_durability()
+        _claim(_unsent().filter(id__in=[row.id for row in rows]))
+        update_in_chunks([row.id for row in rows if row.id not in valid], processed_at=Now())
 
 
 def sweep() -> dict[str, int]:

@@ -241,3 +241,32 @@ def test_the_relay_bookkeeping_commits_without_waiting_for_the_wal_flush():
         relay.relax_commit_durability()
         assert setting() == "off"
     assert setting() == "on"
+
+
+def test_a_request_sends_only_the_rows_its_own_connection_wrote(world, broker_conn):
+    """writer_pid (the backend pid, set by the database) keeps concurrent writers from sending each other's rows."""
+    soup, salad = world["soup"], world["salad"]
+    import threading
+
+    def other_process_write():
+        try:  # autocommit on another connection, outside any request: it would flush at once, so write raw SQL
+            with connection.cursor() as cursor:
+                cursor.execute("INSERT INTO events_outbox (kind, data) VALUES ('recipe.changed', %s)", [json.dumps({"recipe_id": salad.id})])
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_process_write)
+    thread.start()
+    thread.join()
+    theirs = OutboxEvent.objects.get()
+    assert theirs.writer_pid is not None
+
+    request_started.send(sender=None)
+    Recipe.objects.filter(id=soup.id).update(title="Leek soup")
+    request_finished.send(sender=None)
+
+    ((_, (events, outbox_ids)),) = queued_tasks(broker_conn)
+    mine = OutboxEvent.objects.exclude(id=theirs.id).get()
+    assert outbox_ids == [mine.id] and mine.writer_pid != theirs.writer_pid
+    theirs.refresh_from_db()
+    assert theirs.sent_at is None  # left to its writer, or the sweep
