@@ -29,7 +29,7 @@ def _lags():
     with connection.cursor() as cur:
         cur.execute(
             "SELECT (extract(epoch FROM coalesce(processed_at, clock_timestamp()) - created_at) * 1000)::float8, "
-            "(extract(epoch FROM coalesce(sent_at, clock_timestamp()) - created_at) * 1000)::float8, "
+            "(extract(epoch FROM coalesce(sent_at, processed_at, clock_timestamp()) - created_at) * 1000)::float8, "
             "extract(epoch FROM created_at)::float8, extract(epoch FROM processed_at)::float8 FROM events_outbox"
         )
         return cur.fetchall()
