@@ -1,9 +1,11 @@
 """Invalidation lag at 50, 200 and 1,000 writes/s: from a write's commit to its dependent keys being dropped.
 
 Writer processes (bench/writer.py) make real committed writes at a paced rate; one real Celery worker
-(`--pool solo`) applies the events. Lag per write = events_outbox.processed_at - created_at (both set by
-PostgreSQL's now()): created_at is the write transaction's start and processed_at is set after the worker's
-DEL, so the figure is an upper bound of commit -> keys gone. The relay part is sent_at - created_at.
+(`--pool solo`) applies the events. Lag per write = events_outbox.processed_at - the write's commit time:
+each writer reports the wall-clock time each of its autocommit UPDATEs returned (one outbox row each, matched
+in order through the row's writer_pid), and processed_at is set by the worker after its DEL, so the figure is
+commit -> keys gone (an upper bound: it includes the worker's mark). The relay column is the time from the
+commit until the row was marked sent, or applied if the worker got there first.
 While waiting for the worker to finish, the bench runs the outbox sweep once a second, as beat would (a
 row whose send failed is re-sent and counts with its real lag).
 """
@@ -21,18 +23,32 @@ RATE_PER_WRITER = 100  # writes/s per writer process (like one web worker); abov
 DRAIN_SECONDS = 30  # after the writes, how long the worker gets to catch up before lags are read
 
 
-def _lags():
-    """(lag ms, relay ms, created, processed) per row; a row still unprocessed counts with its lag so far
-    (now - created_at: a lower bound) so an overloaded worker cannot make the figures look better."""
+def _lags(outs):
+    """(lag ms, relay ms, committed, processed) per row, from each row's commit time (the writers' reports; the
+    row's created_at where a report cannot be matched). A row still unprocessed counts with its lag so far (a
+    lower bound), so an overloaded worker cannot make the figures look better."""
     from django.db import connection
 
+    commits = {o["pid"]: o["commits"] for o in outs}
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT (extract(epoch FROM coalesce(processed_at, clock_timestamp()) - created_at) * 1000)::float8, "
-            "(extract(epoch FROM coalesce(sent_at, processed_at, clock_timestamp()) - created_at) * 1000)::float8, "
-            "extract(epoch FROM created_at)::float8, extract(epoch FROM processed_at)::float8 FROM events_outbox"
+            "SELECT id, writer_pid, extract(epoch FROM created_at)::float8, "
+            "extract(epoch FROM coalesce(sent_at, processed_at, clock_timestamp()))::float8, "
+            "extract(epoch FROM coalesce(processed_at, clock_timestamp()))::float8, "
+            "extract(epoch FROM processed_at)::float8 FROM events_outbox ORDER BY id"
         )
-        return cur.fetchall()
+        rows = cur.fetchall()
+    by_writer = {}
+    for row in rows:
+        by_writer.setdefault(row[1], []).append(row)
+    out = []
+    for pid, group in by_writer.items():
+        times = commits.get(pid)
+        matched = times is not None and len(times) == len(group)
+        for i, (_, _, created, sent, processed_or_now, processed) in enumerate(group):
+            committed = times[i] if matched else created
+            out.append(((processed_or_now - committed) * 1000, (sent - committed) * 1000, committed, processed))
+    return out
 
 
 def _drain(relay, seconds: float) -> bool:
@@ -43,6 +59,36 @@ def _drain(relay, seconds: float) -> bool:
         return True
     except harness.BenchError:
         return False
+
+
+def _step_costs(recipe_ids, n: int) -> dict[str, float]:
+    """Medians (ms) of the two halves of one write's path, run in this process with nothing else running:
+    the relay's delivery after the response (PUBLISH, Celery send, mark sent) and the worker's handling of a
+    one-event message (claim, dependents look-up, DEL, mark processed) without Celery around it."""
+    import time
+
+    from django.core.signals import request_finished, request_started
+
+    from bench.stats import summarize_ns
+    from events import consume, schema
+    from events.models import OutboxEvent
+    from planner.models import Recipe
+
+    harness.forget_events()
+    relay_ns, worker_ns = [], []
+    for i in range(n):
+        request_started.send(sender=None)
+        Recipe.objects.filter(pk=recipe_ids[i % len(recipe_ids)]).update(title=f"step {i}")
+        start = time.perf_counter_ns()
+        request_finished.send(sender=None)
+        relay_ns.append(time.perf_counter_ns() - start)
+        row = OutboxEvent.objects.latest("id")
+        event = schema.from_dict({"v": 1, "id": row.id, "kind": row.kind, "at": row.created_at.timestamp(), "data": row.data})
+        start = time.perf_counter_ns()
+        consume.apply_message([event], [row.id])
+        worker_ns.append(time.perf_counter_ns() - start)
+    harness.broker_redis().flushdb()
+    return {"relay": summarize_ns(relay_ns).median_ms, "worker": summarize_ns(worker_ns).median_ms}
 
 
 def _outbox_state() -> str:
@@ -94,7 +140,7 @@ def run(ctx) -> ScenarioResult:
                     raise harness.BenchError(f"writer failed: {err[-2000:]}")
                 outs.append(json.loads(out.strip().splitlines()[-1]))
             drained = _drain(relay, DRAIN_SECONDS)
-            data = _lags()
+            data = _lags(outs)
             lag = summarize_ms([r[0] for r in data])
             relay_part = summarize_ms([r[1] for r in data])
             writes = sum(o["writes"] for o in outs)
@@ -109,29 +155,33 @@ def run(ctx) -> ScenarioResult:
                          fmt_ms(max(o["write_p50_ms"] for o in outs)), fmt_ms(max(o["delivery_p50_ms"] for o in outs)),
                          f"{len(done) / span:,.0f}/s" if span > 0 else "-"])  # fmt: skip
 
+    steps = _step_costs(world.recipe_ids[:200], ctx.size(200, 30))
     targets = []
     if 200 in figures:
         lag200, achieved200, worker200, _ = figures[200]
         met = lag200.p99_ms < LAG_P99_TARGET_MS
         targets.append(Target("p99 lag under 10 ms at 200 writes/s", f"p99 {fmt_ms(lag200.p99_ms)} (p50 {fmt_ms(lag200.median_ms)})", met,
-                              "" if met else f"each write is its own Celery task (the relay flushes per commit), and one solo "
-                              f"worker works through only {worker200:,.0f} tasks/s here (the task body - dependents lookup, "
-                              "DEL, outbox UPDATE - costs ~5 ms in-process; the rest is per-task overhead in the worker), "
-                              f"{'below' if worker200 < achieved200 else 'near'} the {achieved200:,.0f} writes/s offered, so "
-                              "writes queue behind each other. "
-                              "Fix: let the worker take every queued event in one go (drain the queue into one batch), or "
-                              "run the relay's sends through a short coalescing window; a second worker process also halves it"))  # fmt: skip
+                              "" if met else f"the path is a chain of loopback round trips, each 0.2-1 ms on this 2-core machine "
+                              f"while writers, worker, PostgreSQL and Redis compete for the cores: the relay's delivery after "
+                              f"the response (PUBLISH, Celery send, mark sent) takes {fmt_ms(steps['relay'])} and the worker's "
+                              f"handling of a one-event message (claim, one dependents query, one Redis DEL, mark processed, "
+                              f"in one transaction) {fmt_ms(steps['worker'])} at the median measured alone in this run, plus the "
+                              f"broker hop and Celery's own per-task work; the worker applied {worker200:,.0f} events/s here "
+                              f"against {achieved200:,.0f} writes/s offered (it coalesces any backlog into one batch). What would "
+                              "lift it: fewer round trips per batch (psycopg pipeline mode for the claim and the mark), a "
+                              "worker process per core, and a cheaper producer than Celery's send_task"))  # fmt: skip
     notes = []
     if 1000 in figures:
         lag1k, achieved1k, worker1k, _ = figures[1000]
         limit = []
         if achieved1k < 0.9 * 1000:
-            limit.append(f"the writers themselves reached only {achieved1k:,.0f} writes/s (each write = UPDATE + the relay's "
-                         "claim, PUBLISH, Celery send and mark-sent, on 2 cores shared with the worker, PostgreSQL and Redis)")
+            limit.append(f"the writers themselves reached only {achieved1k:,.0f} writes/s (each write = UPDATE + the primary-key "
+                         f"drop, then {fmt_ms(steps['relay'])} of delivery after the response, on 2 cores shared with the worker, "
+                         "PostgreSQL and Redis)")
         if lag1k.p99_ms >= LAG_P99_TARGET_MS:
-            limit.append(f"one solo worker process takes one task per write ({worker1k:,.0f} tasks/s here), so at this rate tasks queue behind each other "
-                         "and the lag is queueing time; batching more writes per task (the relay flushes per commit) or more "
-                         "worker processes would lift it")
+            limit.append(f"one solo worker process applied {worker1k:,.0f} events/s here; every message still costs Celery's "
+                         "per-task work and one query even when its rows were coalesced into an earlier batch, so at this rate "
+                         "messages queue and the lag is queueing time; more worker processes (one per core) would lift it")
         notes.append(f"At 1,000 writes/s: p50 {fmt_ms(lag1k.median_ms)}, p99 {fmt_ms(lag1k.p99_ms)}. What limits it: "
                      + ("; ".join(limit) if limit else "nothing measured here: the lag stays within the 10 ms target") + ".")
     notes.append(f"Each write updates one of 200 recipes used by the meal plans of {len(world.family_ids)} families; "

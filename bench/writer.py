@@ -5,7 +5,9 @@
 Each write is one autocommit `UPDATE` of a recipe's title through the ORM between Django's request_started
 and request_finished signals, as a view's write in the web process: the capture trigger and the primary-key
 drop run in the write, the relay's delivery (PUBLISH, Celery task) after it, in this process. The latency
-reported is the write's (what a client waits for); the delivery after it is reported separately.
+reported is the write's (what a client waits for); the delivery after it is reported separately. Also prints
+the wall-clock time each write committed and this connection's backend pid (the outbox's writer_pid), so the
+bench can measure each event's lag from its commit.
 Stops after --seconds even if behind schedule. Prints one JSON line: writes made, seconds taken, and the
 writer-side latency of each write (median, p99).
 """
@@ -41,7 +43,9 @@ def main(argv=None) -> int:
     Recipe.objects.filter(pk=recipe_ids[0]).exists()  # connect before the clock starts
     if args.start_at:
         time.sleep(max(0.0, args.start_at - time.time()))
-    latencies, deliveries = [], []
+    from django.db import connection
+
+    latencies, deliveries, commits = [], [], []
     start = time.perf_counter()
     writes = 0
     for i in range(total):
@@ -55,6 +59,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter_ns()
         Recipe.objects.filter(pk=recipe_ids[i % len(recipe_ids)]).update(title=f"recipe edit {i}")
         t1 = time.perf_counter_ns()
+        commits.append(time.time())  # autocommit: the UPDATE (and its outbox row) is committed here
         request_finished.send(sender=None)  # the response is out: the relay delivers
         latencies.append(t1 - t0)
         deliveries.append(time.perf_counter_ns() - t1)
@@ -62,7 +67,7 @@ def main(argv=None) -> int:
     elapsed = time.perf_counter() - start
     s, d = summarize_ns(latencies), summarize_ns(deliveries)
     print(json.dumps({"writes": writes, "seconds": elapsed, "write_p50_ms": s.median_ms, "write_p99_ms": s.p99_ms,
-                      "delivery_p50_ms": d.median_ms}))
+                      "delivery_p50_ms": d.median_ms, "pid": connection.connection.info.backend_pid, "commits": commits}))
     return 0
 
 
