@@ -16,16 +16,26 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def fake_cache(settings, cache_state):
+    """django-redis keeps its connection pools in a process-wide dict keyed by URL, so the fake pool is made
+    for this test alone: any real pool of the URL is set aside first and put back afterwards (else this
+    test would use real Redis, or every later test would talk to the fake)."""
+    from django_redis import get_redis_connection
+    from django_redis.pool import ConnectionFactory
+
     caches = copy.deepcopy(settings.CACHES)
     assert caches["default"]["BACKEND"].startswith("django_redis."), "the test settings use django-redis"
     caches["default"]["OPTIONS"]["CONNECTION_POOL_KWARGS"] = {
         "connection_class": fakeredis.FakeRedisConnection,
         "server": fakeredis.FakeServer(),
     }
+    location = caches["default"]["LOCATION"]
+    urls = [location] if isinstance(location, str) else list(location)
+    real_pools = {url: ConnectionFactory._pools.pop(url) for url in urls if url in ConnectionFactory._pools}
     settings.CACHES = caches
-    from django_redis import get_redis_connection
-
-    return get_redis_connection("default")
+    yield get_redis_connection("default")
+    for url in urls:
+        ConnectionFactory._pools.pop(url, None)
+    ConnectionFactory._pools.update(real_pools)
 
 
 @pytest.fixture
