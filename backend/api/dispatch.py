@@ -5,18 +5,27 @@
 - ApiError -> its JSON body; a value that cannot be a cache key part -> 400; an oversized body -> 413.
 
 Handlers are `handler(request, me, **url_kwargs)` where `me` is api.identity's dict (None when public).
+
+A cached GET names the read it will do with `cached_get=plan`, `plan(request, user_id, **url_kwargs) ->
+PlannedRead | None`, and does it with dispatch.read(request, key, compute): on a hit, the session, the
+identity and the value then come in one Redis round trip (api.identity). `plan` must name exactly the key
+(and hot_user_id) the GET handler reads for that user, and validate the same input; it may raise ApiError
+or InvalidKeyPart like the handler (the handler answers them after authentication), or return None when
+the key needs the identity first (meal plans need the family).
 """
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt as django_csrf_exempt
 
+from api import identity
 from api.errors import ApiError, error_response, too_large_error
-from api.identity import current_identity
+from caching import readthrough
 from caching.keys import InvalidKeyPart
 
-def endpoint(*, public=False, csrf_exempt=False, **handlers):
-    """Build a view from method handlers: endpoint(GET=show, PATCH=update)."""
+
+def endpoint(*, public=False, csrf_exempt=False, cached_get=None, **handlers):
+    """Build a view from method handlers: endpoint(GET=show, PATCH=update, cached_get=plan)."""
     allowed = ", ".join(sorted(handlers))
 
     def view(request, **kwargs):
@@ -28,9 +37,18 @@ def endpoint(*, public=False, csrf_exempt=False, **handlers):
         try:
             me = None
             if not public:
-                me = current_identity(request)
+                plan = None
+                if cached_get is not None and request.method == "GET":
+
+                    def plan(user_id):
+                        return cached_get(request, user_id, **kwargs)
+
+                me = identity.current_identity(request, plan)
                 if me is None:
-                    return error_response(401, "not_authenticated", "log in with POST /api/auth/login/")
+                    response = error_response(401, "not_authenticated", "log in with POST /api/auth/login/")
+                    if identity.HINT_COOKIE in request.COOKIES:
+                        identity.delete_hint(response)
+                    return response
             return handler(request, me, **kwargs)
         except ApiError as exc:
             return exc.response()
@@ -38,8 +56,16 @@ def endpoint(*, public=False, csrf_exempt=False, **handlers):
             return error_response(400, "invalid", str(exc))
         except RequestDataTooBig:
             return too_large_error().response()
+        finally:
+            identity.release_unused(request)
 
     return django_csrf_exempt(view) if csrf_exempt else view
+
+
+def read(request, key, compute, *, hot_user_id=None) -> readthrough.CacheRead:
+    """readthrough.read of `key`, starting from the read fetched with the caller's identity if it is this one."""
+    first = identity.take_fetched(request, key, hot_user_id)
+    return readthrough.read(key, compute, hot_user_id=hot_user_id, first=first)
 
 
 def cached_response(result) -> HttpResponse:

@@ -6,37 +6,183 @@ the user's facts from the cached `user:{id}:identity` value, and the session's a
 the cached one in constant time, as django.contrib.auth.get_user() does with the row. A password change
 (or deactivation) drops the identity key, so the next request sees the new hash and ends the session. On a
 mismatch Django's own get_user() (database) has the last word, so SECRET_KEY_FALLBACKS keep working.
+
+One round trip. Login also sets a small HttpOnly cookie, HINT_COOKIE, holding the user id: not a secret and
+never trusted, only a guess of whose identity (and, for a cached GET, whose value key) to fetch together
+with the session. When it is present, current_identity() fetches the session, that user's identity and the
+endpoint's value in ONE Redis script (caching.readthrough.read_authenticated), seeds request.session with
+the session it read (so Django does not read it again), and then runs exactly the checks above on what it
+fetched: the session's user id, its backend, the identity's is_active and the constant-time hash compare.
+The value is handed to the view (take_fetched) only after they passed, and only if it is the key of the
+user they established. The script itself reads the identity only if the session names the hinted user, and
+the value only if that identity is a current, active hit carrying the session's hash, so a wrong or forged
+hint reads (counts, leases, marks hot) nothing of another user; it just costs the separate reads.
+Whatever is missing (no hint, the session not in Redis, an identity miss, Redis failing or degraded, cached
+reads off) falls back to the separate reads of the step that needs them.
 """
 
 import json
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user, get_user_model
+from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbSession
+from django.core.cache import cache
 from django.utils.crypto import constant_time_compare
 
+from api.errors import ApiError
 from caching import keys, readthrough
+from caching.keys import Key
+from caching.store import ReadResult
 from planner import payloads
+
+HINT_COOKIE = "uid_hint"  # the logged-in user's id, set at login beside the session cookie (see the module doc)
+_FETCHED_ATTR = "_api_fetched_read"  # on the request: the value read in the identity's round trip, until taken
+
+
+@dataclass(frozen=True)
+class PlannedRead:
+    """The cached read a GET view will do for the user id it is given: fetched with the session and identity."""
+
+    key: Key
+    hot_user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    user_id: int  # the hinted id everything was read for
+    identity: ReadResult | None
+    planned: PlannedRead | None
+    value: ReadResult | None
+
+
+def set_hint(response, request, user_id: int) -> None:
+    """The hint cookie, with the session cookie's lifetime and flags (HttpOnly, Secure, SameSite)."""
+    at_close = request.session.get_expire_at_browser_close()
+    response.set_cookie(
+        HINT_COOKIE,
+        str(user_id),
+        max_age=None if at_close else request.session.get_expiry_age(),
+        domain=settings.SESSION_COOKIE_DOMAIN,
+        path=settings.SESSION_COOKIE_PATH,
+        secure=settings.SESSION_COOKIE_SECURE or None,
+        httponly=True,
+        samesite=settings.SESSION_COOKIE_SAMESITE,
+    )
+
+
+def delete_hint(response) -> None:
+    response.delete_cookie(
+        HINT_COOKIE, path=settings.SESSION_COOKIE_PATH, domain=settings.SESSION_COOKIE_DOMAIN,
+        samesite=settings.SESSION_COOKIE_SAMESITE,
+    )  # fmt: skip
+
+
+def _positive_int(raw) -> int | None:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if value > 0 else None
 
 
 def _session_user_id(request) -> int | None:
-    raw = request.session.get(SESSION_KEY)
-    try:
-        user_id = int(raw)
-    except (TypeError, ValueError):
+    return _positive_int(request.session.get(SESSION_KEY))
+
+
+def _hinted_user_id(request) -> int | None:
+    raw = request.COOKIES.get(HINT_COOKIE)
+    if not raw or len(raw) > 19 or not raw.isascii() or not raw.isdigit():
         return None
-    return user_id if user_id > 0 else None
+    return _positive_int(raw)
 
 
-def current_identity(request) -> dict | None:
-    """The caller's identity dict (payloads.identity's shape), or None for an anonymous caller."""
+def _fetch_together(request, plan) -> _Fetched | None:
+    """The one-round-trip read (see the module doc): seeds request.session and returns what was fetched, or
+    None when it does not apply. Verifies nothing."""
+    user_id = _hinted_user_id(request)
+    session = getattr(request, "session", None)
+    if (
+        user_id is None
+        or not isinstance(session, CachedDbSession)
+        or settings.SESSION_CACHE_ALIAS != "default"  # the store's own connection is the default cache's
+        or not session.session_key
+        or hasattr(session, "_session_cache")  # already loaded
+    ):
+        return None
+    planned = None
+    if plan is not None:
+        try:
+            planned = plan(user_id)
+        except (ApiError, ValueError):  # bad input: the view answers it, after authentication
+            planned = None
+    reply = readthrough.read_authenticated(
+        keys.session(session), user_id, keys.identity(user_id),
+        planned.key if planned else None, hot_user_id=planned.hot_user_id if planned else None,
+    )  # fmt: skip
+    if reply is None:
+        return None
+    fetched = _Fetched(user_id, reply.identity, planned, reply.value)
+    data = None
+    if reply.session is not None:
+        try:
+            data = cache.client.decode(reply.session)  # exactly what cache.get() would have returned
+        except Exception:  # noqa: BLE001 - cached_db's own load() treats an undecodable entry the same way
+            data = None
+    if not isinstance(data, dict):  # not in Redis (cached_db reads the database) or not a session
+        _release(fetched)
+        return None
+    # What SessionStore.load() would return for this key: cached_db's load() is cache.get() of this same key.
+    session._session_cache = data
+    return fetched
+
+
+def _release(fetched: _Fetched) -> None:
+    """Give back the leases of fetched reads nobody will use."""
+    if fetched.identity is not None:
+        readthrough.release(keys.identity(fetched.user_id), fetched.identity)
+    if fetched.value is not None:
+        readthrough.release(fetched.planned.key, fetched.value)
+
+
+def current_identity(request, plan=None) -> dict | None:
+    """The caller's identity dict (payloads.identity's shape), or None for an anonymous caller.
+
+    `plan(user_id) -> PlannedRead | None`: the cached read the view will do for that user; it is fetched in
+    the same round trip as the session and identity, and handed to the view by take_fetched()."""
+    fetched = _fetch_together(request, plan)
+    value = fetched.value if fetched is not None else None
+    try:
+        me = _identity(request, fetched)
+    except BaseException:
+        if value is not None:
+            readthrough.release(fetched.planned.key, value)
+        raise
+    if value is not None:
+        if me is not None and me["id"] == fetched.user_id:
+            setattr(request, _FETCHED_ATTR, (fetched.planned, value))
+        else:
+            readthrough.release(fetched.planned.key, value)
+    return me
+
+
+def _identity(request, fetched: _Fetched | None) -> dict | None:
+    """Today's checks, on the session as loaded and the identity read; the fetched identity read (if any) is
+    used as that read's first round trip or its lease given back."""
+    fetched_identity = fetched.identity if fetched is not None else None
     user_id = _session_user_id(request)
-    if user_id is None:
+    if user_id is None or request.session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
+        if fetched_identity is not None:
+            readthrough.release(keys.identity(fetched.user_id), fetched_identity)
+        if user_id is not None:
+            request.session.flush()
         return None
-    if request.session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
-        request.session.flush()
-        return None
+    if fetched_identity is not None and fetched.user_id != user_id:
+        # Cannot happen (the script reads it only for the session's user); never use another user's.
+        readthrough.release(keys.identity(fetched.user_id), fetched_identity)
+        fetched_identity = None
     try:
-        result = readthrough.read(keys.identity(user_id), lambda: payloads.identity(user_id))
+        result = readthrough.read(keys.identity(user_id), lambda: payloads.identity(user_id), first=fetched_identity)
     except get_user_model().DoesNotExist:  # the user was deleted
         request.session.flush()
         return None
@@ -45,6 +191,26 @@ def current_identity(request) -> dict | None:
     if identity["is_active"] and constant_time_compare(session_hash, identity["session_hash"]):
         return identity
     return _verify_with_database(request, user_id)
+
+
+def take_fetched(request, key: Key, hot_user_id: int | None) -> ReadResult | None:
+    """The read of `key` fetched with the caller's verified identity, once; None if there is none for it."""
+    fetched = getattr(request, _FETCHED_ATTR, None)
+    if fetched is None:
+        return None
+    planned, value = fetched
+    if planned.key != key or planned.hot_user_id != hot_user_id:
+        return None
+    setattr(request, _FETCHED_ATTR, None)
+    return value
+
+
+def release_unused(request) -> None:
+    """After the view: give back the lease of a fetched read the view did not take (it answered an error)."""
+    fetched = getattr(request, _FETCHED_ATTR, None)
+    if fetched is not None:
+        setattr(request, _FETCHED_ATTR, None)
+        readthrough.release(fetched[0].key, fetched[1])
 
 
 def _verify_with_database(request, user_id: int) -> dict | None:

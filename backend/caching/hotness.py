@@ -46,10 +46,13 @@ end
 _RECORD_SCRIPT = RECORD_LUA + "record_hot(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\nreturn 1\n"
 
 
+SCRIPT_KEY_NAMES = (keys.HOT_SHOPPING_LISTS, keys.HOT_SHOPPING_LISTS_EPOCH)  # record_hot's keys, unprefixed
+
+
 def script_keys() -> list[str]:
     from caching import store
 
-    return [store.full_name(keys.HOT_SHOPPING_LISTS), store.full_name(keys.HOT_SHOPPING_LISTS_EPOCH)]
+    return store.full_names(*SCRIPT_KEY_NAMES)
 
 
 def script_args(user_id: int, now: float | None = None) -> list:

@@ -110,6 +110,13 @@ def namespace(family: KeyFamily) -> str:
     return f"ns:{family.name}"
 
 
+def session(session_store) -> str:
+    """A cached_db session's cache key, as Django names it (`django.contrib.sessions.cached_db` + the session
+    key). Django reads and writes it; the hit path of a logged-in read fetches it in the same round trip as
+    the identity and the value (store.read_authenticated). Only for a store that has a session key."""
+    return session_store.cache_key
+
+
 HOT_SHOPPING_LISTS = "hot:shopping_lists"  # sorted set user_id -> decaying read score, trimmed to a bound
 STATS = "stats:cache"  # hash of counters: hits/misses per family, computations, rejected events, ...
 HOT_SHOPPING_LISTS_EPOCH = "hot:shopping_lists:epoch"  # forward-decay epoch (Unix seconds) of HOT_SHOPPING_LISTS

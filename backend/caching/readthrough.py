@@ -1,10 +1,14 @@
 """Cached reads: `read(key, compute)` serves the stored API body, or lets exactly one caller compute it.
 
-    read(key, compute, *, hot_user_id=None) -> CacheRead(body: bytes, hit: bool)
+    read(key, compute, *, hot_user_id=None, first=None) -> CacheRead(body: bytes, hit: bool)
 
 `compute()` returns the JSON-ready payload; `body` is its compact JSON encoding, sent by the API as is.
+`first` is the result of this key's read-or-lease when it was already done in a combined round trip
+(read_authenticated: a logged-in caller's session, identity and value at once); it is handled exactly as
+the read's own first round trip.
 
-- Hit: one Redis round trip (store.read_or_lease), no database.
+- Hit: one Redis round trip (store.read_or_lease), no database; for a logged-in API read that one round
+  trip also brings the session and the identity (read_authenticated, used by api.identity).
 - Miss with the lease: compute, then fill only if the lease still holds (an invalidation in between voids
   it, so a value read from the database before a write can never land after that write's invalidation).
 - Miss while someone else holds the lease: poll with backoff up to CACHE_LEASE_WAIT_SECONDS for their
@@ -164,13 +168,14 @@ def _wait_for_filler(ops, key: Key, compute) -> CacheRead:
     return CacheRead(compute_body(key, compute), False)
 
 
-def read(key: Key, compute, *, hot_user_id: int | None = None) -> CacheRead:
-    """The cached API body of `key`, computing it with `compute()` on a miss (see the module doc)."""
-    if not settings.CACHE_READS_ENABLED or not _cache_usable():
+def read(key: Key, compute, *, hot_user_id: int | None = None, first: store.ReadResult | None = None) -> CacheRead:
+    """The cached API body of `key`, computing it with `compute()` on a miss (see the module doc). `first`:
+    this key's read_or_lease result, already fetched (with the same hot_user_id) by read_authenticated."""
+    if first is None and (not settings.CACHE_READS_ENABLED or not _cache_usable()):
         return CacheRead(compute_body(key, compute), False)
     ops = cache_ops()
     try:
-        result = ops.read_or_lease(key, hot_user_id=hot_user_id)
+        result = first if first is not None else ops.read_or_lease(key, hot_user_id=hot_user_id)
         if result.body is not None:
             return CacheRead(result.body, True)
         if result.lease is not None:
@@ -180,6 +185,31 @@ def read(key: Key, compute, *, hot_user_id: int | None = None) -> CacheRead:
         # Only Redis calls before any computation get here (compute-and-fill handles its own errors).
         note_redis_error(exc)
         return CacheRead(compute_body(key, compute), False)
+
+
+def read_authenticated(
+    session_name: str, user_id: int, identity_key: Key, value_key: Key | None = None, *, hot_user_id: int | None = None
+) -> store.AuthenticatedRead | None:
+    """store.read_authenticated (a caller's session, identity and value in one round trip), or None when the
+    cache is not in use (no Redis, cached reads off, degraded) or Redis fails now (noted, as in read()): the
+    caller then takes the separate reads, which handle those cases."""
+    if not settings.CACHE_READS_ENABLED or not store.uses_redis() or not _cache_usable():
+        return None
+    try:
+        return store.read_authenticated(session_name, user_id, identity_key, value_key, hot_user_id=hot_user_id)
+    except RedisError as exc:
+        note_redis_error(exc)
+        return None
+
+
+def release(key: Key, result: store.ReadResult) -> None:
+    """Give back the lease of a read_or_lease result that will not be used (no-op without one)."""
+    if result.lease is None:
+        return
+    try:
+        cache_ops().release(key, result.lease)
+    except RedisError as exc:
+        note_redis_error(exc)
 
 
 def refresh(key: Key, compute, *, ttl=KEY_TTL) -> bool:

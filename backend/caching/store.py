@@ -6,6 +6,9 @@ version (`ns:{family}`) when the value was computed; bumping the version invalid
 in constant time, because the read script serves a value only when its `N` equals the current version.
 The body is cut out of the stored bytes, never parsed, so a hit is one round trip and no re-encoding.
 
+A logged-in caller's cached read fetches its session, its identity and the value in that same one round
+trip (read_authenticated: the read-or-lease function run twice in one script, after the session).
+
 A missing namespace key is created with a microsecond timestamp rather than 0, so if it is ever lost
 (eviction, a flush of that key) values written under the old version can never match the new one.
 
@@ -19,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from redis.exceptions import RedisError
 
 from caching import hotness, keys
@@ -55,32 +58,78 @@ local function current_ns(ns_key, fresh)
 end
 """
 
-# KEYS: data, lease, namespace, stats [, hot set, hot epoch]
-# ARGV: token, lease ms, fresh ns, family name, count ('1' counts hits/misses and hotness; polls pass '0')
-#       [, hot member, now, half-life, hot set bound]
+# The read of one key, as a Lua function so that scripts can compose it (READ_OR_LEASE_LUA runs it alone,
+# AUTHENTICATED_READ_LUA after the session and the identity).
+# k: data, lease, namespace, stats [, hot set, hot epoch]
+# a: token, lease ms, fresh ns, family name, count ('1' counts hits/misses and hotness; polls pass '0')
+#    [, hot member, now, half-life, hot set bound]
 # Returns {1, body} on a hit, {2, ns} when the caller got the lease, {3} while someone else holds it.
-READ_OR_LEASE_LUA = (
+_READ_OR_LEASE_FN = (
     _CURRENT_NS_LUA
     + hotness.RECORD_LUA
     + """
-local ns = current_ns(KEYS[3], ARGV[3])
-local counting = ARGV[5] == '1'
-if counting and KEYS[5] then
-  record_hot(KEYS[5], KEYS[6], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
-end
-local raw = redis.call('GET', KEYS[1])
-if raw then
-  local prefix, stored_ns = string.match(raw, '^({"ns":(%d+),"body":)')
-  if stored_ns == ns then
-    if counting then redis.call('HINCRBY', KEYS[4], ARGV[4] .. ':hits', 1) end
-    return {1, string.sub(raw, #prefix + 1, -2)}
+local function read_or_lease(k, a)
+  local ns = current_ns(k[3], a[3])
+  local counting = a[5] == '1'
+  if counting and k[5] then
+    record_hot(k[5], k[6], a[6], a[7], a[8], a[9])
   end
+  local raw = redis.call('GET', k[1])
+  if raw then
+    local prefix, stored_ns = string.match(raw, '^({"ns":(%d+),"body":)')
+    if stored_ns == ns then
+      if counting then redis.call('HINCRBY', k[4], a[4] .. ':hits', 1) end
+      return {1, string.sub(raw, #prefix + 1, -2)}
+    end
+  end
+  if counting then redis.call('HINCRBY', k[4], a[4] .. ':misses', 1) end
+  if redis.call('SET', k[2], a[1], 'NX', 'PX', a[2]) then
+    return {2, ns}
+  end
+  return {3}
 end
-if counting then redis.call('HINCRBY', KEYS[4], ARGV[4] .. ':misses', 1) end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {2, ns}
+"""
+)
+
+# KEYS and ARGV: as read_or_lease's k and a above.
+READ_OR_LEASE_LUA = _READ_OR_LEASE_FN + "return read_or_lease(KEYS, ARGV)\n"
+
+# A cached read of a logged-in caller in one round trip: the cached_db session, the caller's identity and the
+# value (see read_authenticated). Each read is read_or_lease, so leases, hit/miss counts and hotness are
+# exactly those of separate reads.
+# KEYS: session, identity's 4 keys (read_or_lease's k) [, the value's 4 or 6 keys]
+# ARGV: user id (decimal), identity's 5 args [, the value's 5 or 9 args]
+# Returns {session} when the session is missing or does not name that user (nothing else was read);
+# {session, identity} when no value was asked for, or the identity is not a current hit that is active and
+# carries the session's auth hash (the value was not read); else {session, identity, value}.
+# The two checks only keep the script from reading (counting, leasing, recording hotness of) keys of a user
+# the session does not belong to; the caller verifies everything itself before serving anything.
+AUTHENTICATED_READ_LUA = (
+    _READ_OR_LEASE_FN
+    + """
+local function slice(t, from, to)
+  local out = {}
+  for i = from, to do out[#out + 1] = t[i] end
+  return out
 end
-return {3}
+local session = redis.call('GET', KEYS[1])
+if not session then
+  return {false}
+end
+local ok, data = pcall(cjson.decode, session)
+if not ok or type(data) ~= 'table' or data['_auth_user_id'] ~= ARGV[1] then
+  return {session}
+end
+local identity = read_or_lease(slice(KEYS, 2, 5), slice(ARGV, 2, 6))
+if #KEYS == 5 or identity[1] ~= 1 then
+  return {session, identity}
+end
+local ok_who, who = pcall(cjson.decode, identity[2])
+if not ok_who or type(who) ~= 'table' or who['is_active'] ~= true or type(who['session_hash']) ~= 'string'
+    or who['session_hash'] ~= data['_auth_user_hash'] then
+  return {session, identity}
+end
+return {session, identity, read_or_lease(slice(KEYS, 6, #KEYS), slice(ARGV, 7, #ARGV))}
 """
 )
 
@@ -138,6 +187,12 @@ def full_name(name: str) -> str:
     return str(cache.make_key(name))
 
 
+def full_names(*names: str) -> list[str]:
+    """full_name of each name, looking the cache backend up once (the hit path names up to 11 keys)."""
+    make_key = caches["default"].make_key
+    return [str(make_key(name)) for name in names]
+
+
 def run_script(source: str, script_keys: list, args: list, client=None):
     """Run a Lua script by its SHA (EVALSHA, loading it on first use) on `client` or the default connection."""
     conn = connection() if client is None else client
@@ -173,25 +228,61 @@ def _ttl_ms(key: Key, ttl) -> int:
     return 0 if seconds is None else max(1, int(seconds * 1000))
 
 
-def read_or_lease(key: Key, *, hot_user_id: int | None = None, count: bool = True) -> ReadResult:
-    """One round trip: the body if the value is current, else a lease if nobody holds one."""
-    script_keys = [
-        full_name(key.name),
-        full_name(keys.lease(key)),
-        full_name(keys.namespace(key.family)),
-        full_name(keys.STATS),
-    ]
+def _read_parts(key: Key, hot_user_id: int | None, count: bool) -> tuple[list, list]:
+    """read_or_lease's keys and args for `key` (the Lua function's k and a)."""
+    names = [key.name, keys.lease(key), keys.namespace(key.family), keys.STATS]
     args = [secrets.token_hex(8), _lease_ms(), _fresh_ns(), key.family.name, "1" if count else "0"]
     if hot_user_id is not None:
-        script_keys += hotness.script_keys()
+        names += hotness.SCRIPT_KEY_NAMES
         args += hotness.script_args(hot_user_id)
-    reply = run_script(READ_OR_LEASE_LUA, script_keys, args)
+    return full_names(*names), args
+
+
+def _read_result(reply, token: str) -> ReadResult:
     status = int(reply[0])
     if status == 1:
         return ReadResult(body=bytes(reply[1]))
     if status == 2:
-        return ReadResult(lease=Lease(token=args[0], ns=_text(reply[1])))
+        return ReadResult(lease=Lease(token=token, ns=_text(reply[1])))
     return ReadResult()
+
+
+def read_or_lease(key: Key, *, hot_user_id: int | None = None, count: bool = True) -> ReadResult:
+    """One round trip: the body if the value is current, else a lease if nobody holds one."""
+    script_keys, args = _read_parts(key, hot_user_id, count)
+    return _read_result(run_script(READ_OR_LEASE_LUA, script_keys, args), args[0])
+
+
+@dataclass(frozen=True)
+class AuthenticatedRead:
+    """What read_authenticated fetched. None means "not read" (see AUTHENTICATED_READ_LUA for when)."""
+
+    session: bytes | None  # the cached_db session as stored (django-redis's encoding); None: not in Redis
+    identity: ReadResult | None  # read_or_lease of the user's identity key
+    value: ReadResult | None  # read_or_lease of the value key
+
+
+def read_authenticated(
+    session_name: str, user_id: int, identity_key: Key, value_key: Key | None = None, *, hot_user_id: int | None = None
+) -> AuthenticatedRead:
+    """One round trip (AUTHENTICATED_READ_LUA): the raw session `session_name` (an unprefixed cache key), then
+    read_or_lease of `identity_key` if the session names `user_id`, then read_or_lease of `value_key` if the
+    identity is a current hit, active, with the session's auth hash. Nothing here is verified for the caller:
+    the caller checks the session and the identity itself before using the value."""
+    identity_keys, identity_args = _read_parts(identity_key, None, True)
+    script_keys, args = [full_name(session_name), *identity_keys], [str(user_id), *identity_args]
+    value_token = None
+    if value_key is not None:
+        value_keys, value_args = _read_parts(value_key, hot_user_id, True)
+        script_keys += value_keys
+        args += value_args
+        value_token = value_args[0]
+    reply = run_script(AUTHENTICATED_READ_LUA, script_keys, args)
+    return AuthenticatedRead(
+        session=None if reply[0] is None else bytes(reply[0]),
+        identity=_read_result(reply[1], identity_args[0]) if len(reply) > 1 else None,
+        value=_read_result(reply[2], value_token) if len(reply) > 2 else None,
+    )
 
 
 def _fill_args(key: Key, lease: Lease, body: bytes, ttl) -> tuple[list, list]:

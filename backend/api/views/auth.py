@@ -1,11 +1,12 @@
 """Session login, logout and "who am I". Login is CSRF-exempt (there is no token before it) and sets the
-csrftoken cookie that every later unsafe request must echo in X-CSRFToken."""
+csrftoken cookie that every later unsafe request must echo in X-CSRFToken, and the uid_hint cookie that lets
+cached reads fetch session, identity and value in one Redis round trip (api.identity); logout deletes it."""
 
 from django.contrib import auth
 from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 
-from api import throttle, validation
+from api import identity, throttle, validation
 from api.dispatch import endpoint
 from api.errors import ApiError
 from planner.shopping import family_of
@@ -23,12 +24,16 @@ def _login(request, _me):
         raise ApiError(401, "invalid_credentials", "wrong username or password")
     auth.login(request, user)  # rotates the session key (no session fixation)
     get_token(request)  # sets the csrftoken cookie on this response
-    return JsonResponse({"id": user.id, "username": user.get_username(), "family_id": family_of(user.id)})
+    response = JsonResponse({"id": user.id, "username": user.get_username(), "family_id": family_of(user.id)})
+    identity.set_hint(response, request, user.id)  # lets cached reads fetch session+identity+value at once
+    return response
 
 
 def _logout(request, _me):
     auth.logout(request)
-    return HttpResponse(status=204)
+    response = HttpResponse(status=204)
+    identity.delete_hint(response)
+    return response
 
 
 def _me(request, me):

@@ -7,10 +7,10 @@ other than the caller's answers 404, the same as a plan that does not exist (no 
 from django.db import transaction
 from django.http import JsonResponse
 
-from api import bodies, validation
+from api import bodies, dispatch, validation
 from api.dispatch import cached_response, endpoint
 from api.errors import bad_input, not_found_error
-from caching import keys, readthrough
+from caching import keys
 from planner import payloads
 from planner.models import MealPlan, MealPlanEntry, Recipe
 
@@ -26,7 +26,8 @@ def _family(request, me) -> int:
 def _show(request, me, day):
     date = validation.iso_date(day, "date")
     family_id = _family(request, me)
-    return cached_response(readthrough.read(keys.meal_plan(date, family_id), lambda: payloads.meal_plan(family_id, date)))
+    key = keys.meal_plan(date, family_id)  # needs the identity's family: read after it (2 round trips on a hit)
+    return cached_response(dispatch.read(request, key, lambda: payloads.meal_plan(family_id, date)))
 
 
 def _replace(request, me, day):

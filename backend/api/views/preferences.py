@@ -3,16 +3,21 @@
 from django.db import transaction
 from django.http import JsonResponse
 
-from api import bodies, validation
+from api import bodies, dispatch, validation
 from api.dispatch import cached_response, endpoint
-from caching import keys, readthrough
+from api.identity import PlannedRead
+from caching import keys
 from planner import payloads
 from planner.models import UserPreferences
 
 
 def _show(request, me):
     uid = me["id"]
-    return cached_response(readthrough.read(keys.preferences(uid), lambda: payloads.preferences(uid)))
+    return cached_response(dispatch.read(request, keys.preferences(uid), lambda: payloads.preferences(uid)))
+
+
+def _plan_show(request, user_id):
+    return PlannedRead(keys.preferences(user_id))
 
 
 def _patch(request, me):
@@ -25,4 +30,4 @@ def _patch(request, me):
     return JsonResponse(payloads.preferences_dict(prefs))
 
 
-preferences = endpoint(GET=_show, PATCH=_patch)
+preferences = endpoint(GET=_show, PATCH=_patch, cached_get=_plan_show)

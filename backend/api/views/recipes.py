@@ -3,30 +3,43 @@
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 
-from api import bodies, validation
+from api import bodies, dispatch, validation
 from api.dispatch import cached_response, endpoint
 from api.errors import ApiError, not_found_error
-from caching import keys, readthrough
+from api.identity import PlannedRead
+from caching import keys
 from planner import payloads
 from planner.models import Recipe, RecipeIngredient, Tag
 
 
-def _list(request, _me):
+def _list_query(request):
     tag = request.GET.get("tag") or None
     page = validation.page_number(request)
-    key = keys.recipe_list(tag, page)  # InvalidKeyPart (a tag with spaces, newlines, ...) -> 400
+    return tag, page, keys.recipe_list(tag, page)  # InvalidKeyPart (a tag with spaces, newlines, ...) -> 400
+
+
+def _list(request, _me):
+    tag, page, key = _list_query(request)
     try:
-        return cached_response(readthrough.read(key, lambda: payloads.recipe_list(tag, page)))
+        return cached_response(dispatch.read(request, key, lambda: payloads.recipe_list(tag, page)))
     except payloads.PageNotFound as exc:
         raise not_found_error(str(exc)) from None
+
+
+def _plan_list(request, _user_id):
+    return PlannedRead(_list_query(request)[2])
 
 
 def _detail(request, _me, recipe_id):
     rid = validation.path_id(recipe_id, "recipe_id")
     try:
-        return cached_response(readthrough.read(keys.recipe(rid), lambda: payloads.recipe_detail(rid)))
+        return cached_response(dispatch.read(request, keys.recipe(rid), lambda: payloads.recipe_detail(rid)))
     except Recipe.DoesNotExist:
         raise not_found_error(f"no recipe {rid}") from None
+
+
+def _plan_detail(request, _user_id, recipe_id):
+    return PlannedRead(keys.recipe(validation.path_id(recipe_id, "recipe_id")))
 
 
 def _apply(recipe: Recipe, fields: dict) -> None:
@@ -86,5 +99,5 @@ def _delete(request, me, recipe_id):
     return HttpResponse(status=204)
 
 
-collection = endpoint(GET=_list, POST=_create)
-detail = endpoint(GET=_detail, PUT=_replace, PATCH=_patch, DELETE=_delete)
+collection = endpoint(GET=_list, POST=_create, cached_get=_plan_list)
+detail = endpoint(GET=_detail, PUT=_replace, PATCH=_patch, DELETE=_delete, cached_get=_plan_detail)

@@ -6,21 +6,29 @@ import json
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 
-from api import bodies, validation
+from api import bodies, dispatch, validation
 from api.dispatch import cached_response, endpoint
 from api.errors import not_found_error
-from caching import keys, readthrough
+from api.identity import PlannedRead
+from caching import keys
 from planner import payloads, shopping
 from planner.models import ShoppingList, ShoppingListItem
 
 
-def _read_all(me):
+def _plan_all(request, user_id, list_id=None):
+    """The read of GET (one list or all): the caller's lists, counted as a read of a hot list."""
+    if list_id is not None:
+        validation.path_id(list_id, "list_id")
+    return PlannedRead(keys.shopping_lists(user_id), hot_user_id=user_id)
+
+
+def _read_all(request, me):
     uid = me["id"]
-    return readthrough.read(keys.shopping_lists(uid), lambda: payloads.shopping_lists(uid), hot_user_id=uid)
+    return dispatch.read(request, keys.shopping_lists(uid), lambda: payloads.shopping_lists(uid), hot_user_id=uid)
 
 
 def _list(request, me):
-    return cached_response(_read_all(me))
+    return cached_response(_read_all(request, me))
 
 
 def _create(request, me):
@@ -41,7 +49,7 @@ def _owned_list(me, list_id: str, *, lock=False) -> ShoppingList:
 def _show(request, me, list_id):
     """One list, served from the cached lists of the caller (no database on a hit)."""
     lid = validation.path_id(list_id, "list_id")
-    result = _read_all(me)
+    result = _read_all(request, me)
     for item in json.loads(result.body)["results"]:
         if item["id"] == lid:
             response = JsonResponse(item)
@@ -83,8 +91,8 @@ def _update_item(request, me, list_id, item_id):
     return JsonResponse({"id": row.id, "ingredient": row.ingredient, "unit": row.unit, "checked": row.checked, "manual": False})
 
 
-collection = endpoint(GET=_list, POST=_create)
-detail = endpoint(GET=_show, DELETE=_delete)
+collection = endpoint(GET=_list, POST=_create, cached_get=_plan_all)
+detail = endpoint(GET=_show, DELETE=_delete, cached_get=_plan_all)
 regenerate = endpoint(POST=_regenerate)
 items = endpoint(POST=_add_item)
 item = endpoint(PATCH=_update_item)
