@@ -16,13 +16,15 @@ skipped: it is applying them, and if it dies its transaction rolls back and its 
 A message's own rows are waited for instead (see _claim).
 """
 
+import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models.functions import Now
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from events import relay, schema
 from events.models import OutboxEvent
@@ -39,43 +41,89 @@ class Consumed:
     keys_prewarmed: int = 0
 
 
-_COLUMNS = "id, kind, data, created_at, sent_at, attempts, processed_at"
+@dataclass(frozen=True)
+class _Row:
+    """An outbox row as the batch needs it: plain values, no model instance (batches hold thousands)."""
+
+    id: int
+    kind: str
+    data: str  # the JSON text as stored
+    created_at: object  # datetime (PostgreSQL) or its text (SQLite)
 
 
-def _claim(outbox_ids: list[int], limit: int) -> list[OutboxEvent]:
+def _id_match(ids: list[int]) -> tuple[str, list]:
+    """`id = ANY(%s)` with one array parameter on PostgreSQL (cheap for thousands of ids), `id IN (...)` elsewhere."""
+    if connection.vendor == "postgresql":
+        return "id = ANY(%s)", [list(ids)]
+    return f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def _select(sql: str, params: list) -> list[_Row]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_Row(id_, kind, data if isinstance(data, str) else json.dumps(data), created) for id_, kind, data, created in cursor.fetchall()]
+
+
+def _claim(outbox_ids: list[int], limit: int) -> list[_Row]:
     """Lock and return the message's unapplied rows, then up to `limit` other delivered, unapplied rows, oldest
-    first. The message's rows are waited for: the relay sends the message before its claim commits, so they
-    can still be locked by it for a moment (or by a worker applying them, after which they are processed).
-    The other rows are taken only if nobody holds them (SKIP LOCKED), so this never waits on another batch."""
+    first. The message's rows are waited for: the relay may have sent the message before its claim committed,
+    so they can still be locked by it for a moment (or by a worker applying them, after which they are
+    processed). The other rows are taken only if nobody holds them (SKIP LOCKED): this never waits on a batch."""
     table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    columns = "id, kind, data, created_at"
     rows = []
     if outbox_ids:
-        own = ", ".join(["%s"] * len(outbox_ids))
+        match, params = _id_match(outbox_ids)
         lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-        rows += OutboxEvent.objects.raw(
-            f"SELECT {_COLUMNS} FROM {table} WHERE id IN ({own}) AND processed_at IS NULL ORDER BY id{lock}", outbox_ids
-        )
+        rows += _select(f"SELECT {columns} FROM {table} WHERE {match} AND processed_at IS NULL ORDER BY id{lock}", params)
     if limit > 0:
         skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-        rows += OutboxEvent.objects.raw(
-            f"SELECT {_COLUMNS} FROM {table} WHERE sent_at IS NOT NULL AND processed_at IS NULL "
-            f"ORDER BY id LIMIT %s{skip_locked}",
+        rows += _select(
+            f"SELECT {columns} FROM {table} WHERE sent_at IS NOT NULL AND processed_at IS NULL ORDER BY id LIMIT %s{skip_locked}",
             [limit],
         )
     return sorted({row.id: row for row in rows}.values(), key=lambda row: row.id)
 
 
-def _merge(events: list, rows: list[OutboxEvent]) -> list:
-    """The message's events followed by the rows' events that are not already among them."""
-    def identity(event):
-        return json.dumps(schema.to_dict(event)["data"], sort_keys=True), event.kind
+def _mark_processed(ids: list[int]) -> None:
+    if ids:
+        match, params = _id_match(ids)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {connection.ops.quote_name(OutboxEvent._meta.db_table)} SET processed_at = %s WHERE {match}",
+                [timezone.now(), *params],
+            )
 
-    seen = {identity(e) for e in events}
+
+def _timestamp(value) -> float:
+    if isinstance(value, str):  # SQLite hands back the stored text
+        value = parse_datetime(value)
+    if value is None:
+        return 0.0
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, dt.timezone.utc)
+    return value.timestamp()
+
+
+def _merge(events: list, rows: list[_Row]) -> list:
+    """The message's events followed by one event per distinct (kind, data) of the rows not already among them.
+    A row that is not a valid event is logged and skipped (it is still marked processed: it can never apply)."""
+    seen = {(e.kind, json.dumps(schema.to_dict(e)["data"], sort_keys=True)) for e in events}
+    seen_text = set()  # (kind, stored JSON text): the database writes equal data as equal text
     merged = list(events)
-    for event in relay.deduplicate(rows)[0]:
-        if identity(event) not in seen:
-            seen.add(identity(event))
-            merged.append(event)
+    for row in rows:
+        if (row.kind, row.data) in seen_text:
+            continue
+        seen_text.add((row.kind, row.data))
+        data = json.loads(row.data)
+        if seen and (row.kind, json.dumps(data, sort_keys=True)) in seen:
+            continue
+        try:
+            merged.append(
+                schema.from_dict({"v": schema.SCHEMA_VERSION, "id": row.id, "kind": row.kind, "at": _timestamp(row.created_at), "data": data})
+            )
+        except schema.InvalidEvent as exc:
+            log.error("outbox row %s is not a valid event, skipped: %s", row.id, exc)
     return merged
 
 
@@ -94,7 +142,7 @@ def apply_message(events: list, outbox_ids: list[int]) -> Consumed:
         batch = _merge([] if outbox_ids else events, rows)
         applied = apply_events(batch) if batch else None
         # Marked after applying, so processed_at is when the keys were gone (the lag bench reads it).
-        relay.update_in_chunks([row.id for row in rows], processed_at=Now())
+        _mark_processed([row.id for row in rows])
     own = set(outbox_ids)
     return Consumed(
         events=batch,
