@@ -58,7 +58,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "api.middleware.AdminOnlyMessageMiddleware",  # Django's MessageMiddleware, skipped for /api/
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
