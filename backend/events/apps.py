@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
@@ -17,9 +18,14 @@ class EventsConfig(AppConfig):
         for connection in connections.all(initialized_only=True):
             relay.install_write_watcher(connection=connection)
 
-        # In a request, delivery waits until the response has been sent (relay.after_commit).
+        # In a request, delivery waits until the response has been sent (relay.after_commit). It runs before
+        # Django's close_old_connections, so it uses the request's connection (not a new one, and without the
+        # health-check ping close_old_connections asks for on the next use); Django's test client reorders the
+        # same receiver the same way.
         request_started.connect(relay.request_started, dispatch_uid="events.request_started")
+        request_finished.disconnect(close_old_connections)
         request_finished.connect(relay.request_finished, dispatch_uid="events.request_finished")
+        request_finished.connect(close_old_connections)
 
         post_migrate.connect(reinstall_triggers, sender=self, dispatch_uid="events.reinstall_triggers")
 

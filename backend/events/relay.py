@@ -28,19 +28,23 @@ The backend never imports worker/: tasks are sent by name through a producer-onl
 """
 
 import functools
+import json
 import logging
 import os
 import re
 import signal
 import threading
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import celery
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
@@ -285,19 +289,38 @@ def _backend_pid() -> int | None:
     return connection.connection.info.backend_pid
 
 
-def _own_unsent_rows() -> list[OutboxEvent]:
-    """One indexed SELECT (raw: the ORM's query building would cost more than the query). Without a writer
-    pid (SQLite) every unsent row counts as our own."""
+@dataclass(frozen=True)
+class _UnsentRow:
+    """What the request path needs of a row (plain values: building model instances costs more than the query)."""
+
+    id: int
+    kind: str
+    data: dict
+    created_at: datetime
+
+
+def _own_unsent_rows() -> list[_UnsentRow]:
+    """One indexed SELECT in plain SQL. Without a writer pid (SQLite) every unsent row counts as our own."""
     table = connection.ops.quote_name(OutboxEvent._meta.db_table)
     pid = _backend_pid()
     mine, params = ("AND writer_pid = %s ", [pid]) if pid is not None else ("", [])
-    return list(
-        OutboxEvent.objects.raw(
-            f"SELECT id, kind, data, created_at, sent_at, attempts, processed_at FROM {table} "
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, kind, data, created_at FROM {table} "
             f"WHERE sent_at IS NULL AND processed_at IS NULL {mine}ORDER BY id LIMIT %s",
             [*params, CLAIM_LIMIT],
         )
-    )
+        found = cursor.fetchall()
+    return [
+        _UnsentRow(id_, kind, json.loads(data) if isinstance(data, str) else data, _aware(created))
+        for id_, kind, data, created in found
+    ]
+
+
+def _aware(value) -> datetime:
+    if isinstance(value, str):  # SQLite hands back the stored text
+        value = parse_datetime(value)
+    return timezone.make_aware(value, dt_timezone.utc) if timezone.is_naive(value) else value
 
 
 def request_started(**kwargs) -> None:
@@ -330,10 +353,30 @@ def _send_then_mark(rows: list[OutboxEvent]) -> None:
         _note_outage(exc)
         return
     valid = {outbox_id for ids in covered.values() for outbox_id in ids}
-    with transaction.atomic():
-        relax_commit_durability()
-        _claim(_unsent().filter(id__in=[row.id for row in rows]))
-        update_in_chunks([row.id for row in rows if row.id not in valid], processed_at=Now())
+    _mark_sent([row.id for row in rows if row.id in valid])
+    update_in_chunks([row.id for row in rows if row.id not in valid], processed_at=Now())
+
+
+def _mark_sent(ids: list[int]) -> None:
+    """One statement, one round trip: mark the rows sent unless a worker holds them (it is applying them).
+    On PostgreSQL the statement runs as its own transaction with synchronous_commit off (both statements go in
+    one simple-query message, which PostgreSQL runs as one implicit transaction)."""
+    if not ids:
+        return
+    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # Plain integers formatted in: the simple-query protocol that allows two statements takes no parameters.
+        id_list = ",".join(str(int(i)) for i in ids)
+        sql = (
+            "SET LOCAL synchronous_commit TO OFF; "
+            f"UPDATE {table} SET sent_at = statement_timestamp(), attempts = attempts + 1 WHERE id IN ("
+            f"SELECT id FROM {table} WHERE id IN ({id_list}) AND sent_at IS NULL AND processed_at IS NULL "
+            "FOR UPDATE SKIP LOCKED)"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+        return
+    _claim(_unsent().filter(id__in=ids))
 
 
 def sweep() -> dict[str, int]:
