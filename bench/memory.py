@@ -170,7 +170,8 @@ def run(ctx) -> ScenarioResult:
                f"readers recorded in all (HOT_LISTS_TRACKED_MAX={fmt_int(tracked_max)}). The outbox table's bytes are "
                "PostgreSQL's (deleted rows' space is reused after autovacuum, not returned)."],
         chart=Chart("Bookkeeping sizes as events accumulate", "count (log)", [fmt_int(c["events"]) for c in checkpoints[1:]],
-                    {name: [max(1, c[name]) for c in checkpoints[1:]] for name in series_names}, log=True, kind="line",
+                    {**{name: [max(1, c[name]) for c in checkpoints[1:]] for name in series_names},
+                     "outbox table (KiB)": [max(1, c["outbox table bytes"] // 1024) for c in checkpoints[1:]]}, log=True, kind="line",
                     xlabel="events processed"),
     )
 
