@@ -168,7 +168,7 @@ def run(ctx) -> ScenarioResult:
         targets=targets,
         notes=[f"{rounds} rounds of {fmt_int(per_round)} recipe.changed events; {fmt_int(3 * tracked_max)} distinct shopping-list "
                f"readers recorded in all (HOT_LISTS_TRACKED_MAX={fmt_int(tracked_max)}). The outbox table's bytes are "
-               "PostgreSQL's (deleted rows' space is reused after autovacuum, not returned)."],
+               "PostgreSQL's, indexes included (the sweep's VACUUM makes deleted rows' space reusable; it is not returned to the OS)."],
         chart=Chart("Bookkeeping sizes as events accumulate", "count (log)", [fmt_int(c["events"]) for c in checkpoints[1:]],
                     {**{name: [max(1, c[name]) for c in checkpoints[1:]] for name in series_names},
                      "outbox table (KiB)": [max(1, c["outbox table bytes"] // 1024) for c in checkpoints[1:]]}, log=True, kind="line",
