@@ -190,18 +190,17 @@ def _claim(queryset, limit=CLAIM_LIMIT) -> list[OutboxEvent]:
     table = connection.ops.quote_name(OutboxEvent._meta.db_table)
     returning = ", ".join(f"{table}.{column}" for column in _ROW_COLUMNS)
     if connection.vendor == "postgresql":
-        # The claim runs first, once (MATERIALIZED): written as `id IN (subquery)`, a planner with stale
-        # statistics (the table looks empty to it) picks a nested loop that re-runs the locking subquery for
-        # every row - minutes for a 100k-row backlog.
+        # `id = ANY(ARRAY(subquery))`: the locking subquery is an InitPlan, run once, and the update is index
+        # look-ups of its ids. Written as `id IN (subquery)` or as a join with a CTE, a planner with stale
+        # statistics (the outbox looked empty when last analyzed) picks a nested loop over the whole table -
+        # minutes for a 100k-row backlog.
         sql = (
-            f"WITH claimed AS MATERIALIZED ({inner_sql}) "
-            f"UPDATE {table} SET sent_at = %s, attempts = {table}.attempts + 1 "
-            f"FROM claimed WHERE {table}.id = claimed.id RETURNING {returning}"
+            f"UPDATE {table} SET sent_at = %s, attempts = attempts + 1 WHERE id = ANY(ARRAY({inner_sql})) "
+            f"RETURNING {returning}"
         )
-        params = (*inner_params, timezone.now())
     else:
         sql = f"UPDATE {table} SET sent_at = %s, attempts = attempts + 1 WHERE id IN ({inner_sql}) RETURNING {returning}"
-        params = (timezone.now(), *inner_params)
+    params = (timezone.now(), *inner_params)
     rows = list(OutboxEvent.objects.raw(sql, params))
     rows.sort(key=lambda row: row.id)
     return rows
@@ -382,9 +381,9 @@ def _mark_sent(ids: list[int]) -> None:
         id_list = ",".join(str(int(i)) for i in ids)
         sql = (
             "SET LOCAL synchronous_commit TO OFF; "
-            f"WITH claimed AS MATERIALIZED (SELECT id FROM {table} WHERE id IN ({id_list}) AND sent_at IS NULL "
-            f"AND processed_at IS NULL FOR UPDATE SKIP LOCKED) "
-            f"UPDATE {table} SET sent_at = statement_timestamp(), attempts = attempts + 1 FROM claimed WHERE {table}.id = claimed.id"
+            f"UPDATE {table} SET sent_at = statement_timestamp(), attempts = attempts + 1 WHERE id = ANY(ARRAY("
+            f"SELECT id FROM {table} WHERE id IN ({id_list}) AND sent_at IS NULL AND processed_at IS NULL "
+            "FOR UPDATE SKIP LOCKED))"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql)
