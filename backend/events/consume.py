@@ -16,7 +16,6 @@ skipped: it is applying them, and if it dies its transaction rolls back and its 
 A message's own rows are waited for instead (see _claim).
 """
 
-import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from events import relay, schema
 from events.models import OutboxEvent
@@ -41,16 +39,6 @@ class Consumed:
     keys_prewarmed: int = 0
 
 
-@dataclass(frozen=True)
-class _Row:
-    """An outbox row as the batch needs it: plain values, no model instance (batches hold thousands)."""
-
-    id: int
-    kind: str
-    data: str  # the JSON text as stored
-    created_at: object  # datetime (PostgreSQL) or its text (SQLite)
-
-
 def _id_match(ids: list[int]) -> tuple[str, list]:
     """`id = ANY(%s)` with one array parameter on PostgreSQL (cheap for thousands of ids), `id IN (...)` elsewhere."""
     if connection.vendor == "postgresql":
@@ -58,13 +46,7 @@ def _id_match(ids: list[int]) -> tuple[str, list]:
     return f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
-def _select(sql: str, params: list) -> list[_Row]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [_Row(id_, kind, data if isinstance(data, str) else json.dumps(data), created) for id_, kind, data, created in cursor.fetchall()]
-
-
-def _claim(outbox_ids: list[int], limit: int) -> list[_Row]:
+def _claim(outbox_ids: list[int], limit: int) -> list[relay.OutboxRow]:
     """Lock and return the message's unapplied rows, then up to `limit` other delivered, unapplied rows, oldest
     first. The message's rows are waited for: the relay may have sent the message before its claim committed,
     so they can still be locked by it for a moment (or by a worker applying them, after which they are
@@ -75,10 +57,10 @@ def _claim(outbox_ids: list[int], limit: int) -> list[_Row]:
     if outbox_ids:
         match, params = _id_match(outbox_ids)
         lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-        rows += _select(f"SELECT {columns} FROM {table} WHERE {match} AND processed_at IS NULL ORDER BY id{lock}", params)
+        rows += relay.select_rows(f"SELECT {columns} FROM {table} WHERE {match} AND processed_at IS NULL ORDER BY id{lock}", params)
     if limit > 0:
         skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-        rows += _select(
+        rows += relay.select_rows(
             f"SELECT {columns} FROM {table} WHERE sent_at IS NOT NULL AND processed_at IS NULL ORDER BY id LIMIT %s{skip_locked}",
             [limit],
         )
@@ -95,32 +77,22 @@ def _mark_processed(ids: list[int]) -> None:
             )
 
 
-def _timestamp(value) -> float:
-    if isinstance(value, str):  # SQLite hands back the stored text
-        value = parse_datetime(value)
-    if value is None:
-        return 0.0
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, dt.timezone.utc)
-    return value.timestamp()
-
-
-def _merge(events: list, rows: list[_Row]) -> list:
+def _merge(events: list, rows: list[relay.OutboxRow]) -> list:
     """The message's events followed by one event per distinct (kind, data) of the rows not already among them.
     A row that is not a valid event is logged and skipped (it is still marked processed: it can never apply)."""
     seen = {(e.kind, json.dumps(schema.to_dict(e)["data"], sort_keys=True)) for e in events}
     seen_text = set()  # (kind, stored JSON text): the database writes equal data as equal text
     merged = list(events)
     for row in rows:
-        if (row.kind, row.data) in seen_text:
+        if (row.kind, row.data_text) in seen_text:
             continue
-        seen_text.add((row.kind, row.data))
-        data = json.loads(row.data)
+        seen_text.add((row.kind, row.data_text))
+        data = row.data
         if seen and (row.kind, json.dumps(data, sort_keys=True)) in seen:
             continue
         try:
             merged.append(
-                schema.from_dict({"v": schema.SCHEMA_VERSION, "id": row.id, "kind": row.kind, "at": _timestamp(row.created_at), "data": data})
+                schema.from_dict({"v": schema.SCHEMA_VERSION, "id": row.id, "kind": row.kind, "at": row.created_at.timestamp(), "data": data})
             )
         except schema.InvalidEvent as exc:
             log.error("outbox row %s is not a valid event, skipped: %s", row.id, exc)

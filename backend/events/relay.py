@@ -302,29 +302,28 @@ def _backend_pid() -> int | None:
 
 
 @dataclass(frozen=True)
-class _UnsentRow:
-    """What the request path needs of a row (plain values: building model instances costs more than the query)."""
+class OutboxRow:
+    """An outbox row as plain values, for the hot paths that read many rows or read them often (building model
+    instances costs more than the query there). `data_text` is the JSON as stored: the database writes equal
+    data as equal text."""
 
     id: int
     kind: str
-    data: dict
+    data_text: str
     created_at: datetime
 
+    @property
+    def data(self) -> dict:
+        return json.loads(self.data_text)
 
-def _own_unsent_rows() -> list[_UnsentRow]:
-    """One indexed SELECT in plain SQL. Without a writer pid (SQLite) every unsent row counts as our own."""
-    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
-    pid = _backend_pid()
-    mine, params = ("AND writer_pid = %s ", [pid]) if pid is not None else ("", [])
+
+def select_rows(sql: str, params) -> list[OutboxRow]:
+    """Run a SELECT of `id, kind, data, created_at` on the outbox and return OutboxRows."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, kind, data, created_at FROM {table} "
-            f"WHERE sent_at IS NULL AND processed_at IS NULL {mine}ORDER BY id LIMIT %s",
-            [*params, CLAIM_LIMIT],
-        )
+        cursor.execute(sql, params)
         found = cursor.fetchall()
     return [
-        _UnsentRow(id_, kind, json.loads(data) if isinstance(data, str) else data, _aware(created))
+        OutboxRow(id_, kind, data if isinstance(data, str) else json.dumps(data), _aware(created))
         for id_, kind, data, created in found
     ]
 
@@ -333,6 +332,17 @@ def _aware(value) -> datetime:
     if isinstance(value, str):  # SQLite hands back the stored text
         value = parse_datetime(value)
     return timezone.make_aware(value, dt_timezone.utc) if timezone.is_naive(value) else value
+
+
+def _own_unsent_rows() -> list[OutboxRow]:
+    """One indexed SELECT in plain SQL. Without a writer pid (SQLite) every unsent row counts as our own."""
+    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    pid = _backend_pid()
+    mine, params = ("AND writer_pid = %s ", [pid]) if pid is not None else ("", [])
+    return select_rows(
+        f"SELECT id, kind, data, created_at FROM {table} WHERE sent_at IS NULL AND processed_at IS NULL {mine}ORDER BY id LIMIT %s",
+        [*params, CLAIM_LIMIT],
+    )
 
 
 def request_started(**kwargs) -> None:
@@ -353,7 +363,7 @@ def request_finished(**kwargs) -> None:
         log.exception("delivering events after the response failed; the outbox sweep will send them")
 
 
-def _send_then_mark(rows: list[OutboxEvent]) -> None:
+def _send_then_mark(rows: list[OutboxRow]) -> None:
     """Publish first, so nothing stands between the response and the worker; then mark the rows sent,
     skipping any a worker is already applying (it marks them processed). Dying in between only means the
     sweep sends them again."""
