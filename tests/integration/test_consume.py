@@ -2,15 +2,13 @@
 delivered row, the messages covered that way are skipped, rows another worker holds are left to it, and
 unsent rows are left to the relay."""
 
-import threading
-
 import pytest
-from django.db import connection, transaction
 from django.utils import timezone
 
 from caching import keys, store
 from events import consume, schema
 from events.models import OutboxEvent
+from tests.fixtures.events import outbox_row_locked_elsewhere
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -62,25 +60,8 @@ def test_rows_another_worker_holds_are_left_to_it(world, redis_conn):
     soup, salad = world["soup"], world["salad"]
     mine, held = delivered_row(soup.id), delivered_row(salad.id)
     cache_recipe(redis_conn, salad.id)
-    locked, release = threading.Event(), threading.Event()
-
-    def other_worker():
-        try:
-            with transaction.atomic():
-                list(OutboxEvent.objects.select_for_update().filter(id=held.id))
-                locked.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=other_worker)
-    thread.start()
-    try:
-        assert locked.wait(10)
+    with outbox_row_locked_elsewhere(held.id):  # another worker is applying it
         done = consume.apply_message([event_of(mine)], [mine.id])  # SKIP LOCKED: does not wait for it
-    finally:
-        release.set()
-        thread.join()
 
     assert done.coalesced_rows == 0
     assert is_cached(redis_conn, salad.id)
@@ -155,26 +136,11 @@ def test_a_message_that_arrives_before_the_relay_committed_its_claim_waits_for_i
     soup = world["soup"]
     row = OutboxEvent.objects.create(kind="recipe.changed", data={"recipe_id": soup.id})
     cache_recipe(redis_conn, soup.id)
-    claimed, results = threading.Event(), []
+    # The relay's claim marks the row sent and commits 0.5 s later (after publishing and sending).
+    with outbox_row_locked_elsewhere(row.id, mark_sent=True, commit_after=0.5):
+        done = consume.apply_message([event_of(row)], [row.id])
 
-    def relay_claim():
-        try:
-            with transaction.atomic():
-                OutboxEvent.objects.filter(id=row.id).update(sent_at=timezone.now())  # locks the row
-                claimed.set()
-                threading.Event().wait(0.5)  # publish and send, then commit
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=relay_claim)
-    thread.start()
-    try:
-        assert claimed.wait(10)
-        results.append(consume.apply_message([event_of(row)], [row.id]))
-    finally:
-        thread.join()
-
-    assert not results[0].already_applied
+    assert not done.already_applied
     assert not is_cached(redis_conn, soup.id)
     row.refresh_from_db()
     assert row.processed_at is not None

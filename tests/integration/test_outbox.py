@@ -16,7 +16,7 @@ from caching import keys, readthrough
 from events import relay
 from events.models import OutboxEvent
 from planner.models import Recipe
-from tests.fixtures.events import queued_tasks
+from tests.fixtures.events import outbox_row_locked_elsewhere, queued_tasks
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -193,27 +193,8 @@ def test_claimed_rows_are_skipped_by_a_concurrent_flush(world, broker_conn):
     if connection.vendor != "postgresql":
         pytest.skip("row locks (SELECT ... FOR UPDATE SKIP LOCKED) are PostgreSQL's; SQLite has one writer")
     row = left_by_a_dead_writer(world["soup"], age_seconds=0)
-    claimed, release = threading.Event(), threading.Event()
-
-    def other_relay():
-        from django.db import connection
-
-        try:
-            with transaction.atomic():
-                list(OutboxEvent.objects.select_for_update().filter(id=row.id))
-                claimed.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=other_relay)
-    thread.start()
-    try:
-        assert claimed.wait(10)
+    with outbox_row_locked_elsewhere(row.id):  # another relay claimed it
         assert relay.flush() == 0  # SKIP LOCKED: neither blocks nor sends the row twice
-    finally:
-        release.set()
-        thread.join()
     assert broker_conn.llen("cache") == 0
     assert relay.flush() == 1
 
