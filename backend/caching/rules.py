@@ -118,22 +118,37 @@ def _members_of(family_ids: set[int]) -> list[int]:
 
 def _plans_using_recipes(events: list[schema.Event]) -> Resolution:
     """One query: the plans using the recipes, each with its family's members (LEFT JOIN: a plan of a
-    family without members still counts)."""
-    from planner.models import MealPlan
+    family without members still counts). Plain SQL: this look-up runs for every recipe write, twice (the
+    writing process after its response, then the worker), and building it with the ORM cost more than
+    running it (~0.45 ms of query compilation against ~0.3 ms for the round trip, measured)."""
+    from django.db import connection
 
-    recipe_ids = {e.recipe_id for e in events}
-    rows = (
-        MealPlan.objects.filter(entries__recipe_id__in=recipe_ids)
-        .values_list("date", "family_id", "family__memberships__user_id")
-        .order_by()
-        .distinct()
+    from planner.models import FamilyMembership, MealPlan, MealPlanEntry
+
+    recipe_ids = sorted({e.recipe_id for e in events})
+    if connection.vendor == "postgresql":
+        match, params = "= ANY(%s)", [recipe_ids]
+    else:
+        match, params = f"IN ({', '.join(['%s'] * len(recipe_ids))})", recipe_ids
+    sql = (
+        f"SELECT DISTINCT plan.date, plan.family_id, member.user_id FROM {MealPlan._meta.db_table} plan "
+        f"JOIN {MealPlanEntry._meta.db_table} entry ON entry.meal_plan_id = plan.id "
+        f"LEFT JOIN {FamilyMembership._meta.db_table} member ON member.family_id = plan.family_id "
+        f"WHERE entry.recipe_id {match}"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     plans, members = set(), set()
     for date, family_id, user_id in rows:
-        plans.add((date, family_id))
+        plans.add((_as_date(date), family_id))
         if user_id is not None:
             members.add(user_id)
     return _from_keys(keys.meal_plan(date, family_id) for date, family_id in plans) | _lists_of(members)
+
+
+def _as_date(value) -> dt.date:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value  # SQLite hands back text
 
 
 def _recipes_with_tags(events: list[schema.Event]) -> Resolution:

@@ -270,3 +270,75 @@ def test_a_request_sends_only_the_rows_its_own_connection_wrote(world, broker_co
     assert outbox_ids == [mine.id] and mine.writer_pid != theirs.writer_pid
     theirs.refresh_from_db()
     assert theirs.sent_at is None  # left to its writer, or the sweep
+
+
+def _cached(key, value):
+    """A filled cache entry, as a reader would have left it."""
+    readthrough.read(key, lambda: value)
+    assert readthrough.read(key, lambda: value).hit
+
+
+def test_after_the_response_the_writer_drops_every_key_the_write_touches_before_any_worker(world, broker_conn):
+    """The recipe, the meal plan using it and its family members' shopping lists are gone when request_finished
+    returns, with no worker running; the row records when (dropped_at), and is sent for the worker all the same."""
+    soup, plan, alice, bob, carol = (world[k] for k in ("soup", "plan", "alice", "bob", "carol"))
+    plan_key = keys.meal_plan(plan.date, plan.family_id)
+    touched = [plan_key, keys.shopping_lists(alice.id), keys.shopping_lists(bob.id)]
+    untouched = keys.shopping_lists(carol.id)  # another family's
+    for key in [*touched, untouched]:
+        _cached(key, {"before": True})
+
+    request_started.send(sender=None)
+    try:
+        Recipe.objects.filter(id=soup.id).update(title="Leek soup")
+        assert all(readthrough.read(key, lambda: None).hit for key in touched)  # dependents wait for the response
+    finally:
+        request_finished.send(sender=None)
+
+    assert not any(readthrough.read(key, lambda: {"after": True}).hit for key in touched)
+    assert readthrough.read(untouched, lambda: None).hit
+    row = OutboxEvent.objects.get()
+    assert row.dropped_at is not None and row.sent_at is not None and row.processed_at is None
+    assert row.created_at <= row.dropped_at
+    ((_, (_, outbox_ids)),) = queued_tasks(broker_conn)
+    assert outbox_ids == [row.id]  # the worker still applies it (re-fills hot lists; the outbox is the guarantee)
+
+
+def test_a_bulk_write_in_a_request_is_left_to_the_worker(world, broker_conn, settings):
+    """Over EVENTS_DROP_AFTER_RESPONSE_MAX_EVENTS events the web process only sends them: no look-up after the response."""
+    settings.EVENTS_DROP_AFTER_RESPONSE_MAX_EVENTS = 1
+    plan_key = keys.meal_plan(world["plan"].date, world["plan"].family_id)
+    _cached(plan_key, {"before": True})
+
+    request_started.send(sender=None)
+    Recipe.objects.filter(id__in=[world["soup"].id, world["salad"].id]).update(servings=3)
+    request_finished.send(sender=None)
+
+    assert readthrough.read(plan_key, lambda: None).hit  # the worker's to drop
+    rows = list(OutboxEvent.objects.all())
+    assert len(rows) == 2 and all(r.sent_at is not None and r.dropped_at is None for r in rows)
+    ((_, (_, outbox_ids)),) = queued_tasks(broker_conn)
+    assert sorted(outbox_ids) == sorted(r.id for r in rows)
+
+
+def test_when_the_broker_refuses_the_rows_go_back_to_unsent_for_the_sweep(world, broker_conn, monkeypatch):
+    """Marked sent before publishing; a failed publish puts them back, and the keys are already gone."""
+    plan_key = keys.meal_plan(world["plan"].date, world["plan"].family_id)
+    _cached(plan_key, {"before": True})
+
+    def refuse(*args, **kwargs):
+        raise relay.BrokerError("broker down")
+
+    publish = relay.publish
+    monkeypatch.setattr(relay, "publish", refuse)
+    request_started.send(sender=None)
+    Recipe.objects.filter(id=world["soup"].id).update(title="Leek soup")
+    request_finished.send(sender=None)
+
+    row = OutboxEvent.objects.get()
+    assert row.sent_at is None and row.dropped_at is not None and row.processed_at is None
+    assert not readthrough.read(plan_key, lambda: {"after": True}).hit
+    assert queued_tasks(broker_conn) == []
+    monkeypatch.setattr(relay, "publish", publish)
+    assert relay.flush() == 1  # what the sweep does once the grace period is over
+    assert len(queued_tasks(broker_conn)) == 1
