@@ -186,6 +186,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Unacknowledged tasks of a dead worker come back after this long; it exceeds the longest task and
     # the longest retry countdown (60 s).
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
+    # Scan for them every unacked_restore_interval (10 s); kombu 5.7 scans only every 10th time by default, so a
+    # dead worker's batch would wait ~100 s past its visibility timeout (the outbox sweep re-sends it sooner anyway).
+    "unacked_restore_throttle": 1,
     "socket_timeout": 5,
     "socket_connect_timeout": 2,
 }
