@@ -11,7 +11,10 @@ PlannedRead | None`, and does it with dispatch.read(request, key, compute): on a
 identity and the value then come in one Redis round trip (api.identity). `plan` must name exactly the key
 (and hot_user_id) the GET handler reads for that user, and validate the same input; it may raise ApiError
 or InvalidKeyPart like the handler (the handler answers them after authentication), or return None when
-the key needs the identity first (meal plans need the family).
+the key needs the identity first (meal plans need the family). With `serves_cached_body=True` the endpoint also
+promises that its GET answers a hit with exactly cached_response() of that read (the stored body untouched):
+api.fast_path may then answer a verified hit in front of Django. The view carries both (`view.cached_get`,
+`view.serves_cached_body`) so the fast path finds them through Django's own URL resolver.
 """
 
 from django.core.exceptions import RequestDataTooBig
@@ -24,8 +27,10 @@ from caching import readthrough
 from caching.keys import InvalidKeyPart
 
 
-def endpoint(*, public=False, csrf_exempt=False, cached_get=None, **handlers):
+def endpoint(*, public=False, csrf_exempt=False, cached_get=None, serves_cached_body=False, **handlers):
     """Build a view from method handlers: endpoint(GET=show, PATCH=update, cached_get=plan)."""
+    if serves_cached_body and (cached_get is None or public or "GET" not in handlers):
+        raise ValueError("serves_cached_body needs a GET handler with a cached_get plan, behind authentication")
     allowed = ", ".join(sorted(handlers))
 
     def view(request, **kwargs):
@@ -59,6 +64,8 @@ def endpoint(*, public=False, csrf_exempt=False, cached_get=None, **handlers):
         finally:
             identity.release_unused(request)
 
+    view.cached_get = cached_get
+    view.serves_cached_body = serves_cached_body
     return django_csrf_exempt(view) if csrf_exempt else view
 
 

@@ -19,6 +19,11 @@ the value only if that identity is a current, active hit carrying the session's 
 hint reads (counts, leases, marks hot) nothing of another user; it just costs the separate reads.
 Whatever is missing (no hint, the session not in Redis, an identity miss, Redis failing or degraded, cached
 reads off) falls back to the separate reads of the step that needs them.
+
+api.fast_path may already have run that one script in front of Django for this request (a GET it could not
+answer itself): it passes the reply in the WSGI environ (PREFETCHED_ENVIRON_KEY), and _fetch_together uses it
+instead of running the script again when it is for the same session, user and planned read. Both paths
+decide with the same checks (_authenticated_user_id, _identity_holds; verify_fetched for the fast path).
 """
 
 import json
@@ -33,11 +38,13 @@ from django.utils.crypto import constant_time_compare
 from api.errors import ApiError
 from caching import keys, readthrough
 from caching.keys import Key
-from caching.store import ReadResult
+from caching.store import AuthenticatedRead, ReadResult
 from planner import payloads
 
 HINT_COOKIE = "uid_hint"  # the logged-in user's id, set at login beside the session cookie (see the module doc)
 _FETCHED_ATTR = "_api_fetched_read"  # on the request: the value read in the identity's round trip, until taken
+# In the WSGI environ: a Prefetched from api.fast_path. Not an HTTP_* name, so no client can set it.
+PREFETCHED_ENVIRON_KEY = "recipe_planner.prefetched"
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,25 @@ class _Fetched:
     identity: ReadResult | None
     planned: PlannedRead | None
     value: ReadResult | None
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """The one-round-trip read, done before Django by api.fast_path: for `session_name` (keys.session), the hinted
+    `user_id` and `planned`; `reply` None when the cache was not in use (read_authenticated's None)."""
+
+    session_name: str
+    user_id: int
+    planned: PlannedRead
+    reply: AuthenticatedRead | None
+
+    def is_for(self, session_name: str, user_id: int, planned: PlannedRead | None) -> bool:
+        return (self.session_name, self.user_id, self.planned) == (session_name, user_id, planned)
+
+    def fetched(self) -> _Fetched | None:
+        if self.reply is None:
+            return None
+        return _Fetched(self.user_id, self.reply.identity, self.planned, self.reply.value)
 
 
 def set_hint(response, request, user_id: int) -> None:
@@ -86,21 +112,77 @@ def _positive_int(raw) -> int | None:
     return value if value > 0 else None
 
 
-def _session_user_id(request) -> int | None:
-    return _positive_int(request.session.get(SESSION_KEY))
+def _authenticated_user_id(session) -> int | None:
+    """The user a session (a SessionStore, or its data as loaded) is logged in as, as get_user() reads it: a
+    positive id, through a backend still in AUTHENTICATION_BACKENDS. None otherwise."""
+    user_id = _positive_int(session.get(SESSION_KEY))
+    if user_id is None or session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    return user_id
 
 
-def _hinted_user_id(request) -> int | None:
+def _identity_holds(session, identity: dict) -> bool:
+    """The session's user may act on it: active, and the session carries the identity's auth hash (constant time)."""
+    return identity["is_active"] and constant_time_compare(session.get(HASH_SESSION_KEY) or "", identity["session_hash"])
+
+
+def verify_fetched(session_data: dict, user_id: int, identity: ReadResult | None) -> dict | None:
+    """The identity of `user_id` if what was fetched settles it with nothing left for the database to decide: the
+    session is logged in as that very user (_authenticated_user_id) and the identity read is a hit that holds for
+    it (_identity_holds). Else None (the caller then lets _identity decide, which may ask the database)."""
+    if identity is None or identity.body is None or _authenticated_user_id(session_data) != user_id:
+        return None
+    me = json.loads(identity.body)
+    return me if me["id"] == user_id and _identity_holds(session_data, me) else None
+
+
+def decode_session(raw: bytes | None) -> dict | None:
+    """A cached_db session as read from Redis, decoded exactly as cache.get() would; None when missing or not a
+    session (cached_db's own load() treats an undecodable entry as missing too)."""
+    if raw is None:
+        return None
+    try:
+        data = cache.client.decode(raw)
+    except Exception:  # noqa: BLE001 - see above
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def hinted_user_id(request) -> int | None:
     raw = request.COOKIES.get(HINT_COOKIE)
     if not raw or len(raw) > 19 or not raw.isascii() or not raw.isdigit():
         return None
     return _positive_int(raw)
 
 
+def read_together(session_name: str, user_id: int, planned: PlannedRead | None) -> AuthenticatedRead | None:
+    """The one script: the session `session_name`, the identity of `user_id` and, if planned, the value."""
+    return readthrough.read_authenticated(
+        session_name, user_id, keys.identity(user_id),
+        planned.key if planned else None, hot_user_id=planned.hot_user_id if planned else None,
+    )  # fmt: skip
+
+
+def _take_prefetched(environ) -> Prefetched | None:
+    prefetched = environ.pop(PREFETCHED_ENVIRON_KEY, None)
+    return prefetched if isinstance(prefetched, Prefetched) else None
+
+
+def _release_prefetched(prefetched: Prefetched | None) -> None:
+    fetched = prefetched.fetched() if prefetched is not None else None
+    if fetched is not None:
+        _release(fetched)
+
+
+def release_prefetched(environ) -> None:
+    """After Django answered: give back the leases of a read api.fast_path fetched that nothing took."""
+    _release_prefetched(_take_prefetched(environ))
+
+
 def _fetch_together(request, plan) -> _Fetched | None:
-    """The one-round-trip read (see the module doc): seeds request.session and returns what was fetched, or
-    None when it does not apply. Verifies nothing."""
-    user_id = _hinted_user_id(request)
+    """The one-round-trip read (see the module doc), or the same read already done by api.fast_path: seeds
+    request.session and returns what was fetched, or None when it does not apply. Verifies nothing."""
+    user_id = hinted_user_id(request)
     session = getattr(request, "session", None)
     if (
         user_id is None
@@ -116,20 +198,18 @@ def _fetch_together(request, plan) -> _Fetched | None:
             planned = plan(user_id)
         except (ApiError, ValueError):  # bad input: the view answers it, after authentication
             planned = None
-    reply = readthrough.read_authenticated(
-        keys.session(session), user_id, keys.identity(user_id),
-        planned.key if planned else None, hot_user_id=planned.hot_user_id if planned else None,
-    )  # fmt: skip
+    session_name = keys.session(session)
+    prefetched = _take_prefetched(request.META)
+    if prefetched is not None and prefetched.is_for(session_name, user_id, planned):
+        reply = prefetched.reply
+    else:  # none, or for another read (cannot happen: the fast path plans as above): do our own
+        _release_prefetched(prefetched)
+        reply = read_together(session_name, user_id, planned)
     if reply is None:
         return None
     fetched = _Fetched(user_id, reply.identity, planned, reply.value)
-    data = None
-    if reply.session is not None:
-        try:
-            data = cache.client.decode(reply.session)  # exactly what cache.get() would have returned
-        except Exception:  # noqa: BLE001 - cached_db's own load() treats an undecodable entry the same way
-            data = None
-    if not isinstance(data, dict):  # not in Redis (cached_db reads the database) or not a session
+    data = decode_session(reply.session)
+    if data is None:  # not in Redis (cached_db reads the database) or not a session
         _release(fetched)
         return None
     # What SessionStore.load() would return for this key: cached_db's load() is cache.get() of this same key.
@@ -170,11 +250,11 @@ def _identity(request, fetched: _Fetched | None) -> dict | None:
     """Today's checks, on the session as loaded and the identity read; the fetched identity read (if any) is
     used as that read's first round trip or its lease given back."""
     fetched_identity = fetched.identity if fetched is not None else None
-    user_id = _session_user_id(request)
-    if user_id is None or request.session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
+    user_id = _authenticated_user_id(request.session)
+    if user_id is None:
         if fetched_identity is not None:
             readthrough.release(keys.identity(fetched.user_id), fetched_identity)
-        if user_id is not None:
+        if _positive_int(request.session.get(SESSION_KEY)) is not None:  # logged in through a backend since removed
             request.session.flush()
         return None
     if fetched_identity is not None and fetched.user_id != user_id:
@@ -187,8 +267,7 @@ def _identity(request, fetched: _Fetched | None) -> dict | None:
         request.session.flush()
         return None
     identity = json.loads(result.body)
-    session_hash = request.session.get(HASH_SESSION_KEY) or ""
-    if identity["is_active"] and constant_time_compare(session_hash, identity["session_hash"]):
+    if _identity_holds(request.session, identity):
         return identity
     return _verify_with_database(request, user_id)
 

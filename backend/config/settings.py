@@ -132,6 +132,9 @@ SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
 
 # --- Cache layer tunables (see docs/ARCHITECTURE.md) -------------------------------------------------------
 CACHE_READS_ENABLED = env.bool("CACHE_READS_ENABLED", default=True)  # off = every read computes (bench baseline)
+# Verified cached-GET hits answered in front of Django (api.fast_path, wrapped around the app in config/wsgi.py);
+# 0 sends every request through Django.
+API_FAST_PATH = env.bool("API_FAST_PATH", default=True)
 CACHE_LEASE_SECONDS = env.float("CACHE_LEASE_SECONDS", default=10.0)  # how long one filler may hold a key
 CACHE_LEASE_WAIT_SECONDS = env.float("CACHE_LEASE_WAIT_SECONDS", default=2.0)  # how long others wait for it
 HOT_LISTS_TOP_N = env.int("HOT_LISTS_TOP_N", default=100)  # shopping lists kept warm by the worker

@@ -1,5 +1,6 @@
 """The WSGI application (`gunicorn config.wsgi`: Dockerfile, docker-compose.yml, railway/web.json, Makefile and
-the bench's servers all start this module).
+the bench's servers all start this module): Django, behind api.fast_path, which answers verified cached-GET hits
+itself and hands every other request to Django (API_FAST_PATH=0 turns it off).
 
 Once the app is loaded, almost every object that exists (modules, settings, models, the URLconf and the
 views it imports) lives as long as the process. One collection drops the start-up garbage, then
@@ -16,7 +17,11 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from api import fast_path  # noqa: E402 - needs the apps loaded (get_wsgi_application runs django.setup())
+
+application = fast_path.wrap(django_application)
 
 
 def _freeze_start_up_objects() -> None:

@@ -30,4 +30,4 @@ def _patch(request, me):
     return JsonResponse(payloads.preferences_dict(prefs))
 
 
-preferences = endpoint(GET=_show, PATCH=_patch, cached_get=_plan_show)
+preferences = endpoint(GET=_show, PATCH=_patch, cached_get=_plan_show, serves_cached_body=True)

@@ -91,7 +91,8 @@ def _update_item(request, me, list_id, item_id):
     return JsonResponse({"id": row.id, "ingredient": row.ingredient, "unit": row.unit, "checked": row.checked, "manual": False})
 
 
-collection = endpoint(GET=_list, POST=_create, cached_get=_plan_all)
+collection = endpoint(GET=_list, POST=_create, cached_get=_plan_all, serves_cached_body=True)
+# One list cut out of the cached lists: not the stored body, so never answered by api.fast_path.
 detail = endpoint(GET=_show, DELETE=_delete, cached_get=_plan_all)
 regenerate = endpoint(POST=_regenerate)
 items = endpoint(POST=_add_item)

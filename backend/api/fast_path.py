@@ -1,0 +1,232 @@
+"""Verified hits of cached GETs, answered in front of Django: a thin WSGI layer (config/wsgi.py wraps Django in it).
+
+Why: a logged-in cached hit is one Redis round trip (api.identity), but Django's handling around it (the
+request, seven middleware, URL resolution, the view, the response) costs more than that. Under gunicorn
+a hit of GET /api/shopping-lists/ took 630-710 us of server time (p50) through Django and 520-580 us here, of
+which the round trip itself is ~290 us (docs/ARCHITECTURE.md, "The fast path").
+
+What: a GET that Django's own URL resolver maps to a view built by `dispatch.endpoint(cached_get=plan,
+serves_cached_body=True)`, carrying the session cookie and the hint cookie, is planned exactly as api.identity
+plans it, read with the same one script (identity.read_together) and decided with the same checks
+(identity.verify_fetched). Only a verified hit of the value is answered here: 200, the stored body untouched,
+and the headers Django's middleware gives that response (computed once per process by running the
+middleware's own process_response on a template response; tests/integration/test_api_fast_path.py proves
+them equal to Django's, header by header).
+
+Everything else goes to Django, which answers it as if this layer did not exist:
+- not such a request (another method, HEAD included; a path of another view; no or garbage cookies; a plan
+  that is None or refuses its input), or settings under which the shortcut would not be exact (_exact);
+- what Django's middleware answers or changes itself: an SSL redirect, a host not in ALLOWED_HOSTS, a malformed
+  CSRF cookie (Django sets a new one); and, to keep this layer simple, a session with a custom expiry and a
+  degraded process (Django probes Redis and runs the recovery, inside a request);
+- a miss, a lease, a failed check: the script's reply is handed to Django in the environ
+  (identity.PREFETCHED_ENVIRON_KEY) and api.identity uses it instead of running the script again, so such a
+  request costs what it cost without this layer (one script run; leases, hit/miss counts and hotness counted
+  once). Leases in a reply Django did not take are given back after it answered;
+- any exception here: logged, and Django answers.
+
+Django's request_started/request_finished signals are not sent for an answer given here. Their receivers
+are the database's connection upkeep (close_old_connections; a hit touches no database), Django's query log
+reset and URLconf reset, the caches' close (a no-op for django-redis) and events.relay, which delivers the
+events a request's writes committed (a hit writes nothing). None of them has anything to do for a hit.
+"""
+
+import functools
+import logging
+from typing import NamedTuple
+
+from django.conf import settings
+from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbSession
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.wsgi import WSGIRequest, get_path_info
+from django.core.signals import setting_changed
+from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import Resolver404, get_resolver
+from django.utils.module_loading import import_string
+
+from api import dispatch, identity
+from api.errors import ApiError
+from caching import keys, readthrough, store
+
+log = logging.getLogger("api.fast_path")
+
+CACHED_DB = "django.contrib.sessions.backends.cached_db"
+# The middleware stack whose every effect on such a GET is accounted for here; with any other, Django answers.
+MIDDLEWARE = (
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "api.middleware.AdminOnlyMessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+)
+
+
+def wrap(django_app):
+    """The WSGI application: verified cached hits answered here, every other request by `django_app`."""
+
+    def application(environ, start_response):
+        try:
+            answer = _answer(environ)
+        except Exception:
+            log.exception("the fast path failed; Django answers the request")
+            answer = None
+        if answer is not None:
+            status, headers, body = answer
+            start_response(status, headers)
+            return [body]
+        try:
+            return django_app(environ, start_response)
+        finally:
+            try:
+                identity.release_prefetched(environ)
+            except Exception:  # noqa: BLE001 - the leases expire anyway; the answer must still go out
+                log.exception("giving back the leases of an unused prefetched read failed")
+
+    return application
+
+
+def _exact() -> bool:
+    """True when the settings make a verified hit answered here exactly Django's answer to it."""
+    return bool(
+        settings.API_FAST_PATH
+        and settings.CACHE_READS_ENABLED
+        and store.uses_redis()
+        and tuple(settings.MIDDLEWARE) == MIDDLEWARE
+        and settings.SESSION_ENGINE == CACHED_DB
+        and settings.SESSION_CACHE_ALIAS == "default"  # the script reads the session with the default cache's client
+        and not settings.SESSION_SAVE_EVERY_REQUEST  # it would set the session cookie on every response
+        and not settings.CSRF_USE_SESSIONS  # the CSRF secret is then the cookie, checked per request
+        and not settings.DISALLOWED_USER_AGENTS  # CommonMiddleware's 403
+        and not settings.PREPEND_WWW  # CommonMiddleware's redirect
+    )
+
+
+class _ReadSession:
+    """A session that was read, and neither changed nor empty (a verified one)."""
+
+    accessed, modified = True, False
+
+    def is_empty(self) -> bool:
+        return False
+
+
+class _AnsweredRequest:
+    """What the middleware's process_response sees of a request answered here: its session read but not changed
+    (SessionMiddleware adds Vary: Cookie and no cookie), no CSRF cookie to set, no messages; secure or not (HSTS)."""
+
+    META = {}
+
+    def __init__(self, secure: bool):
+        self.COOKIES = {settings.SESSION_COOKIE_NAME: "<verified>"}
+        self.session = _ReadSession()
+        self._secure = secure
+
+    def is_secure(self) -> bool:
+        return self._secure
+
+
+def _unused(request):  # the get_response of middleware used only for their process_request/process_response
+    raise AssertionError("not called")
+
+
+def _response_template(secure: bool) -> tuple[str, list, list]:
+    """The status and headers Django gives a hit (dispatch.cached_response) after the middleware, split around
+    Content-Length (set per answer): the middleware's own process_response, run in Django's order."""
+    response = dispatch.cached_response(readthrough.CacheRead(b"", True))
+    request = _AnsweredRequest(secure)
+    for path in reversed(settings.MIDDLEWARE):
+        middleware = import_string(path)(_unused)
+        if hasattr(middleware, "process_response"):
+            response = middleware.process_response(request, response)
+    if response.cookies:
+        raise ValueError(f"the middleware set cookies on a hit: {sorted(response.cookies)}")
+    headers = list(response.items())
+    at = [name for name, _ in headers].index("Content-Length")
+    return f"{response.status_code} {response.reason_phrase}", headers[:at], headers[at + 1 :]
+
+
+class _Config(NamedTuple):
+    ssl_redirect: bool
+    csrf: CsrfViewMiddleware  # its process_request, to see whether Django would replace the CSRF cookie
+    responses: dict  # request.is_secure() -> _response_template()
+
+
+@functools.lru_cache(maxsize=1)
+def _config() -> _Config | None:
+    """What the settings fix for every request (they change only in tests: setting_changed clears this), or
+    None when the fast path is off or would not be exact."""
+    if not _exact():
+        return None
+    try:
+        responses = {secure: _response_template(secure) for secure in (False, True)}
+    except Exception:
+        log.exception("the headers of a hit could not be computed; the fast path is off")
+        return None
+    return _Config(settings.SECURE_SSL_REDIRECT, CsrfViewMiddleware(_unused), responses)
+
+
+def _settings_changed(**kwargs) -> None:
+    _config.cache_clear()
+
+
+setting_changed.connect(_settings_changed, dispatch_uid="api.fast_path.settings_changed")
+
+
+def _answer(environ) -> tuple[str, list, bytes] | None:
+    """(status, headers, body) of a verified hit, or None: Django answers (see the module doc)."""
+    config = _config()
+    # Cheap first: most other requests leave here (the hint is parsed properly below).
+    if config is None or environ.get("REQUEST_METHOD") != "GET" or identity.HINT_COOKIE not in environ.get("HTTP_COOKIE", ""):
+        return None
+    try:
+        match = get_resolver().resolve(get_path_info(environ) or "/")  # WSGIRequest's path_info, as Django resolves it
+    except Resolver404:
+        return None
+    if not getattr(match.func, "serves_cached_body", False) or match.args:
+        return None
+    # A copy: WSGIRequest normalises PATH_INFO in its environ, and the CSRF check below writes to it; Django
+    # builds its own request from the environ as the server gave it.
+    request = WSGIRequest(dict(environ))
+    user_id = identity.hinted_user_id(request)
+    session = CachedDbSession(request.COOKIES.get(settings.SESSION_COOKIE_NAME))  # as SessionMiddleware builds it
+    if user_id is None or not session.session_key:
+        return None
+    secure = request.is_secure()
+    if config.ssl_redirect and not secure:  # SecurityMiddleware redirects it (or exempts it: Django decides)
+        return None
+    try:
+        request.get_host()
+    except DisallowedHost:  # CommonMiddleware: 400
+        return None
+    config.csrf.process_request(request)
+    if request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):  # a malformed CSRF cookie: Django answers with a new one
+        return None
+    try:
+        planned = match.func.cached_get(request, user_id, **match.kwargs)
+    except (ApiError, ValueError):  # bad input (InvalidKeyPart is a ValueError): the view answers it
+        return None
+    if planned is None or readthrough.is_degraded():
+        return None
+    session_name = keys.session(session)
+    prefetched = identity.Prefetched(session_name, user_id, planned, identity.read_together(session_name, user_id, planned))
+    environ[identity.PREFETCHED_ENVIRON_KEY] = prefetched  # for Django, unless answered below
+    body = _verified_body(prefetched)
+    if body is None:
+        return None
+    status, head, tail = config.responses[secure]
+    return status, [*head, ("Content-Length", str(len(body))), *tail], body
+
+
+def _verified_body(prefetched: identity.Prefetched) -> bytes | None:
+    """The value's stored body if the reply is a hit of it for a verified caller, with api.identity's checks."""
+    reply = prefetched.reply
+    if reply is None or reply.value is None or reply.value.body is None:
+        return None
+    data = identity.decode_session(reply.session)
+    if data is None or "_session_expiry" in data:  # a custom expiry: left to Django's session handling
+        return None
+    if identity.verify_fetched(data, prefetched.user_id, reply.identity) is None:
+        return None
+    return reply.value.body
