@@ -3,11 +3,11 @@
 Writer processes (bench/writer.py) make real committed writes at a paced rate, each between Django's
 request_started and request_finished signals as a web worker makes them; one real Celery worker (`--pool solo`)
 applies the events. Lag per write = the moment every key the write touches was gone - the outbox row's
-dropped_at (set by the writing process after it dropped them, right after its response) or processed_at (set
-by the worker after its DEL), whichever came first - minus the write's commit time: each writer reports the
-wall-clock time each of its autocommit UPDATEs returned (one outbox row each, matched in order through the
-row's writer_pid). The worker column is commit -> processed_at alone (the queue path, which also re-fills hot
-lists); the relay column is commit -> marked sent. While waiting for the worker to finish, the bench runs the
+dropped_at (set by the worker's pub/sub listener after it dropped them on the published event) or processed_at
+(set by the worker's Celery task after its DEL), whichever came first - minus the write's commit time: each
+writer reports the wall-clock time each of its autocommit UPDATEs returned (one outbox row each, matched in
+order through the row's writer_pid). The task column is commit -> processed_at alone (the queue path, which
+also re-fills hot lists); the relay column is commit -> marked sent. While waiting for the worker to finish, the bench runs the
 outbox sweep once a second, as beat would (a row whose send failed is re-sent and counts with its real lag)"""
 
 import json
@@ -24,7 +24,7 @@ DRAIN_SECONDS = 30  # after the writes, how long the worker gets to catch up bef
 
 
 def _lags(outs):
-    """(lag ms, relay ms, committed, processed, worker ms, dropped by the writer) per row, from each row's commit
+    """(lag ms, relay ms, committed, processed, task ms, dropped on publish first) per row, from each row's commit
     time (the writers' reports; the row's created_at where a report cannot be matched). A row whose keys are not
     gone yet counts with its lag so far (a lower bound), so an overloaded worker cannot make the figures look
     better."""
@@ -48,10 +48,10 @@ def _lags(outs):
     for pid, group in by_writer.items():
         times = commits.get(pid)
         matched = times is not None and len(times) == len(group)
-        for i, (_, _, created, sent, gone_or_now, processed, processed_or_now, by_writer_first) in enumerate(group):
+        for i, (_, _, created, sent, gone_or_now, processed, processed_or_now, on_publish_first) in enumerate(group):
             committed = times[i] if matched else created
             out.append(((gone_or_now - committed) * 1000, (sent - committed) * 1000, committed, processed,
-                        (processed_or_now - committed) * 1000, by_writer_first))  # fmt: skip
+                        (processed_or_now - committed) * 1000, on_publish_first))  # fmt: skip
     return out
 
 
@@ -67,7 +67,7 @@ def _drain(relay, seconds: float) -> bool:
 
 def _step_costs(recipe_ids, n: int) -> dict[str, float]:
     """Medians (ms) of the two halves of one write's path, run in this process with nothing else running:
-    the relay's work after the response (drop the touched keys, PUBLISH, Celery send, mark sent) and the worker's handling of a
+    the relay's delivery after the response (PUBLISH, Celery send, mark sent) and the worker's handling of a
     one-event message (claim, dependents look-up, DEL, mark processed) without Celery around it."""
     import time
 
@@ -148,16 +148,16 @@ def run(ctx) -> ScenarioResult:
             lag = summarize_ms([r[0] for r in data])
             relay_part = summarize_ms([r[1] for r in data])
             worker_part = summarize_ms([r[4] for r in data])
-            by_writer = sum(1 for r in data if r[5]) / max(1, len(data))
+            on_publish = sum(1 for r in data if r[5]) / max(1, len(data))
             writes = sum(o["writes"] for o in outs)
             achieved = writes / max(o["seconds"] for o in outs)
             done = [r for r in data if r[3] is not None]
             backlog = len(data) - len(done)
             span = (max(r[3] for r in done) - min(r[2] for r in done)) if done else 0
-            figures[rate] = (lag, achieved, len(done) / span if span > 0 else float("nan"), backlog, by_writer)
+            figures[rate] = (lag, achieved, len(done) / span if span > 0 else float("nan"), backlog, on_publish)
             ge = "" if drained else ">= "  # lower bounds: part of the backlog was still queued
             rows.append([f"{rate}/s", f"{achieved:,.0f}/s", writers, fmt_int(len(data)), fmt_int(backlog), ge + fmt_ms(lag.median_ms),
-                         ge + fmt_ms(lag.p99_ms), ge + fmt_ms(lag.max_ms), f"{by_writer:.0%}", ge + fmt_ms(worker_part.median_ms),
+                         ge + fmt_ms(lag.p99_ms), ge + fmt_ms(lag.max_ms), f"{on_publish:.0%}", ge + fmt_ms(worker_part.median_ms),
                          ge + fmt_ms(worker_part.p99_ms), fmt_ms(relay_part.median_ms), fmt_ms(relay_part.p99_ms),
                          fmt_ms(max(o["write_p50_ms"] for o in outs)), fmt_ms(max(o["delivery_p50_ms"] for o in outs)),
                          f"{len(done) / span:,.0f}/s" if span > 0 else "-"])  # fmt: skip
@@ -165,29 +165,28 @@ def run(ctx) -> ScenarioResult:
     steps = _step_costs(world.recipe_ids[:200], ctx.size(200, 30))
     targets = []
     if 200 in figures:
-        lag200, achieved200, worker200, _, by_writer200 = figures[200]
+        lag200, achieved200, worker200, _, on_publish200 = figures[200]
         met = lag200.p99_ms < LAG_P99_TARGET_MS
         targets.append(Target("p99 lag under 10 ms at 200 writes/s", f"p99 {fmt_ms(lag200.p99_ms)} (p50 {fmt_ms(lag200.median_ms)})", met,
-                              "" if met else f"the writing process drops the keys first in {by_writer200:.0%} of writes; its "
-                              f"delivery after the response (drop every touched key: one dependents query and one Redis round "
-                              f"trip, then PUBLISH, Celery send, mark sent) takes {fmt_ms(steps['relay'])} measured alone, and "
-                              "the tail is that process waiting for a core on a 2-core machine shared with the other writers, "
-                              f"the worker ({fmt_ms(steps['worker'])} per one-event message alone), PostgreSQL and Redis"))  # fmt: skip
+                              "" if met else f"the worker's pub/sub listener dropped the keys first in {on_publish200:.0%} of "
+                              f"writes; the path is the relay's work after the response ({fmt_ms(steps['relay'])} measured alone: "
+                              "PUBLISH, Celery send, mark sent), the listener's look-up and DEL, and each process's wait for a "
+                              f"core on a 2-core machine shared with the writers, the worker's task ({fmt_ms(steps['worker'])} per "
+                              "one-event message alone), PostgreSQL and Redis"))  # fmt: skip
     notes = []
     if 1000 in figures:
-        lag1k, achieved1k, worker1k, _, by_writer1k = figures[1000]
+        lag1k, achieved1k, worker1k, _, on_publish1k = figures[1000]
         writers1k = max(1, math.ceil(1000 / RATE_PER_WRITER))
         limit = []
         if achieved1k < 0.9 * 1000:
             limit.append(f"the writers themselves reached only {achieved1k:,.0f} writes/s (each write = UPDATE + the primary-key "
-                         f"drop, then {fmt_ms(steps['relay'])} after the response dropping the touched keys and delivering, on "
-                         "2 cores shared with the worker, PostgreSQL and Redis)")
+                         f"drop, then {fmt_ms(steps['relay'])} of delivery after the response, on 2 cores shared with the "
+                         "worker, PostgreSQL and Redis)")
         if lag1k.p99_ms >= LAG_P99_TARGET_MS:
-            limit.append(f"the keys are dropped by the writing process itself ({by_writer1k:.0%} of writes here), so the lag is "
-                         f"that process's wait for a core between its commit and its drop: {writers1k} writer processes, the "
-                         f"worker ({worker1k:,.0f} events/s applied), PostgreSQL and Redis share 2 cores, and each write costs "
-                         "them all CPU (the write, the drop and delivery after it, the worker's apply); more cores, or fewer "
-                         "processes doing the same writes, would lift it")
+            limit.append(f"the worker's pub/sub listener dropped the keys first in {on_publish1k:.0%} of writes; the lag is "
+                         f"each process's wait for a core: {writers1k} writer processes, the worker ({worker1k:,.0f} events/s "
+                         "applied by its tasks), PostgreSQL and Redis share 2 cores, and each write costs them all CPU (the "
+                         "write, the delivery after it, the listener's drop, the task's apply); more cores would lift it")
         notes.append(f"At 1,000 writes/s: p50 {fmt_ms(lag1k.median_ms)}, p99 {fmt_ms(lag1k.p99_ms)}. What limits it: "
                      + ("; ".join(limit) if limit else "nothing measured here: the lag stays within the 10 ms target") + ".")
     notes.append(f"Each write updates one of 200 recipes used by the meal plans of {len(world.family_ids)} families; "
@@ -197,7 +196,7 @@ def run(ctx) -> ScenarioResult:
         title="Invalidation lag under write load",
         method=__doc__.split("\n", 2)[2].strip().replace("\n", " "),
         columns=["target rate", "achieved", "writers", "events", f"unprocessed after +{DRAIN_SECONDS} s", "lag p50", "lag p99", "lag max",
-                 "dropped by the writer first", "worker p50", "worker p99", "relay p50", "relay p99",
+                 "dropped on publish first", "task p50", "task p99", "relay p50", "relay p99",
                  "write p50 (writer)", "delivery p50 (after the write)", "worker rate"],
         rows=rows,
         targets=targets,

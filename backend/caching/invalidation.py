@@ -2,7 +2,7 @@
 
     apply_events(events) -> Applied        the worker, for each batch
     drop_primary_keys(events) -> int       the web process right after commit (read-your-writes)
-    drop_touched(events) -> int            the web process right after its response: every key, no re-fill
+    drop_touched(events) -> int            the worker's pub/sub listener, on publish: every key, no re-fill
     invalidate_family(name) -> KeyFamily   `manage.py invalidate NAME` (constant time)
 
 Redis and database errors propagate: the worker's task retries the whole batch (it is idempotent).
@@ -87,8 +87,9 @@ def drop_primary_keys(events: Iterable) -> int:
 
 def drop_touched(events: Iterable) -> int:
     """Drop every key the events touch (their dependents too: one database look-up per rule, as in
-    apply_events) and bump namespaces, in one Redis round trip, without re-filling anything: what the writing web
-    process does after its response, so the keys are gone without waiting for the queue and the worker."""
+    apply_events) and bump namespaces, in one Redis round trip, without re-filling anything: what the worker's
+    pub/sub listener does the moment an event is published, so the keys are gone without waiting for the queue
+    (events/monitor.py)."""
     resolution = rules.resolve(events)
     readthrough.cache_ops().invalidate(resolution.keys, resolution.bump_families)
     return len(resolution.keys)

@@ -150,10 +150,9 @@ EVENT_BATCH_SIZE = env.int("EVENT_BATCH_SIZE", default=500)  # events per Celery
 # A worker applies its message together with up to this many other delivered-but-unapplied outbox rows
 # (events/consume.py); 0 applies each message on its own.
 WORKER_COALESCE_MAX_ROWS = env.int("WORKER_COALESCE_MAX_ROWS", default=5000)
-# After its response, a web process drops every key its request's events touch when there are at most this many
-# events (events/relay.py); a bulk change is left to the worker's batched apply alone. 0 leaves every drop of
-# dependents to the worker.
-EVENTS_DROP_AFTER_RESPONSE_MAX_EVENTS = env.int("EVENTS_DROP_AFTER_RESPONSE_MAX_EVENTS", default=200)
+# The worker's pub/sub listener drops the keys an event touches as soon as it is published (events/monitor.py);
+# its Celery task applies the event again from the outbox either way. 0 leaves the listener to observability.
+EVENTS_DROP_ON_PUBLISH = env.bool("EVENTS_DROP_ON_PUBLISH", default=True)
 OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=1.0)
 OUTBOX_UNSENT_GRACE_SECONDS = env.float("OUTBOX_UNSENT_GRACE_SECONDS", default=1.0)
 OUTBOX_RESEND_AFTER_SECONDS = env.float("OUTBOX_RESEND_AFTER_SECONDS", default=30.0)

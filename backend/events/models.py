@@ -2,9 +2,9 @@
 
 Rows are written by database triggers (events/capture.py) in the same transaction as the change they
 describe, so a committed change always has its event and a rolled-back one never does. The relay
-(events/relay.py) marks a row sent when it hands the event to Redis (and dropped when the writing web process
-already dropped the keys it touches) and the worker marks it processed when the cache has applied it; the
-sweep re-sends what was not confirmed and prunes what was.
+(events/relay.py) marks a row sent when it hands the event to Redis, the worker's pub/sub listener marks it
+dropped when it dropped the keys the event touches, and the worker's task marks it processed when the cache
+has applied it; the sweep re-sends what was not confirmed and prunes what was.
 """
 
 from django.db import models
@@ -31,8 +31,8 @@ class OutboxEvent(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(db_default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
-    # When the writing web process dropped every key the event touches, right after its response (relay.py);
-    # NULL when it did not (outside a request, a bulk write, or the drop failed): the worker's apply covers it.
+    # When the worker's pub/sub listener dropped every key the event touches, on publish (events/monitor.py);
+    # NULL when it did not (it missed the message, the drop failed, or a batch held the row): the task covers it.
     dropped_at = models.DateTimeField(null=True, blank=True)
     writer_pid = models.IntegerField(null=True, blank=True, db_default=BackendPid())
 

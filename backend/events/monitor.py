@@ -1,8 +1,18 @@
-"""The worker's pub/sub monitor: listens on settings.EVENTS_CHANNEL, validates, counts and measures lag.
+"""The worker's pub/sub listener: on settings.EVENTS_CHANNEL, validates, counts, measures lag, and drops keys.
 
-Observability only. Pub/sub is at-most-once (a subscriber that is down misses messages), so nothing correct
-depends on it: the Celery queue, backed by the outbox, is the delivery path. What this gives an operator:
-`events_seen` and `events_rejected` counters and the publish-to-receive lag (`events_lag_ms_total` divided by
+The fast path of invalidation. An event is published right after its write's response; this listener gets it
+a fraction of a millisecond later and drops every key it touches at once (invalidation.drop_touched: the rules
+table's look-ups, one Redis round trip that also voids leases), without waiting for the Celery queue, and
+records when in the outbox row (dropped_at). Messages that arrive together are dropped as one batch. This is
+the shape of Facebook's memcache invalidation (a fast delete, and a durable stream that deletes again).
+
+Nothing correct depends on it: pub/sub is at-most-once (a listener that is down misses messages) and a drop
+can fail; the Celery queue, backed by the outbox, still applies every event (and re-fills hot lists). With
+several worker instances each listener drops every event (idempotent; the cost of a look-up each).
+EVENTS_DROP_ON_PUBLISH=0 leaves the listener to observability.
+
+What it gives an operator: `events_seen`, `events_rejected`, `events_dropped_on_publish` and
+`drop_on_publish_failures` counters and the publish-to-receive lag (`events_lag_ms_total` divided by
 `events_seen` is the mean; the last value is logged at DEBUG), all visible in `manage.py cache_stats`.
 
 The worker runs one EventMonitor in a thread for its whole life (a bootstep in worker/celery_app.py).
@@ -14,6 +24,8 @@ import time
 
 import redis
 from django.conf import settings
+from django.db import close_old_connections, connections
+from django.utils import timezone
 
 from caching import stats
 from config.redis_url import cache_url, mask
@@ -22,6 +34,9 @@ from events.schema import Event, InvalidEvent, decode
 logger = logging.getLogger("events.monitor")
 
 LAG_TOTAL = "events_lag_ms_total"
+DROPPED = "events_dropped_on_publish"
+DROP_FAILURES = "drop_on_publish_failures"
+DROP_BATCH_MAX = 500  # messages already waiting are dropped together, up to this many
 POLL_SECONDS = 1.0  # how often the listening thread checks whether it should stop
 BACKOFF_MAX_SECONDS = 30.0
 
@@ -31,6 +46,7 @@ class EventMonitor:
         self.redis_url = cache_url(redis_url or settings.REDIS_URL)
         self.channel = channel or settings.EVENTS_CHANNEL
         self.last_lag_ms: int | None = None
+        self.drop_keys = settings.EVENTS_DROP_ON_PUBLISH
         self.subscribed = threading.Event()  # set while subscribed (tests wait on it)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -48,17 +64,62 @@ class EventMonitor:
 
     def handle(self, raw: str | bytes) -> Event | None:
         """Validate and count one message; returns the event, or None when it was rejected."""
+        events = self._validate([raw])
+        self._count(events)
+        return events[0] if events else None
+
+    def _validate(self, raws) -> list[Event]:
+        events = []
+        for raw in raws:
+            try:
+                events.append(decode(raw))
+            except InvalidEvent as exc:
+                logger.warning("pub/sub message rejected: %s: %.200r", exc, raw)
+                stats.incr(stats.EVENTS_REJECTED)
+        return events
+
+    def _count(self, events: list[Event]) -> None:
+        """events_seen and the publish-to-receive lag, one counter update per batch."""
+        if not events:
+            return
+        now = time.time()
+        lags = [max(0, round((now - event.at) * 1000)) for event in events]
+        self.last_lag_ms = lags[-1]
+        stats.incr(stats.EVENTS_SEEN, len(events))
+        stats.incr(LAG_TOTAL, sum(lags))
+        logger.debug("pub/sub: %d event(s), last lag %d ms", len(events), self.last_lag_ms)
+
+    def drop(self, events: list[Event]) -> int:
+        """Drop every key the events touch and record it in their outbox rows; returns how many events. Never
+        raises: a failure is logged and counted, and the Celery task applies the events anyway."""
+        from caching import invalidation
+        from events import relay
+
         try:
-            event = decode(raw)
-        except InvalidEvent as exc:
-            logger.warning("pub/sub message rejected: %s: %.200r", exc, raw)
-            stats.incr(stats.EVENTS_REJECTED)
-            return None
-        self.last_lag_ms = max(0, round((time.time() - event.at) * 1000))
-        stats.incr(stats.EVENTS_SEEN)
-        stats.incr(LAG_TOTAL, self.last_lag_ms)
-        logger.debug("pub/sub event %s #%s, lag %d ms", event.kind, event.id, self.last_lag_ms)
-        return event
+            invalidation.drop_touched(events)
+            relay.mark_dropped([event.id for event in events], timezone.now())
+        except Exception as exc:  # noqa: BLE001 - the queue is the guarantee; this listener must go on
+            logger.warning("dropping the keys of %d published event(s) failed (the worker's task will): %r", len(events), exc)
+            stats.incr(DROP_FAILURES)
+            close_old_connections()  # a broken database connection is replaced on the next use
+            return 0
+        stats.incr(DROPPED, len(events))
+        return len(events)
+
+    def _receive(self, pubsub, first) -> None:
+        """Take `first` and every message already waiting (up to DROP_BATCH_MAX): drop their keys as one batch
+        first (that is the latency that matters), then count them."""
+        raws, message = [], first
+        while message is not None:
+            if message["type"] == "message":
+                raws.append(message["data"])
+            if len(raws) >= DROP_BATCH_MAX:
+                break
+            message = pubsub.get_message(timeout=0)
+        events = self._validate(raws)
+        if events and self.drop_keys:
+            self.drop(events)
+        self._count(events)
 
     def _run(self) -> None:
         backoff = 0.5
@@ -74,8 +135,8 @@ class EventMonitor:
                     backoff = 0.5
                     while not self._stopping.is_set():
                         message = pubsub.get_message(timeout=POLL_SECONDS)
-                        if message and message["type"] == "message":
-                            self.handle(message["data"])
+                        if message is not None:
+                            self._receive(pubsub, message)
             except Exception as exc:  # noqa: BLE001 - observability must never take the worker down
                 self.subscribed.clear()
                 unexpected = not isinstance(exc, redis.RedisError)
@@ -85,3 +146,4 @@ class EventMonitor:
             finally:
                 client.close()
         self.subscribed.clear()
+        connections.close_all()  # this thread's database connection

@@ -1,26 +1,26 @@
 """The relay: from outbox rows to Redis, right after commit, and again from the sweep if that failed.
 
     after_commit()               on commit of a write to captured tables: in a request, drop the primary
-                                 keys now (read-your-writes) and, after the response is sent, drop every
-                                 key the events touch and deliver them; elsewhere, flush() at once
+                                 keys now (read-your-writes) and deliver after the response is sent;
+                                 elsewhere, flush() at once
     flush()                      claim unsent rows and mark them sent (one UPDATE ... RETURNING), drop
                                  their primary keys, publish
     publish(events, covered)     PUBLISH each event on EVENTS_CHANNEL and send process_events batches
     sweep()                      beat: deliver rows the writer never sent, re-send unconfirmed ones, prune
     mark_processed(outbox_ids)   the worker confirms a batch
+    mark_dropped(outbox_ids, at) the worker's pub/sub listener dropped their keys
     recover_after_outage()       apply every pending event inline when Redis comes back
 
 Writes are noticed by a connection execute-wrapper (installed by events/apps.py) that registers
 `after_commit` on commit once per transaction. Inside an HTTP request (request_started/request_finished,
 connected in events/apps.py) the request pays only for one indexed SELECT of the rows its own connection
 wrote (the outbox's writer_pid is the backend pid, known without a query) and one Redis round trip dropping
-the keys they name, so the writer reads its own write. When the response has been handed to the client
-(request_finished), the same process drops every key the events touch (dependents too: one look-up, one
-Redis round trip), marks the rows sent (with dropped_at, when the keys were gone), then publishes and sends
-the Celery task. The worker still applies every event - the outbox, not this drop, is the guarantee - but
-readers no longer wait for the queue. The callbacks only live in memory: if the process dies between commit
-and delivery, the rows stay unsent (or sent but unconfirmed) and the sweep delivers them (at least once;
-handling is idempotent).
+the keys they name, so the writer reads its own write; publishing and the Celery send run when the response
+has been handed to the client (request_finished), still in the same process, and the rows are marked sent
+after that. The worker's pub/sub listener drops every key an event touches as soon as it is published
+(events/monitor.py); its Celery task applies the event again from the outbox, which is the guarantee. The
+callbacks only live in memory: if the process dies between commit and delivery, the rows stay unsent and
+the sweep delivers them (at least once; handling is idempotent).
 
 The relay's own bookkeeping transactions (claim, mark processed) commit with synchronous_commit off on
 PostgreSQL: losing one in a database crash only means a row is sent or applied again, which is harmless,
@@ -43,7 +43,7 @@ from datetime import timezone as dt_timezone
 
 import celery
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -373,72 +373,62 @@ def request_finished(**kwargs) -> None:
 
 
 def _send_then_mark(rows: list[OutboxRow]) -> None:
-    """Drop every key the rows' events touch, mark the rows sent (and when their keys were gone), then publish.
-
-    Marked before publishing so that no worker can hold a row yet (only sent rows are coalesced into a batch)
-    and the mark never has to skip one. If publishing fails, the rows go back to unsent for the sweep; dying
-    before it only means the sweep re-sends them (OUTBOX_RESEND_AFTER_SECONDS) - their keys are gone already,
-    only the worker's re-fill of hot lists waits."""
+    """Publish first, so nothing stands between the response and the worker (its pub/sub listener drops the
+    keys the moment the event is published); then mark the rows sent, skipping any a worker is already applying
+    (it marks them processed). Dying in between only means the sweep sends them again."""
     events, covered = deduplicate(rows)
-    dropped_at = _drop_touched(events)
-    valid = {outbox_id for ids in covered.values() for outbox_id in ids}
-    marked = [row.id for row in rows if row.id in valid]
-    _mark_sent(marked, dropped_at)
     try:
         publish(events, covered)
     except DELIVERY_ERRORS as exc:
         log.warning("events not delivered (after the response), %d row(s) kept in the outbox: %s", len(rows), exc)
         _note_outage(exc)
-        update_in_chunks(marked, only_unprocessed=True, sent_at=None)
         return
+    valid = {outbox_id for ids in covered.values() for outbox_id in ids}
+    _mark_sent([row.id for row in rows if row.id in valid])
     update_in_chunks([row.id for row in rows if row.id not in valid], processed_at=Now())
 
 
-def _drop_touched(events: list[schema.Event]) -> datetime | None:
-    """After the response: drop every key the events touch, dependents included (one look-up per rule, one Redis
-    round trip), as the process that wrote (Facebook's memcache and Shopify's identity_cache delete from the
-    writing process too). The worker still applies every event from the outbox - that is the guarantee; this
-    only means readers need not wait for the queue. Returns when the keys were gone, or None when this was left
-    to the worker: more than settings.EVENTS_DROP_AFTER_RESPONSE_MAX_EVENTS events (a bulk change is the
-    worker's batched apply's; a web worker should not sit on it after a response), or Redis or the database
-    failed."""
-    if not events or len(events) > settings.EVENTS_DROP_AFTER_RESPONSE_MAX_EVENTS:
-        return None
-    from caching import invalidation
-
-    try:
-        invalidation.drop_touched(events)
-    except (*DELIVERY_ERRORS, DatabaseError) as exc:
-        log.warning("keys of %d event(s) not dropped after the response (the worker will): %s", len(events), exc)
-        if isinstance(exc, RedisError):
-            _note_outage(exc)
-        return None
-    return timezone.now()
-
-
-def _mark_sent(ids: list[int], dropped_at: datetime | None = None) -> None:
-    """One statement, one round trip: mark the rows sent (and when their keys were dropped), skipping any that
-    another process holds (the sweep claiming them). On PostgreSQL the statement runs as its own transaction with synchronous_commit
-    off (both statements go in one simple-query message, which PostgreSQL runs as one implicit transaction)."""
+def _mark_sent(ids: list[int]) -> None:
+    """One statement, one round trip: mark the rows sent unless a worker holds them (it is applying them).
+    On PostgreSQL the statement runs as its own transaction with synchronous_commit off (both statements go in
+    one simple-query message, which PostgreSQL runs as one implicit transaction)."""
     if not ids:
         return
     table = connection.ops.quote_name(OutboxEvent._meta.db_table)
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        # Plain numbers formatted in: the simple-query protocol that allows two statements takes no parameters.
+        # Plain integers formatted in: the simple-query protocol that allows two statements takes no parameters.
         id_list = ",".join(str(int(i)) for i in ids)
-        dropped = f", dropped_at = to_timestamp({float(dropped_at.timestamp())!r})" if dropped_at is not None else ""
         sql = (
             "SET LOCAL synchronous_commit TO OFF; "
-            f"UPDATE {table} SET sent_at = statement_timestamp(), attempts = attempts + 1{dropped} WHERE id = ANY(ARRAY("
+            f"UPDATE {table} SET sent_at = statement_timestamp(), attempts = attempts + 1 WHERE id = ANY(ARRAY("
             f"SELECT id FROM {table} WHERE id IN ({id_list}) AND sent_at IS NULL AND processed_at IS NULL "
             "FOR UPDATE SKIP LOCKED))"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql)
         return
-    claimed = [row.id for row in _claim(_unsent().filter(id__in=ids))]
-    if dropped_at is not None:
-        update_in_chunks(claimed, dropped_at=dropped_at)
+    _claim(_unsent().filter(id__in=ids))
+
+
+def mark_dropped(outbox_ids, dropped_at: datetime) -> int:
+    """The worker's pub/sub listener dropped these rows' keys at `dropped_at` (events/monitor.py). One statement,
+    committed with synchronous_commit off like the relay's other bookkeeping; rows a batch holds are skipped rather
+    than waited for (that batch marks them processed)."""
+    ids = [int(i) for i in outbox_ids]
+    if not ids:
+        return 0
+    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # Numbers formatted in: the simple-query protocol that allows two statements takes no parameters.
+        id_list = ",".join(map(str, ids))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SET LOCAL synchronous_commit TO OFF; "
+                f"UPDATE {table} SET dropped_at = to_timestamp({float(dropped_at.timestamp())!r}) WHERE id = ANY(ARRAY("
+                f"SELECT id FROM {table} WHERE id IN ({id_list}) AND dropped_at IS NULL FOR UPDATE SKIP LOCKED))"
+            )
+        return len(ids)
+    return OutboxEvent.objects.filter(id__in=ids, dropped_at__isnull=True).update(dropped_at=dropped_at)
 
 
 def sweep() -> dict[str, int]:
