@@ -6,8 +6,9 @@ Each write is one autocommit `UPDATE` of a recipe's title through the ORM betwee
 and request_finished signals, as a view's write in the web process: the capture trigger and the primary-key
 drop run in the write, the relay's delivery (PUBLISH, Celery task) after it, in this process. The latency
 reported is the write's (what a client waits for); the delivery after it is reported separately. Also prints
-the wall-clock time each write committed and this connection's backend pid (the outbox's writer_pid), so the
-bench can measure each event's lag from its commit.
+the wall-clock time each write committed (when the UPDATE returned, before the relay's after-commit work) and
+this connection's backend pid (the outbox's writer_pid), so the bench can measure each event's lag from its
+commit.
 Stops after --seconds even if behind schedule. Prints one JSON line: writes made, seconds taken, and the
 writer-side latency of each write (median, p99).
 """
@@ -46,6 +47,17 @@ def main(argv=None) -> int:
     from django.db import connection
 
     latencies, deliveries, commits = [], [], []
+    committed = []
+
+    def stamp_commit(execute, sql, params, many, context):
+        # Inside the relay's write watcher (installed first, so outermost): this runs when the autocommit UPDATE
+        # has returned - committed - and before the watcher's after_commit (primary-key drop, PUBLISH) starts.
+        result = execute(sql, params, many, context)
+        if sql.lstrip().upper().startswith("UPDATE"):
+            committed.append(time.time())
+        return result
+
+    connection.execute_wrappers.append(stamp_commit)
     start = time.perf_counter()
     writes = 0
     for i in range(total):
@@ -56,10 +68,11 @@ def main(argv=None) -> int:
         if delay > 0:
             time.sleep(delay)
         request_started.send(sender=None)
+        committed.clear()
         t0 = time.perf_counter_ns()
         Recipe.objects.filter(pk=recipe_ids[i % len(recipe_ids)]).update(title=f"recipe edit {i}")
         t1 = time.perf_counter_ns()
-        commits.append(time.time())  # autocommit: the UPDATE (and its outbox row) is committed here
+        commits.append(committed[0])  # autocommit: the UPDATE (and its outbox row) committed then
         request_finished.send(sender=None)  # the response is out: the relay delivers
         latencies.append(t1 - t0)
         deliveries.append(time.perf_counter_ns() - t1)
