@@ -3,10 +3,10 @@
 Writer processes (bench/writer.py) make real committed writes at a paced rate, each between Django's
 request_started and request_finished signals as a web worker makes them; one real Celery worker (`--pool solo`)
 applies the events. Lag per write = the moment every key the write touches was gone - the outbox row's
-dropped_at (set by the worker's pub/sub listener after it dropped them on the published event) or processed_at
-(set by the worker's Celery task after its DEL), whichever came first - minus the write's commit time: each
-writer reports the wall-clock time each of its autocommit UPDATEs returned (one outbox row each, matched in
-order through the row's writer_pid). The task column is commit -> processed_at alone (the queue path, which
+dropped_at (when the worker's pub/sub listener had dropped them on the published event) or processed_at (set by
+the worker's Celery task after its DEL), whichever came first - minus the write's commit time: each writer
+reports the wall-clock time each of its autocommit UPDATEs returned, before the relay's after-commit work (one
+outbox row each, matched in order through the row's writer_pid). The task column is commit -> processed_at alone (the queue path, which
 also re-fills hot lists); the relay column is commit -> marked sent. While waiting for the worker to finish, the bench runs the
 outbox sweep once a second, as beat would (a row whose send failed is re-sent and counts with its real lag)"""
 
@@ -169,10 +169,11 @@ def run(ctx) -> ScenarioResult:
         met = lag200.p99_ms < LAG_P99_TARGET_MS
         targets.append(Target("p99 lag under 10 ms at 200 writes/s", f"p99 {fmt_ms(lag200.p99_ms)} (p50 {fmt_ms(lag200.median_ms)})", met,
                               "" if met else f"the worker's pub/sub listener dropped the keys first in {on_publish200:.0%} of "
-                              f"writes; the path is the relay's work after the response ({fmt_ms(steps['relay'])} measured alone: "
-                              "PUBLISH, Celery send, mark sent), the listener's look-up and DEL, and each process's wait for a "
-                              f"core on a 2-core machine shared with the writers, the worker's task ({fmt_ms(steps['worker'])} per "
-                              "one-event message alone), PostgreSQL and Redis"))  # fmt: skip
+                              "writes; the path is the writer's commit-time look-up of its rows, the round trip that drops their "
+                              "primary keys and publishes them, the listener's wake-up, dependents look-up and DEL, and each "
+                              "process's wait for a core on a 2-core machine shared with the writers (their delivery after the "
+                              f"response: {fmt_ms(steps['relay'])} measured alone), the worker's task ({fmt_ms(steps['worker'])} "
+                              "per one-event message alone), PostgreSQL and Redis"))  # fmt: skip
     notes = []
     if 1000 in figures:
         lag1k, achieved1k, worker1k, _, on_publish1k = figures[1000]

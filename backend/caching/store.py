@@ -323,23 +323,29 @@ def release(key: Key, lease: Lease) -> None:
     run_script(RELEASE_LUA, [full_name(keys.lease(key))], [lease.token])
 
 
-def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[KeyFamily] = ()) -> None:
+def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[KeyFamily] = (), *, then_publish=()) -> None:
     """One round trip for a batch: one DEL of every key and its lease (voiding in-flight fills), and an
-    INCR of the namespace version of every bumped family."""
-    invalidate_and_lease(keys_to_drop, (), bump_families)
+    INCR of the namespace version of every bumped family; then PUBLISH each (channel, message) of
+    `then_publish` in the same round trip (the relay's events: subscribers hear of them only once the keys
+    are gone)."""
+    invalidate_and_lease(keys_to_drop, (), bump_families, then_publish=then_publish)
 
 
 def invalidate_and_lease(
-    keys_to_drop: Iterable[Key], lease_keys: Iterable[Key], bump_families: Iterable[KeyFamily] = ()
+    keys_to_drop: Iterable[Key], lease_keys: Iterable[Key], bump_families: Iterable[KeyFamily] = (), *, then_publish=()
 ) -> dict[Key, Lease]:
     """`invalidate`, and in the same atomic round trip a fresh lease on each of `lease_keys` (also
     dropped), so their readers wait for the caller's warm value instead of computing it themselves."""
     lease_keys = list(dict.fromkeys(lease_keys))
     drop = list(dict.fromkeys([*keys_to_drop, *lease_keys]))
     bump_families = list(dict.fromkeys(bump_families))
-    if not drop and not bump_families:
+    then_publish = list(then_publish)
+    if not drop and not bump_families and not then_publish:
         return {}
-    pipe = connection().pipeline(transaction=True)
+    # Dropping (one DEL of every key and its lease) and bumping need no MULTI/EXEC: each command is atomic and
+    # either order is a valid invalidation. Taking leases does: no reader may see the key gone before its lease
+    # is set. Without leases this round trip is also the one every write pays before its response.
+    pipe = connection().pipeline(transaction=bool(lease_keys))
     if drop:
         pipe.delete(*[full_name(name) for key in drop for name in (key.name, keys.lease(key))])
     for family in bump_families:
@@ -351,7 +357,11 @@ def invalidate_and_lease(
     for family in lease_families:
         pipe.set(full_name(keys.namespace(family)), _fresh_ns(), nx=True)
         pipe.get(full_name(keys.namespace(family)))
+    for channel, message in then_publish:
+        pipe.publish(channel, message)
     replies = pipe.execute()
+    if then_publish:
+        replies = replies[: len(replies) - len(then_publish)]
     # The last 2 replies per lease family are (SET NX, GET): take the GETs.
     ns_replies = replies[len(replies) - 2 * len(lease_families) :][1::2]
     namespaces = dict(zip(lease_families, ns_replies))

@@ -37,6 +37,8 @@ LAG_TOTAL = "events_lag_ms_total"
 DROPPED = "events_dropped_on_publish"
 DROP_FAILURES = "drop_on_publish_failures"
 DROP_BATCH_MAX = 500  # messages already waiting are dropped together, up to this many
+IDLE_SECONDS = 0.005  # with dropped_at marks to write: how long the channel must be quiet before they are written
+UNMARKED_MAX = 2000  # ... or how many may wait at most
 POLL_SECONDS = 1.0  # how often the listening thread checks whether it should stop
 BACKOFF_MAX_SECONDS = 30.0
 
@@ -47,6 +49,7 @@ class EventMonitor:
         self.channel = channel or settings.EVENTS_CHANNEL
         self.last_lag_ms: int | None = None
         self.drop_keys = settings.EVENTS_DROP_ON_PUBLISH
+        self._unmarked: dict[int, float] = {}  # outbox id -> when its keys were dropped (time.time()), not yet written
         self.subscribed = threading.Event()  # set while subscribed (tests wait on it)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -90,21 +93,33 @@ class EventMonitor:
         logger.debug("pub/sub: %d event(s), last lag %d ms", len(events), self.last_lag_ms)
 
     def drop(self, events: list[Event]) -> int:
-        """Drop every key the events touch and record it in their outbox rows; returns how many events. Never
+        """Drop every key the events touch; returns how many events. When is noted for their outbox rows and
+        written while the channel is quiet (mark_dropped): bookkeeping stays off the path of the next drop. Never
         raises: a failure is logged and counted, and the Celery task applies the events anyway."""
         from caching import invalidation
-        from events import relay
 
         try:
             invalidation.drop_touched(events)
-            relay.mark_dropped([event.id for event in events], timezone.now())
         except Exception as exc:  # noqa: BLE001 - the queue is the guarantee; this listener must go on
             logger.warning("dropping the keys of %d published event(s) failed (the worker's task will): %r", len(events), exc)
             stats.incr(DROP_FAILURES)
             close_old_connections()  # a broken database connection is replaced on the next use
             return 0
+        dropped_at = time.time()
+        self._unmarked.update((event.id, dropped_at) for event in events)
         stats.incr(DROPPED, len(events))
         return len(events)
+
+    def mark_dropped(self) -> None:
+        """Write dropped_at for the events dropped since the last call (relay.mark_dropped: one statement)."""
+        from events import relay
+
+        pending, self._unmarked = self._unmarked, {}
+        try:
+            relay.mark_dropped(pending)
+        except Exception as exc:  # noqa: BLE001 - bookkeeping only
+            logger.warning("recording dropped_at of %d row(s) failed: %r", len(pending), exc)
+            close_old_connections()
 
     def _receive(self, pubsub, first) -> None:
         """Take `first` and every message already waiting (up to DROP_BATCH_MAX): drop their keys as one batch
@@ -134,9 +149,11 @@ class EventMonitor:
                     logger.info("pub/sub monitor subscribed to %s on %s", self.channel, mask(self.redis_url))
                     backoff = 0.5
                     while not self._stopping.is_set():
-                        message = pubsub.get_message(timeout=POLL_SECONDS)
+                        message = pubsub.get_message(timeout=IDLE_SECONDS if self._unmarked else POLL_SECONDS)
                         if message is not None:
                             self._receive(pubsub, message)
+                        if self._unmarked and (message is None or len(self._unmarked) >= UNMARKED_MAX):
+                            self.mark_dropped()
             except Exception as exc:  # noqa: BLE001 - observability must never take the worker down
                 self.subscribed.clear()
                 unexpected = not isinstance(exc, redis.RedisError)
@@ -146,4 +163,6 @@ class EventMonitor:
             finally:
                 client.close()
         self.subscribed.clear()
+        if self._unmarked:
+            self.mark_dropped()
         connections.close_all()  # this thread's database connection

@@ -1,24 +1,25 @@
 """The relay: from outbox rows to Redis, right after commit, and again from the sweep if that failed.
 
     after_commit()               on commit of a write to captured tables: in a request, drop the primary
-                                 keys now (read-your-writes) and deliver after the response is sent;
-                                 elsewhere, flush() at once
+                                 keys now (read-your-writes) and PUBLISH, and send to the queue after the
+                                 response is sent; elsewhere, flush() at once
     flush()                      claim unsent rows and mark them sent (one UPDATE ... RETURNING), drop
                                  their primary keys, publish
     publish(events, covered)     PUBLISH each event on EVENTS_CHANNEL and send process_events batches
     sweep()                      beat: deliver rows the writer never sent, re-send unconfirmed ones, prune
     mark_processed(outbox_ids)   the worker confirms a batch
-    mark_dropped(outbox_ids, at) the worker's pub/sub listener dropped their keys
+    mark_dropped({id: at})       the worker's pub/sub listener dropped their keys
     recover_after_outage()       apply every pending event inline when Redis comes back
 
 Writes are noticed by a connection execute-wrapper (installed by events/apps.py) that registers
 `after_commit` on commit once per transaction. Inside an HTTP request (request_started/request_finished,
 connected in events/apps.py) the request pays only for one indexed SELECT of the rows its own connection
 wrote (the outbox's writer_pid is the backend pid, known without a query) and one Redis round trip dropping
-the keys they name, so the writer reads its own write; publishing and the Celery send run when the response
-has been handed to the client (request_finished), still in the same process, and the rows are marked sent
-after that. The worker's pub/sub listener drops every key an event touches as soon as it is published
-(events/monitor.py); its Celery task applies the event again from the outbox, which is the guarantee. The
+the keys they name, so the writer reads its own write; the events go on pub/sub in that same round trip, right
+after the drop, so the worker's pub/sub listener starts dropping every key they touch at once
+(events/monitor.py). The Celery send runs when the response has been handed to the client (request_finished),
+still in the same process, and the rows are marked sent after that; the Celery task applies the events again
+from the outbox, which is the guarantee. The
 callbacks only live in memory: if the process dies between commit and delivery, the rows stay unsent and
 the sweep delivers them (at least once; handling is idempotent).
 
@@ -100,20 +101,26 @@ def _pubsub_client():
 # --- Publishing ------------------------------------------------------------------------------------------
 
 
-def publish(events: list[schema.Event], covered: dict[int, list[int]] | None = None) -> None:
+def pubsub_messages(events: list[schema.Event]) -> list[tuple[str, bytes]]:
+    """The (channel, message) pairs that put `events` on pub/sub."""
+    return [(settings.EVENTS_CHANNEL, schema.encode(event)) for event in events]
+
+
+def publish(events: list[schema.Event], covered: dict[int, list[int]] | None = None, *, on_pubsub: bool = True) -> None:
     """The single publish entry point: every event on pub/sub (one pipeline), then the Celery batches.
 
     `covered` maps an event id to the outbox ids it stands for (after de-duplication); by default an
-    event covers its own id. Raises the Redis/broker error if delivery fails, so the caller keeps the
+    event covers its own id. `on_pubsub=False` when they are on pub/sub already (a request's commit published
+    them with its primary-key drop). Raises the Redis/broker error if delivery fails, so the caller keeps the
     rows unsent."""
     if not events:
         return
     covered = covered or {}
-    client = _pubsub_client()
+    client = _pubsub_client() if on_pubsub else None
     if client is not None:
         pipe = client.pipeline(transaction=False)
-        for event in events:
-            pipe.publish(settings.EVENTS_CHANNEL, schema.encode(event))
+        for channel, message in pubsub_messages(events):
+            pipe.publish(channel, message)
         pipe.execute()
 
     size = settings.EVENT_BATCH_SIZE
@@ -296,7 +303,10 @@ def after_commit() -> int:
         from caching import invalidation
 
         try:
-            invalidation.drop_primary_keys(events)
+            # The events go on pub/sub in the same round trip, right after the drop: the worker's listener starts
+            # on the dependents now, and the delivery after the response is only the Celery send and the mark.
+            invalidation.drop_primary_keys(events, then_publish=pubsub_messages(events))
+            _request.on_pubsub.update(row.id for row in rows)
         except DELIVERY_ERRORS as exc:
             log.warning("primary keys of %d event(s) not dropped: %s", len(events), exc)
             _note_outage(exc)
@@ -357,28 +367,30 @@ def _own_unsent_rows() -> list[OutboxRow]:
 def request_started(**kwargs) -> None:
     _request.active = True
     _request.rows = {}
+    _request.on_pubsub = set()  # ids of the rows whose events were published at commit (with the key drop)
 
 
 def request_finished(**kwargs) -> None:
     """The response has been sent: publish what this request's commits wrote, then mark it sent (errors are
     logged, never raised: unsent rows are the sweep's)."""
     rows = list(getattr(_request, "rows", {}).values())
-    _request.active, _request.rows = False, {}
+    on_pubsub = getattr(_request, "on_pubsub", set())
+    _request.active, _request.rows, _request.on_pubsub = False, {}, set()
     if not rows:
         return
     try:
-        _send_then_mark(rows)
+        _send_then_mark(rows, on_pubsub=not on_pubsub.issuperset(row.id for row in rows))
     except Exception:  # the rows stay unsent; the sweep delivers them
         log.exception("delivering events after the response failed; the outbox sweep will send them")
 
 
-def _send_then_mark(rows: list[OutboxRow]) -> None:
-    """Publish first, so nothing stands between the response and the worker (its pub/sub listener drops the
-    keys the moment the event is published); then mark the rows sent, skipping any a worker is already applying
-    (it marks them processed). Dying in between only means the sweep sends them again."""
+def _send_then_mark(rows: list[OutboxRow], *, on_pubsub: bool = True) -> None:
+    """Send first, so nothing stands between the response and the worker; then mark the rows sent, skipping any
+    a worker is already applying (it marks them processed). Dying in between only means the sweep sends them
+    again. `on_pubsub=False`: their events were published at commit already."""
     events, covered = deduplicate(rows)
     try:
-        publish(events, covered)
+        publish(events, covered, on_pubsub=on_pubsub)
     except DELIVERY_ERRORS as exc:
         log.warning("events not delivered (after the response), %d row(s) kept in the outbox: %s", len(rows), exc)
         _note_outage(exc)
@@ -410,25 +422,28 @@ def _mark_sent(ids: list[int]) -> None:
     _claim(_unsent().filter(id__in=ids))
 
 
-def mark_dropped(outbox_ids, dropped_at: datetime) -> int:
-    """The worker's pub/sub listener dropped these rows' keys at `dropped_at` (events/monitor.py). One statement,
-    committed with synchronous_commit off like the relay's other bookkeeping; rows a batch holds are skipped rather
-    than waited for (that batch marks them processed)."""
-    ids = [int(i) for i in outbox_ids]
-    if not ids:
+def mark_dropped(dropped: dict[int, float]) -> int:
+    """The worker's pub/sub listener dropped the keys of these rows (outbox id -> time.time() of the drop;
+    events/monitor.py). One statement, committed with synchronous_commit off like the relay's other bookkeeping;
+    a row already marked keeps its first time."""
+    if not dropped:
         return 0
     table = connection.ops.quote_name(OutboxEvent._meta.db_table)
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        # Numbers formatted in: the simple-query protocol that allows two statements takes no parameters.
-        id_list = ",".join(map(str, ids))
+    with transaction.atomic():
+        relax_commit_durability()
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SET LOCAL synchronous_commit TO OFF; "
-                f"UPDATE {table} SET dropped_at = to_timestamp({float(dropped_at.timestamp())!r}) WHERE id = ANY(ARRAY("
-                f"SELECT id FROM {table} WHERE id IN ({id_list}) AND dropped_at IS NULL FOR UPDATE SKIP LOCKED))"
-            )
-        return len(ids)
-    return OutboxEvent.objects.filter(id__in=ids, dropped_at__isnull=True).update(dropped_at=dropped_at)
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"UPDATE {table} AS o SET dropped_at = to_timestamp(d.at) FROM unnest(%s::bigint[], %s::float8[]) "
+                    "AS d(id, at) WHERE o.id = d.id AND o.dropped_at IS NULL",
+                    [list(dropped), list(dropped.values())],
+                )
+                return cursor.rowcount
+            marked = 0
+            for outbox_id, at in dropped.items():
+                at_time = datetime.fromtimestamp(at, tz=dt_timezone.utc)
+                marked += OutboxEvent.objects.filter(id=outbox_id, dropped_at__isnull=True).update(dropped_at=at_time)
+            return marked
 
 
 def sweep() -> dict[str, int]:

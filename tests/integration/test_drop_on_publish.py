@@ -2,6 +2,8 @@
 every key a write touches as soon as the event is published - before any Celery task runs - and records when in
 the outbox row (dropped_at); the event is still queued for the task, which is the guarantee."""
 
+import time
+
 import pytest
 from django.core.signals import request_finished, request_started
 
@@ -121,3 +123,27 @@ def test_messages_waiting_together_are_dropped_as_one_batch(world, redis_conn, m
 
     monitor._receive(Waiting(), {"type": "subscribe", "data": 1})
     assert [[e.id for e in batch] for batch in batches] == [[1, 2]]
+
+
+def test_dropped_at_is_written_after_the_drop_with_the_time_of_the_drop(world, settings):
+    """The listener keeps the times and writes them in one statement while the channel is quiet (or when many
+    are waiting), so the bookkeeping never delays the next drop."""
+    settings.EVENTS_DROP_ON_PUBLISH = True
+    Recipe.objects.filter(id=world["soup"].id).update(title="Leek soup")
+    row = OutboxEvent.objects.get()
+    monitor = monitor_module.EventMonitor()
+    event = monitor.handle(f'{{"v":1,"id":{row.id},"kind":"recipe.changed","at":1,"data":{{"recipe_id":{world["soup"].id}}}}}')
+
+    before = time.time()
+    assert monitor.drop([event]) == 1
+    after = time.time()
+    row.refresh_from_db()
+    assert row.dropped_at is None  # not written yet
+
+    monitor.mark_dropped()
+    row.refresh_from_db()
+    assert before <= row.dropped_at.timestamp() <= after
+    monitor.drop([event])  # dropped again (a re-send): the first time stays
+    monitor.mark_dropped()
+    row.refresh_from_db()
+    assert row.dropped_at.timestamp() <= after
