@@ -1,5 +1,5 @@
-"""kombu's Redis transport, made to survive a queue item that is not a kombu message (and to publish without
-building a redis-py client per message: Channel._create_client).
+"""kombu's Redis transport (events/broker.py's, which publishes without building a redis-py client per message),
+made to survive a queue item that is not a kombu message.
 
 kombu's Redis channel pops an item (BRPOP) and JSON-decodes its envelope before any Celery hook sees it. An item
 that is not JSON, or JSON that is not an envelope, raises out of the event loop and stops the worker
@@ -16,6 +16,8 @@ from json import JSONDecodeError
 
 from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import str_to_bytes
+
+from events import broker
 
 from worker.rejections import count_rejected_message
 
@@ -42,21 +44,7 @@ def _drop(reason, raw) -> None:
     count_rejected_message()
 
 
-class Channel(kombu_redis.Channel):
-    _sync_client = None
-
-    def _create_client(self, asynchronous=False):
-        """kombu builds a new redis-py client for every synchronous call, i.e. for every message a web process
-        publishes, and with redis-py 8 building one (it fills ~170 response callbacks) costs more CPU than the LPUSH
-        it sends. One per channel, on the channel's current connection pool, does the same work (redis-py clients
-        are thread-safe; a new pool after a reconnect gets a new client)."""
-        if asynchronous:
-            return super()._create_client(asynchronous=True)
-        client = self._sync_client
-        if client is None or client.connection_pool is not self.pool:
-            client = self._sync_client = super()._create_client()
-        return client
-
+class Channel(broker.Channel):
     def _brpop_read(self, **options):
         try:
             return super()._brpop_read(**options)
@@ -72,7 +60,7 @@ class Channel(kombu_redis.Channel):
             raise kombu_redis.Empty() from None
 
 
-class Transport(kombu_redis.Transport):
+class Transport(broker.Transport):
     Channel = Channel
 
     def _deliver(self, message, queue):

@@ -19,9 +19,8 @@ the keys they name, so the writer reads its own write; the events go on pub/sub 
 after the drop, so the worker's pub/sub listener starts dropping every key they touch at once
 (events/monitor.py). The Celery send runs when the response has been handed to the client (request_finished),
 still in the same process, and the rows are marked sent after that; the Celery task applies the events again
-from the outbox, which is the guarantee. The
-callbacks only live in memory: if the process dies between commit and delivery, the rows stay unsent and
-the sweep delivers them (at least once; handling is idempotent).
+from the outbox, which is the guarantee. The callbacks only live in memory: if the process dies between commit
+and delivery, the rows stay unsent and the sweep delivers them (at least once; handling is idempotent).
 
 The relay's own bookkeeping transactions (claim, mark processed) commit with synchronous_commit off on
 PostgreSQL: losing one in a database crash only means a row is sent or applied again, which is harmless,
@@ -41,6 +40,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
+from urllib.parse import urlsplit
 
 import celery
 from django.conf import settings
@@ -52,7 +52,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
 from config import queues
-from events import schema
+from events import broker, schema
 from events.capture import CAPTURED_TABLES
 from events.models import OutboxEvent
 
@@ -81,6 +81,8 @@ def _celery_for(broker_url: str) -> celery.Celery:
     app = celery.Celery("recipe_planner_web", set_as_current=False)
     app.config_from_object(settings, namespace="CELERY")
     app.conf.broker_url = broker_url
+    if urlsplit(broker_url).scheme == "redis":  # rediss:// keeps kombu's own transport (as the worker does)
+        app.conf.broker_transport = broker.TRANSPORT
     return app
 
 

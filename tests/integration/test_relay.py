@@ -271,3 +271,20 @@ def test_a_request_sends_only_the_rows_its_own_connection_wrote(world, broker_co
     theirs.refresh_from_db()
     assert theirs.sent_at is None  # left to its writer, or the sweep
 
+
+
+def test_the_producer_publishes_through_one_redis_client_per_channel(world, broker_conn):
+    """events/broker.py: kombu would build a redis-py client for every message; the relay's producer keeps one."""
+    from events import broker
+
+    app = relay.celery_app()
+    assert app.conf.broker_transport == broker.TRANSPORT
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        assert isinstance(channel, broker.Channel)
+        first = channel._create_client()
+        assert channel._create_client() is first
+        assert channel._create_client(asynchronous=True) is not first
+    for n in range(3):
+        relay.publish([schema.RecipeChanged(id=n + 1, at=1.0, recipe_id=world["soup"].id)])
+    assert len(queued_tasks(broker_conn)) == 3
