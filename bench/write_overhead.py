@@ -105,11 +105,14 @@ def run(ctx) -> ScenarioResult:
     targets = [
         Target("under 1 ms added at the median (server time)", fmt_ms(added), met,
                "" if met else "what stays in the request is the trigger's outbox INSERT (inside the write's transaction), "
-               "one indexed SELECT of the connection's unsent rows and one Redis DEL of the keys they name (read-your-writes): "
+               "one indexed SELECT of the connection's unsent rows and one Redis round trip that drops the keys they name "
+               "(read-your-writes) and publishes them: "
                f"{fmt_ms(in_process['write on'].median_ms - in_process['write off'].median_ms)} added in-process with nothing "
-               "else running (rows below); over HTTP the previous PATCH's delivery after its response "
-               f"({fmt_ms(deferred.median_ms)} of CPU in the other gunicorn worker) also competes with the measured request "
-               "for the 2 cores"),
+               "else running (rows below); over HTTP the previous PATCH's delivery after its response (Celery send, mark "
+               f"sent: {fmt_ms(deferred.median_ms)} in the other gunicorn worker) also competes with the measured request "
+               "for the 2 cores. The next fix: claim the rows (mark them sent) in the commit-time statement that reads "
+               "them, which takes the mark's round trip out of the delivery, and have the capture trigger hand the writer "
+               "its events without that SELECT"),
     ]  # fmt: skip
     return ScenarioResult(
         name="write_overhead",
