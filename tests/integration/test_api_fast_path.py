@@ -24,11 +24,11 @@ from api import fast_path, identity
 from api.identity import HINT_COOKIE, PlannedRead
 from caching import keys, readthrough, store
 from caching.store import AuthenticatedRead
+from tests.fixtures.api import PANTRY_DAY as DAY
 from tests.fixtures.api import PASSWORD, ApiClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
-DAY = dt.date(2026, 3, 2)
 
 
 # --- WSGI by hand ------------------------------------------------------------------------------------------
@@ -114,16 +114,6 @@ def _cookies(client: ApiClient) -> dict:
 
 
 # --- fixtures ----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def pantry(household, make_recipe, plan_meal):
-    """A tagged recipe on Ann's plan (so her shopping list has a line), and one on Bob's."""
-    soup = make_recipe(household["ann"], "Pea soup", lines=[("peas", "500", "g")], tags=["soup"])
-    stew = make_recipe(household["bob"], "Bob's stew", lines=[("beef", "1", "kg")])
-    plan_meal(household["family"], DAY, soup, servings=2)
-    plan_meal(household["other_family"], DAY, stew, servings=2)
-    return {"soup": soup, "stew": stew}
 
 
 @pytest.fixture

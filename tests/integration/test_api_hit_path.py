@@ -3,7 +3,6 @@ login, the session, the identity and the value come in ONE Redis round trip (api
 queries; and nothing about who may read what changed: a hint naming someone else, a stale or forged
 session, a missing or garbage hint all end up in the separate reads and today's checks."""
 
-import datetime as dt
 import json
 
 import pytest
@@ -11,23 +10,13 @@ from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 
 from api.identity import HINT_COOKIE
 from caching import hotness, keys, stats, store
+from tests.fixtures.api import PANTRY_DAY as DAY
 from tests.fixtures.api import ApiClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
-DAY = dt.date(2026, 3, 2)
 ONE_TRIP = ["EVALSHA"]
 SEPARATE_READS = ["GET", "EVALSHA", "EVALSHA"]  # the session (django-redis), the identity, the value
-
-
-@pytest.fixture
-def pantry(household, make_recipe, plan_meal):
-    """A tagged recipe on Ann's plan (so her shopping list has a line), and one on Bob's."""
-    soup = make_recipe(household["ann"], "Pea soup", lines=[("peas", "500", "g")], tags=["soup"])
-    stew = make_recipe(household["bob"], "Bob's stew", lines=[("beef", "1", "kg")])
-    plan_meal(household["family"], DAY, soup, servings=2)
-    plan_meal(household["other_family"], DAY, stew, servings=2)
-    return {"soup": soup, "stew": stew}
 
 
 def _warm(client, path):
