@@ -1,6 +1,6 @@
 """The worker's pub/sub listener: on settings.EVENTS_CHANNEL, validates, counts, measures lag, and drops keys.
 
-The fast path of invalidation. An event is published right after its write's response; this listener gets it
+The fast path of invalidation. An event is published right after its write commits; this listener gets it
 a fraction of a millisecond later and drops every key it touches at once (invalidation.drop_touched: the rules
 table's look-ups, one Redis round trip that also voids leases), without waiting for the Celery queue, and
 records when in the outbox row (dropped_at). Messages that arrive together are dropped as one batch. This is
@@ -25,7 +25,6 @@ import time
 import redis
 from django.conf import settings
 from django.db import close_old_connections, connections
-from django.utils import timezone
 
 from caching import stats
 from config.redis_url import cache_url, mask
