@@ -38,6 +38,7 @@ DROP_FAILURES = "drop_on_publish_failures"
 DROP_BATCH_MAX = 500  # messages already waiting are dropped together, up to this many
 IDLE_SECONDS = 0.005  # with dropped_at marks to write: how long the channel must be quiet before they are written
 UNMARKED_MAX = 2000  # ... or how many may wait at most
+MARK_ATTEMPTS = 3  # a row a task holds (or one marked already) is tried this many times
 POLL_SECONDS = 1.0  # how often the listening thread checks whether it should stop
 BACKOFF_MAX_SECONDS = 30.0
 
@@ -48,7 +49,7 @@ class EventMonitor:
         self.channel = channel or settings.EVENTS_CHANNEL
         self.last_lag_ms: int | None = None
         self.drop_keys = settings.EVENTS_DROP_ON_PUBLISH
-        self._unmarked: dict[int, float] = {}  # outbox id -> when its keys were dropped (time.time()), not yet written
+        self._unmarked: dict[int, tuple[float, int]] = {}  # outbox id -> (time.time() of its drop, attempts), unwritten
         self.subscribed = threading.Event()  # set while subscribed (tests wait on it)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -105,20 +106,25 @@ class EventMonitor:
             close_old_connections()  # a broken database connection is replaced on the next use
             return 0
         dropped_at = time.time()
-        self._unmarked.update((event.id, dropped_at) for event in events)
+        self._unmarked.update((event.id, (dropped_at, 0)) for event in events)
         stats.incr(DROPPED, len(events))
         return len(events)
 
     def mark_dropped(self) -> None:
-        """Write dropped_at for the events dropped since the last call (relay.mark_dropped: one statement)."""
+        """Write dropped_at for the events dropped since the last call (relay.mark_dropped: one statement). A row
+        a task held is tried again at the next quiet moment, up to MARK_ATTEMPTS times (it is bookkeeping)."""
         from events import relay
 
         pending, self._unmarked = self._unmarked, {}
         try:
-            relay.mark_dropped(pending)
+            marked = relay.mark_dropped({outbox_id: at for outbox_id, (at, _) in pending.items()})
         except Exception as exc:  # noqa: BLE001 - bookkeeping only
             logger.warning("recording dropped_at of %d row(s) failed: %r", len(pending), exc)
             close_old_connections()
+            return
+        for outbox_id, (at, attempts) in pending.items():
+            if outbox_id not in marked and attempts + 1 < MARK_ATTEMPTS:
+                self._unmarked.setdefault(outbox_id, (at, attempts + 1))
 
     def _receive(self, pubsub, first) -> None:
         """Take `first` and every message already waiting (up to DROP_BATCH_MAX): drop their keys as one batch

@@ -424,12 +424,13 @@ def _mark_sent(ids: list[int]) -> None:
     _claim(_unsent().filter(id__in=ids))
 
 
-def mark_dropped(dropped: dict[int, float]) -> int:
+def mark_dropped(dropped: dict[int, float]) -> set[int]:
     """The worker's pub/sub listener dropped the keys of these rows (outbox id -> time.time() of the drop;
-    events/monitor.py). One statement, committed with synchronous_commit off like the relay's other bookkeeping;
-    a row already marked keeps its first time."""
+    events/monitor.py); returns the ids marked. One statement, committed with synchronous_commit off like the
+    relay's other bookkeeping. A row already marked keeps its first time; a row a batch holds is skipped, never
+    waited for (waiting could deadlock with that batch's claim; the listener tries it again later)."""
     if not dropped:
-        return 0
+        return set()
     table = connection.ops.quote_name(OutboxEvent._meta.db_table)
     with transaction.atomic():
         relax_commit_durability()
@@ -437,14 +438,16 @@ def mark_dropped(dropped: dict[int, float]) -> int:
             if connection.vendor == "postgresql":
                 cursor.execute(
                     f"UPDATE {table} AS o SET dropped_at = to_timestamp(d.at) FROM unnest(%s::bigint[], %s::float8[]) "
-                    "AS d(id, at) WHERE o.id = d.id AND o.dropped_at IS NULL",
-                    [list(dropped), list(dropped.values())],
+                    f"AS d(id, at) WHERE o.id = d.id AND o.id = ANY(ARRAY(SELECT id FROM {table} WHERE id = ANY(%s) "
+                    "AND dropped_at IS NULL FOR UPDATE SKIP LOCKED)) RETURNING o.id",
+                    [list(dropped), list(dropped.values()), list(dropped)],
                 )
-                return cursor.rowcount
-            marked = 0
+                return {row[0] for row in cursor.fetchall()}
+            marked = set()
             for outbox_id, at in dropped.items():
                 at_time = datetime.fromtimestamp(at, tz=dt_timezone.utc)
-                marked += OutboxEvent.objects.filter(id=outbox_id, dropped_at__isnull=True).update(dropped_at=at_time)
+                if OutboxEvent.objects.filter(id=outbox_id, dropped_at__isnull=True).update(dropped_at=at_time):
+                    marked.add(outbox_id)
             return marked
 
 

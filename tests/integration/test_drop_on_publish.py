@@ -147,3 +147,28 @@ def test_dropped_at_is_written_after_the_drop_with_the_time_of_the_drop(world, s
     monitor.mark_dropped()
     row.refresh_from_db()
     assert row.dropped_at.timestamp() <= after
+
+
+def test_a_row_a_task_holds_is_never_waited_for_and_gets_its_dropped_at_later(world, settings):
+    """Waiting for a batch's row lock could deadlock with that batch's claim: the mark skips the row and the
+    listener tries it again at its next quiet moment, with the time of the drop."""
+    from tests.fixtures.events import outbox_row_locked_elsewhere
+
+    settings.EVENTS_DROP_ON_PUBLISH = True
+    Recipe.objects.filter(id=world["soup"].id).update(title="Leek soup")
+    row = OutboxEvent.objects.get()
+    monitor = monitor_module.EventMonitor()
+    event = monitor.handle(f'{{"v":1,"id":{row.id},"kind":"recipe.changed","at":1,"data":{{"recipe_id":{world["soup"].id}}}}}')
+    monitor.drop([event])
+    dropped = time.time()
+
+    with outbox_row_locked_elsewhere(row.id):
+        started = time.monotonic()
+        monitor.mark_dropped()
+        assert time.monotonic() - started < 1.0  # not waited for
+        row.refresh_from_db()
+        assert row.dropped_at is None
+
+    monitor.mark_dropped()
+    row.refresh_from_db()
+    assert row.dropped_at is not None and row.dropped_at.timestamp() <= dropped
