@@ -15,7 +15,7 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
-from caching import hotness, keys, readthrough, rules, store
+from caching import hotness, keys, readthrough, rules
 from caching.keys import Key, KeyFamily
 
 
@@ -82,11 +82,7 @@ def drop_primary_keys(events: Iterable, *, then_publish=()) -> int:
     """Drop the keys the events name themselves (and bump namespaces): one round trip, no database. With Redis,
     `then_publish` ((channel, message) pairs) goes out in the same round trip, after the drop."""
     resolution = rules.primary_keys(events)
-    ops = readthrough.cache_ops()
-    if then_publish and ops is store:
-        store.invalidate(resolution.keys, resolution.bump_families, then_publish=then_publish)
-    else:
-        ops.invalidate(resolution.keys, resolution.bump_families)
+    readthrough.cache_ops().invalidate(resolution.keys, resolution.bump_families, then_publish=then_publish)
     return len(resolution.keys)
 
 

@@ -51,7 +51,8 @@ def release(key: Key, lease: Lease) -> None:
     pass
 
 
-def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[KeyFamily] = ()) -> None:
+def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[KeyFamily] = (), *, then_publish=()) -> None:
+    # then_publish is store.invalidate's: without Redis there is no pub/sub to publish on (the relay has none either).
     invalidate_and_lease(keys_to_drop, (), bump_families)
 
 

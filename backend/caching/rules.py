@@ -119,7 +119,7 @@ def _members_of(family_ids: set[int]) -> list[int]:
 def _plans_using_recipes(events: list[schema.Event]) -> Resolution:
     """One query: the plans using the recipes, each with its family's members (LEFT JOIN: a plan of a
     family without members still counts). Plain SQL: this look-up runs for every recipe write, twice (the
-    writing process after its response, then the worker), and building it with the ORM cost more than
+    worker's pub/sub listener on publish, then its Celery task), and building it with the ORM cost more than
     running it (~0.45 ms of query compilation against ~0.3 ms for the round trip, measured)."""
     from django.db import connection
 
