@@ -235,3 +235,21 @@ def _run(connection, statements) -> None:
     with connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)
+
+
+# --- Migrations that rebuild the outbox on SQLite -------------------------------------------------------------
+# SQLite alters a table by rebuilding it (create new__events_outbox, copy, drop, rename), and the rename refuses
+# a schema whose triggers name the table it just dropped ("error in trigger ...: no such table"). A migration that
+# changes events_outbox wraps its operations in these two: the triggers go before the rebuild and come back after
+# (RunPython(uninstall_on_sqlite, install_on_sqlite), ..., RunPython(install_on_sqlite, uninstall_on_sqlite)).
+# PostgreSQL alters in place: nothing to do there.
+
+
+def uninstall_on_sqlite(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "sqlite":
+        uninstall(schema_editor.connection)
+
+
+def install_on_sqlite(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "sqlite":
+        install(schema_editor.connection)

@@ -3,6 +3,8 @@
 import events.models
 from django.db import migrations, models
 
+from events.capture import install_on_sqlite, uninstall_on_sqlite
+
 
 class Migration(migrations.Migration):
 
@@ -11,6 +13,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(uninstall_on_sqlite, install_on_sqlite),  # see events/capture.py
         migrations.RemoveIndex(
             model_name='outboxevent',
             name='events_outbox_unsent',
@@ -24,4 +27,5 @@ class Migration(migrations.Migration):
             model_name='outboxevent',
             index=models.Index(condition=models.Q(('processed_at__isnull', True), ('sent_at__isnull', True)), fields=['writer_pid', 'id'], name='events_outbox_unsent_by_writer'),
         ),
+        migrations.RunPython(install_on_sqlite, uninstall_on_sqlite),
     ]

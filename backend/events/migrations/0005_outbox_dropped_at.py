@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from events.capture import install_on_sqlite, uninstall_on_sqlite
+
 
 class Migration(migrations.Migration):
 
@@ -10,9 +12,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(uninstall_on_sqlite, install_on_sqlite),  # see events/capture.py
         migrations.AddField(
             model_name='outboxevent',
             name='dropped_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
+        migrations.RunPython(install_on_sqlite, uninstall_on_sqlite),
     ]
