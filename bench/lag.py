@@ -74,8 +74,9 @@ def _step_costs(recipe_ids, n: int) -> dict[str, float]:
     from django.core.signals import request_finished, request_started
 
     from bench.stats import summarize_ns
-    from events import consume, schema
-    from events.models import OutboxEvent
+    from eventcache import events as schema
+    from eventcache.consume import apply as consume
+    from eventcache.models import OutboxEvent
     from planner.models import Recipe
 
     harness.forget_events()
@@ -98,7 +99,7 @@ def _step_costs(recipe_ids, n: int) -> dict[str, float]:
 def _outbox_state() -> str:
     from django.db.models import Count, Q
 
-    from events.models import OutboxEvent
+    from eventcache.models import OutboxEvent
 
     counts = OutboxEvent.objects.aggregate(
         unsent=Count("id", filter=Q(sent_at__isnull=True)),
@@ -109,7 +110,7 @@ def _outbox_state() -> str:
 
 
 def _pending() -> int:
-    from events.models import OutboxEvent
+    from eventcache.models import OutboxEvent
 
     return OutboxEvent.objects.filter(processed_at__isnull=True).count()
 
@@ -117,7 +118,7 @@ def _pending() -> int:
 def run(ctx) -> ScenarioResult:
     import time
 
-    from events import relay
+    from eventcache import relay
 
     rates = ctx.size([50, 200, 1000], [200])
     seconds = ctx.size(10, 1.5)

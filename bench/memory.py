@@ -1,6 +1,6 @@
 """Memory: Redis bytes per cached value, and the size of every bookkeeping structure after 1 million events.
 
-Per value: MEMORY USAGE of cached recipes, meal plans and shopping lists filled through caching.readthrough.
+Per value: MEMORY USAGE of cached recipes, meal plans and shopping lists filled through eventcache.store.readthrough.
 Bookkeeping: one real worker applies rounds of bulk recipe updates (N events per round, relayed on commit)
 while shopping-list reads are recorded for ever more distinct users (three times the tracked bound in all);
 after each round the outbox is swept (relay.sweep with OUTBOX_RETENTION_SECONDS=0, i.e. prune everything
@@ -30,9 +30,9 @@ def _outbox() -> tuple[int, int]:
 
 
 def _checkpoint(conn, events_done: int) -> dict:
-    from caching import keys, store
+    from eventcache.store import keys, ops
 
-    hot, stats_key = store.full_name(keys.HOT_SHOPPING_LISTS), store.full_name(keys.STATS)
+    hot, stats_key = ops.full_name(keys.HOT_SHOPPING_LISTS), ops.full_name(keys.STATS)
     rows, table_bytes = _outbox()
     return {
         "events": events_done,
@@ -40,8 +40,8 @@ def _checkpoint(conn, events_done: int) -> dict:
         "hot set bytes": conn.memory_usage(hot) or 0,
         "stats hash fields": conn.hlen(stats_key),
         "stats hash bytes": conn.memory_usage(stats_key) or 0,
-        "lease keys": _count_keys(conn, store.full_name("lease:*")),
-        "namespace keys": _count_keys(conn, store.full_name("ns:*")),
+        "lease keys": _count_keys(conn, ops.full_name("lease:*")),
+        "namespace keys": _count_keys(conn, ops.full_name("ns:*")),
         "outbox rows": rows,
         "outbox table bytes": table_bytes,
         "Redis keys": conn.dbsize(),
@@ -50,7 +50,7 @@ def _checkpoint(conn, events_done: int) -> dict:
 
 
 def _value_sizes(conn, world) -> list[list[str]]:
-    from caching import keys, readthrough, store
+    from eventcache.store import keys, ops, readthrough
     from planner import payloads, shopping
 
     shopping.create_list(world.user_id, world.family_id, start=world.week[0], end=world.week[-1])
@@ -70,7 +70,7 @@ def _value_sizes(conn, world) -> list[list[str]]:
         sizes, bodies = [], []
         for key, compute in pairs:
             body = readthrough.read(key, compute).body
-            sizes.append(conn.memory_usage(store.full_name(key.name)) or 0)
+            sizes.append(conn.memory_usage(ops.full_name(key.name)) or 0)
             bodies.append(len(body))
         rows.append([name, fmt_bytes(statistics.median(sizes)), fmt_bytes(statistics.median(bodies)), len(sizes)])
     return rows
@@ -81,8 +81,8 @@ def run(ctx) -> ScenarioResult:
     from django.db.models import F
     from django.test import override_settings
 
-    from caching import hotness, keys
-    from events import relay
+    from eventcache import relay
+    from eventcache.store import hotness, keys
     from planner.models import Recipe
 
     per_round = ctx.size(100_000, 5_000)
@@ -185,6 +185,6 @@ def _autovacuum() -> str:
 
 
 def _outbox_unprocessed() -> int:
-    from events.models import OutboxEvent
+    from eventcache.models import OutboxEvent
 
     return OutboxEvent.objects.filter(processed_at__isnull=True).count()

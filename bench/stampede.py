@@ -1,7 +1,7 @@
 """Stampede: 200 concurrent readers of a hot shopping list that was just invalidated.
 
 Each round fills the list, invalidates it, then releases 200 reader threads at once (a barrier). Ours:
-caching.readthrough.read (one filler under a lease, the others wait for its value). Baseline: the plain
+eventcache.store.readthrough.read (one filler under a lease, the others wait for its value). Baseline: the plain
 read-through `cache.get` / compute / `cache.set`. Computations are counted around the real payload function
 (planner.payloads.shopping_lists); latency is each reader's, from the barrier to its answer. Each
 computation uses its own database connection, at most 40 at once (PostgreSQL here allows 100 in all).
@@ -64,7 +64,7 @@ def run(ctx) -> ScenarioResult:
     from django.core.cache import cache
     from django.core.serializers.json import DjangoJSONEncoder
 
-    from caching import keys, readthrough, store
+    from eventcache.store import keys, ops, readthrough
     from planner import shopping
 
     rounds = ctx.size(6, 2)
@@ -82,7 +82,7 @@ def run(ctx) -> ScenarioResult:
         compute = CountedCompute(world.user_id)
         if mode == "ours":
             read = lambda: readthrough.read(key, compute, hot_user_id=world.user_id)  # noqa: E731
-            invalidate = lambda: store.invalidate([key])  # noqa: E731
+            invalidate = lambda: ops.invalidate([key])  # noqa: E731
         else:
 
             def read():

@@ -2,7 +2,7 @@
 
 Ours: `Recipe.objects.update(...)` on N recipes writes N outbox rows in one transaction; the relay sends
 them on commit in batches of EVENT_BATCH_SIZE; then one worker (`--pool solo`) is started and works
-through the queue (each task also takes the delivered rows no task has applied yet, events/consume.py).
+through the queue (each task also takes the delivered rows no task has applied yet, eventcache/consume/apply.py).
 Baseline: the same events sent one Celery task per event (relay.publish with EVENT_BATCH_SIZE=1) to the same
 task and worker, with that coalescing off (WORKER_COALESCE_MAX_ROWS=0). Rate = events processed between the first and the last
 batch's processed_at (PostgreSQL time), so worker start-up is not counted.
@@ -32,7 +32,7 @@ def _processing_rate() -> tuple[float, int]:
 
 
 def _pending() -> int:
-    from events.models import OutboxEvent
+    from eventcache.models import OutboxEvent
 
     return OutboxEvent.objects.filter(processed_at__isnull=True).count()
 
@@ -47,8 +47,9 @@ def run(ctx) -> ScenarioResult:
     from django.conf import settings
     from django.test import override_settings
 
-    from events import relay, schema
-    from events.models import OutboxEvent
+    from eventcache import relay
+    from eventcache import events as schema
+    from eventcache.models import OutboxEvent
     from planner.models import Recipe
 
     n = ctx.size(100_000, 3_000)

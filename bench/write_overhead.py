@@ -26,7 +26,7 @@ def _in_process_costs(recipe_id: int, n: int) -> dict[str, list[int]]:
     from django.core.signals import request_finished, request_started
     from django.db import connection
 
-    from events import relay
+    from eventcache import relay
     from planner.models import Recipe
 
     times = {"write on": [], "write off": [], "delivery": []}

@@ -46,14 +46,14 @@ rejections.connect()
 
 
 class EventMonitorStep(bootsteps.StartStopStep):
-    """Runs the pub/sub monitor (events/monitor.py) for as long as the worker runs."""
+    """Runs the pub/sub monitor (eventcache/consume/listener.py) for as long as the worker runs."""
 
     def __init__(self, worker, **kwargs):
         super().__init__(worker, **kwargs)
         self.enabled = bool(settings.REDIS_URL)
 
     def create(self, worker):
-        from events.monitor import EventMonitor
+        from eventcache.consume.listener import EventMonitor
 
         return EventMonitor()
 

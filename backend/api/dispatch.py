@@ -23,8 +23,8 @@ from django.views.decorators.csrf import csrf_exempt as django_csrf_exempt
 
 from api import identity
 from api.errors import ApiError, error_response, too_large_error
-from caching import readthrough
-from caching.keys import InvalidKeyPart
+from eventcache.store import readthrough
+from eventcache.store.keys import InvalidKeyPart
 
 
 def endpoint(*, public=False, csrf_exempt=False, cached_get=None, serves_cached_body=False, **handlers):

@@ -27,7 +27,7 @@ Everything else goes to Django, which answers it as if this layer did not exist:
 
 Django's request_started/request_finished signals are not sent for an answer given here. Their receivers
 are the database's connection upkeep (close_old_connections; a hit touches no database), Django's query log
-reset and URLconf reset, the caches' close (a no-op for django-redis) and events.relay, which delivers the
+reset and URLconf reset, the caches' close (a no-op for django-redis) and eventcache.relay, which delivers the
 events a request's writes committed (a hit writes nothing). None of them has anything to do for a hit.
 """
 
@@ -46,7 +46,7 @@ from django.utils.module_loading import import_string
 
 from api import dispatch, identity
 from api.errors import ApiError
-from caching import keys, readthrough, store
+from eventcache.store import keys, ops, readthrough
 
 log = logging.getLogger("api.fast_path")
 
@@ -92,7 +92,7 @@ def _exact() -> bool:
     return bool(
         settings.API_FAST_PATH
         and settings.CACHE_READS_ENABLED
-        and store.uses_redis()
+        and ops.uses_redis()
         and tuple(settings.MIDDLEWARE) == MIDDLEWARE
         and settings.SESSION_ENGINE == CACHED_DB
         and settings.SESSION_CACHE_ALIAS == "default"  # the script reads the session with the default cache's client

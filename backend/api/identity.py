@@ -10,7 +10,7 @@ mismatch Django's own get_user() (database) has the last word, so SECRET_KEY_FAL
 One round trip. Login also sets a small HttpOnly cookie, HINT_COOKIE, holding the user id: not a secret and
 never trusted, only a guess of whose identity (and, for a cached GET, whose value key) to fetch together
 with the session. When it is present, current_identity() fetches the session, that user's identity and the
-endpoint's value in ONE Redis script (caching.readthrough.read_authenticated), seeds request.session with
+endpoint's value in ONE Redis script (eventcache.store.readthrough.read_authenticated), seeds request.session with
 the session it read (so Django does not read it again), and then runs exactly the checks above on what it
 fetched: the session's user id, its backend, the identity's is_active and the constant-time hash compare.
 The value is handed to the view (take_fetched) only after they passed, and only if it is the key of the
@@ -36,9 +36,9 @@ from django.core.cache import cache
 from django.utils.crypto import constant_time_compare
 
 from api.errors import ApiError
-from caching import keys, readthrough
-from caching.keys import Key
-from caching.store import AuthenticatedRead, ReadResult
+from eventcache.store import keys, readthrough
+from eventcache.store.keys import Key
+from eventcache.store.ops import AuthenticatedRead, ReadResult
 from planner import payloads
 
 HINT_COOKIE = "uid_hint"  # the logged-in user's id, set at login beside the session cookie (see the module doc)

@@ -47,8 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "planner",
-    "events",
-    "caching",
+    "eventcache",
     "api",
 ]
 
@@ -124,7 +123,7 @@ else:
         }
     }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
-DJANGO_REDIS_LOGGER = "caching.redis"
+DJANGO_REDIS_LOGGER = "eventcache.redis"
 
 # Sessions are read from Redis and written through to the database, so a Redis flush or restart logs no one out.
 SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.backends.cached_db")
@@ -148,9 +147,9 @@ PREFERENCES_REFRESH_CHUNK = env.int("PREFERENCES_REFRESH_CHUNK", default=500)
 EVENTS_CHANNEL = "recipe_planner:events"
 EVENT_BATCH_SIZE = env.int("EVENT_BATCH_SIZE", default=500)  # events per Celery task
 # A worker applies its message together with up to this many other delivered-but-unapplied outbox rows
-# (events/consume.py); 0 applies each message on its own.
+# (eventcache/consume/apply.py); 0 applies each message on its own.
 WORKER_COALESCE_MAX_ROWS = env.int("WORKER_COALESCE_MAX_ROWS", default=5000)
-# The worker's pub/sub listener drops the keys an event touches as soon as it is published (events/monitor.py);
+# The worker's pub/sub listener drops the keys an event touches as soon as it is published (eventcache/consume/listener.py);
 # its Celery task applies the event again from the outbox either way. 0 leaves the listener to observability.
 EVENTS_DROP_ON_PUBLISH = env.bool("EVENTS_DROP_ON_PUBLISH", default=True)
 OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=1.0)

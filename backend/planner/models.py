@@ -1,4 +1,4 @@
-"""The recipe planner's domain. Every table here is captured by database triggers (events/capture.py),
+"""The recipe planner's domain. Every table here is captured by database triggers (eventcache/capture/triggers.py),
 so any write to it, however it is made, becomes an event in the same transaction."""
 
 from django.conf import settings

@@ -1,7 +1,7 @@
 """One function per cached read. Each returns exactly the JSON-ready dict the API answers with, so a
 cache hit is served as stored. Query counts do not grow with the size of the answer.
 
-These are the `compute` functions of caching.readthrough.read(); the worker calls the same functions to
+These are the `compute` functions of eventcache.store.readthrough.read(); the worker calls the same functions to
 re-fill hot keys, so the API and the worker can never disagree about a value's shape.
 """
 

@@ -12,8 +12,8 @@ worker drains the outbox, the reads in flight finish, and each key that the cach
 current namespace version) must equal its payload computed now from the database. The last checkpoint is the end
 of the soak. Nothing here asserts on timing.
 
-Shown to fail: with the lease check removed from the fill script (caching/store.py), or the dependents lookup
-removed from the recipe rule (caching/rules.py), this test reports stale keys at most checkpoints.
+Shown to fail: with the lease check removed from the fill script (eventcache/store/ops.py), or the dependents lookup
+removed from the recipe rule (eventcache/store/rules.py), this test reports stale keys at most checkpoints.
 
 Run alone, with the counts printed: `pytest tests/faults/test_soak.py -s` (SOAK_SECONDS=60 for longer).
 """
@@ -32,8 +32,8 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 
-from caching import keys, readthrough, store
-from caching.keys import Key
+from eventcache.store import keys, ops, readthrough
+from eventcache.store.keys import Key
 from tests.fixtures.worker import outbox_drained, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -373,7 +373,7 @@ class Soak:
 
     def _watch_backlog(self, rng: random.Random, me: threading.Thread) -> None:
         """Sets `keeping_up` while at most MAX_BACKLOG outbox rows wait for the worker."""
-        from events.models import OutboxEvent
+        from eventcache.models import OutboxEvent
 
         try:
             while not self.stop.is_set():
@@ -416,7 +416,7 @@ class Soak:
 
 
 def undrained_report(worker) -> str:
-    from events.models import OutboxEvent
+    from eventcache.models import OutboxEvent
 
     pending = OutboxEvent.objects.filter(processed_at__isnull=True)
     return (
@@ -431,11 +431,11 @@ def undrained_report(worker) -> str:
 
 def served_body(conn, key: Key):
     """The parsed body the cache would serve for `key` (a value of the current namespace version), else None."""
-    raw = conn.get(store.full_name(key.name))
+    raw = conn.get(ops.full_name(key.name))
     if raw is None:
         return None
     value = json.loads(raw)
-    if str(value["ns"]).encode() != conn.get(store.full_name(keys.namespace(key.family))):
+    if str(value["ns"]).encode() != conn.get(ops.full_name(keys.namespace(key.family))):
         return None  # its family's namespace was bumped since: never served again
     return value["body"]
 
@@ -461,7 +461,7 @@ def test_after_a_soak_of_concurrent_writers_and_readers_every_cached_value_equal
     (a checkpoint) and at the end, every key the cache would serve must equal the database. Each checkpoint
     is an end of the soak in miniature: a stale set only survives if it lands after the last invalidation of
     its key, so several checkpoints give a broken lease several chances to show."""
-    from events.models import OutboxEvent
+    from eventcache.models import OutboxEvent
 
     world = seed_world(random.Random(7))
     worker = start_worker_process()

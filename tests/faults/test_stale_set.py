@@ -9,8 +9,8 @@ import threading
 import pytest
 from django.db import connection
 
-from caching import invalidation, keys, readthrough, store
-from events import schema
+from eventcache import events as schema
+from eventcache.store import invalidation, keys, ops, readthrough
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -51,7 +51,7 @@ def recipe(transactional_db):
 
 
 def cached_title(conn, key):
-    raw = conn.get(store.full_name(key.name))
+    raw = conn.get(ops.full_name(key.name))
     return None if raw is None else json.loads(raw)["body"]["title"]
 
 
@@ -92,7 +92,7 @@ def test_a_paused_refresh_never_lands_after_the_invalidation(real_cache, recipe)
     def refresh(compute):
         return readthrough.refresh(keys.recipe(recipe.id), compute)
 
-    key, reader = run_race(recipe, real_cache, refresh, lambda key: store.invalidate([key]))
+    key, reader = run_race(recipe, real_cache, refresh, lambda key: ops.invalidate([key]))
 
     assert reader.result is False
     assert cached_title(real_cache, key) in (None, "New title")

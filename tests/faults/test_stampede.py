@@ -8,8 +8,9 @@ import time
 import pytest
 from django.db import connection
 
-from caching import invalidation, keys, readthrough, stats
-from events import schema
+from eventcache import stats
+from eventcache import events as schema
+from eventcache.store import invalidation, keys, readthrough
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

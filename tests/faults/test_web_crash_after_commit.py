@@ -13,9 +13,9 @@ import urllib.error
 
 import pytest
 
-from caching import keys
-from events import relay
-from events.models import OutboxEvent
+from eventcache import relay
+from eventcache.models import OutboxEvent
+from eventcache.store import keys
 from planner.models import Recipe
 from tests.fixtures.worker import CHANGE, OLD_TITLE, outbox_drained, raw_cache_value, stale_keys, wait_until
 

@@ -90,7 +90,7 @@ def _drop_identity(user):
     """Dropping user:{id}:identity after a users-row change is the event pipeline's job; do it as it would."""
     from django.core.cache import cache
 
-    from caching import keys
+    from eventcache.store import keys
 
     cache.delete(keys.identity(user.id).name)
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from caching import keys
+from eventcache.store import keys
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

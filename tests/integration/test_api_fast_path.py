@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from api import fast_path, identity
 from api.identity import HINT_COOKIE, PlannedRead
-from caching import keys, readthrough, store
-from caching.store import AuthenticatedRead
+from eventcache.store import keys, ops, readthrough
+from eventcache.store.ops import AuthenticatedRead
 from tests.fixtures.api import PANTRY_DAY as DAY
 from tests.fixtures.api import PASSWORD, ApiClient
 
@@ -316,7 +316,7 @@ def test_a_hint_naming_another_user_never_serves_their_value(ann_api, bob_api, a
         assert trips == ["EVALSHA", "EVALSHA", "EVALSHA"]  # the script read only the session
     assert b"beef" not in answer.body and b"vegan" not in answer.body
     for key in (keys.shopping_lists(household["bob"].id), keys.preferences(household["bob"].id)):
-        assert not redis_conn.exists(store.full_name(keys.lease(key)))
+        assert not redis_conn.exists(ops.full_name(keys.lease(key)))
 
 
 @pytest.mark.parametrize("hint", [None, "", "abc", "0", "-3", "1e3", "9" * 40])
@@ -343,7 +343,7 @@ def test_a_logged_out_or_expired_session_is_djangos_401(fresh_login, ann_paths, 
     def expired():
         client = fresh_login(warm=[path])
         session_key = client.client.cookies["sessionid"].value
-        redis_conn.delete(store.full_name(keys.session(client.client.session)))  # its cache entry expired
+        redis_conn.delete(ops.full_name(keys.session(client.client.session)))  # its cache entry expired
         Session.objects.filter(session_key=session_key).update(expire_date=timezone.now() - dt.timedelta(seconds=1))
         return _cookies(client)
 
@@ -579,19 +579,19 @@ def test_a_lease_in_a_read_django_did_not_take_is_given_back(ann_api, ann_paths,
 
     answer = _call(fast_path.wrap(answers_without_identity), _environ(path, _cookies(ann_api)))
     assert answer.status == "204 No Content"
-    assert not redis_conn.exists(store.full_name(keys.lease(key)))
+    assert not redis_conn.exists(ops.full_name(keys.lease(key)))
 
 
 def test_a_prefetched_read_for_another_key_is_ignored_and_released(ann_api, ann_paths, household, redis_conn, redis_round_trips):
     path = ann_paths["preferences"][0]
     body = _warm(ann_api, path)
     other = keys.recipe(987654)
-    lease = store.read_or_lease(other).lease
-    assert lease is not None and redis_conn.exists(store.full_name(keys.lease(other)))
-    reply = AuthenticatedRead(session=None, identity=None, value=store.ReadResult(lease=lease))
+    lease = ops.read_or_lease(other).lease
+    assert lease is not None and redis_conn.exists(ops.full_name(keys.lease(other)))
+    reply = AuthenticatedRead(session=None, identity=None, value=ops.ReadResult(lease=lease))
     prefetched = identity.Prefetched(keys.session(ann_api.client.session), household["ann"].id, PlannedRead(other), reply)
     redis_round_trips.clear()
     answer = _call(WSGIHandler(), _environ(path, _cookies(ann_api), **{identity.PREFETCHED_ENVIRON_KEY: prefetched}))
     assert (answer.status, answer.header("X-Cache"), answer.body) == ("200 OK", "HIT", body)
     assert redis_round_trips == ["EVALSHA", "EVALSHA"]  # the lease given back; Django's own script
-    assert not redis_conn.exists(store.full_name(keys.lease(other)))
+    assert not redis_conn.exists(ops.full_name(keys.lease(other)))

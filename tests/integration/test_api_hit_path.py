@@ -9,7 +9,8 @@ import pytest
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 
 from api.identity import HINT_COOKIE
-from caching import hotness, keys, stats, store
+from eventcache import stats
+from eventcache.store import hotness, keys, ops
 from tests.fixtures.api import PANTRY_DAY as DAY
 from tests.fixtures.api import ApiClient
 
@@ -114,7 +115,7 @@ def test_a_hint_naming_another_user_never_serves_their_data(ann_api, bob_api, ho
         bob_api.get(path)
         bob_api.get(path)
     own = {path: _warm(ann_api, path) for path in ("/api/shopping-lists/", "/api/preferences/")}
-    bob_score = redis_conn.zscore(store.full_name(keys.HOT_SHOPPING_LISTS), str(household["bob"].id))
+    bob_score = redis_conn.zscore(ops.full_name(keys.HOT_SHOPPING_LISTS), str(household["bob"].id))
     before = stats.snapshot()
 
     _set_hint(ann_api, str(household["bob"].id))
@@ -130,9 +131,9 @@ def test_a_hint_naming_another_user_never_serves_their_data(ann_api, bob_api, ho
     after = stats.snapshot()
     assert after.get("shopping_lists:hits", 0) - before.get("shopping_lists:hits", 0) == 1  # Ann's own read
     assert after.get("identity:hits", 0) - before.get("identity:hits", 0) == 3  # Ann's, once per request
-    assert redis_conn.zscore(store.full_name(keys.HOT_SHOPPING_LISTS), str(household["bob"].id)) == bob_score
+    assert redis_conn.zscore(ops.full_name(keys.HOT_SHOPPING_LISTS), str(household["bob"].id)) == bob_score
     for key in (keys.shopping_lists(household["bob"].id), keys.preferences(household["bob"].id), keys.identity(household["bob"].id)):
-        assert not redis_conn.exists(store.full_name(keys.lease(key)))
+        assert not redis_conn.exists(ops.full_name(keys.lease(key)))
 
 
 def test_a_hint_without_a_logged_in_session_is_401(api, household, pantry):
@@ -171,8 +172,8 @@ def test_a_session_hash_that_does_not_match_the_identity_is_401_and_reads_no_val
     before = stats.snapshot().get("recipe:misses", 0)
     assert ann_api.get(f"/api/recipes/{pantry['soup'].id}/").status_code == 401
     assert stats.snapshot().get("recipe:misses", 0) == before
-    assert not redis_conn.exists(store.full_name(keys.lease(recipe_key)))
-    assert not redis_conn.exists(store.full_name(recipe_key))
+    assert not redis_conn.exists(ops.full_name(keys.lease(recipe_key)))
+    assert not redis_conn.exists(ops.full_name(recipe_key))
 
 
 @pytest.mark.parametrize("hint", [None, "", "abc", "0", "-3", "1e3", " 5", "1²", "9" * 40, "1;2"])
@@ -202,7 +203,7 @@ def test_a_hint_naming_nobody_takes_the_separate_reads(ann_api, pantry, redis_ro
 def test_a_session_missing_from_redis_is_read_from_the_database(ann_api, pantry, redis_conn, redis_round_trips, django_assert_num_queries):
     path = f"/api/recipes/{pantry['soup'].id}/"
     body = _warm(ann_api, path)
-    redis_conn.delete(store.full_name(keys.session(ann_api.client.session)))  # evicted, or Redis restarted
+    redis_conn.delete(ops.full_name(keys.session(ann_api.client.session)))  # evicted, or Redis restarted
     with django_assert_num_queries(1):  # the session row (cached_db writes it back to Redis)
         response = ann_api.get(path)
     assert (response.status_code, response.content) == (200, body)
@@ -235,7 +236,7 @@ def test_a_value_miss_is_filled_under_the_lease_taken_in_the_one_trip(ann_api, p
     with django_assert_num_queries(3):  # the recipe's 3; no identity query
         assert ann_api.get(path)["X-Cache"] == "MISS"
     assert redis_round_trips == ["EVALSHA", "HINCRBY", "EVALSHA"]  # session + identity + lease; counter; fill
-    assert not redis_conn.exists(store.full_name(keys.lease(keys.recipe(pantry["soup"].id))))
+    assert not redis_conn.exists(ops.full_name(keys.lease(keys.recipe(pantry["soup"].id))))
     assert ann_api.get(path)["X-Cache"] == "HIT"
 
 
@@ -245,7 +246,7 @@ def test_a_lease_taken_for_a_caller_who_is_then_refused_is_given_back(ann_api, p
     assert ann_api.get("/api/me/").status_code == 200
     settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.AllowAllUsersModelBackend"]
     assert ann_api.get(f"/api/recipes/{pantry['soup'].id}/").status_code == 401
-    assert not redis_conn.exists(store.full_name(keys.lease(keys.recipe(pantry["soup"].id))))
+    assert not redis_conn.exists(ops.full_name(keys.lease(keys.recipe(pantry["soup"].id))))
 
 
 def test_bad_input_is_still_answered_after_authentication(api, ann_api, pantry, redis_conn):
@@ -255,7 +256,7 @@ def test_bad_input_is_still_answered_after_authentication(api, ann_api, pantry, 
     assert ann_api.get("/api/recipes/not-an-id/").status_code == 400
     assert ann_api.get("/api/shopping-lists/0/").status_code == 400
     assert ann_api.get("/api/recipes/", tag="no spaces allowed").status_code == 400
-    assert not redis_conn.keys(store.full_name("lease:*"))
+    assert not redis_conn.keys(ops.full_name("lease:*"))
 
 
 def test_redis_failing_during_the_one_trip_read_falls_back_to_the_database(ann_api, pantry, request):
@@ -271,7 +272,7 @@ def test_redis_failing_during_the_one_trip_read_falls_back_to_the_database(ann_a
 
 def test_hotness_is_recorded_once_per_read_of_the_lists(ann_api, household, pantry, redis_conn):
     _warm(ann_api, "/api/shopping-lists/")
-    hot = store.full_name(keys.HOT_SHOPPING_LISTS)
+    hot = ops.full_name(keys.HOT_SHOPPING_LISTS)
     before = redis_conn.zscore(hot, str(household["ann"].id))
     ann_api.get("/api/shopping-lists/")
     after = redis_conn.zscore(hot, str(household["ann"].id))

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from caching import hotness, keys, store
-from events.models import OutboxEvent
+from eventcache.models import OutboxEvent
+from eventcache.store import hotness, keys, ops
 from planner.models import UserPreferences
 from tests.fixtures.events import queued_tasks
 from tests.fixtures.worker import raw_cache_value
@@ -49,7 +49,7 @@ def test_refresh_preferences_caches_active_users_with_a_jittered_24_hour_ttl(red
     for user in active:
         key = keys.preferences(user.id)
         assert b'"vegan"' in raw_cache_value(redis_conn, key)
-        ttl = redis_conn.ttl(store.full_name(key.name))
+        ttl = redis_conn.ttl(ops.full_name(key.name))
         assert keys.PREFERENCES.ttl - settings.PREFERENCES_TTL_JITTER_SECONDS <= ttl <= keys.PREFERENCES.ttl
     assert raw_cache_value(redis_conn, keys.preferences(idle.id)) is None
 
@@ -63,13 +63,13 @@ def test_refresh_hot_lists_refills_the_hottest_lists(world, redis_conn):
     assert client.get("/api/shopping-lists/").status_code == 200
     assert hot.id in hotness.hottest(settings.HOT_LISTS_TOP_N)
     assert cold.id not in hotness.hottest(settings.HOT_LISTS_TOP_N)
-    redis_conn.delete(store.full_name(keys.shopping_lists(hot.id).name))
+    redis_conn.delete(ops.full_name(keys.shopping_lists(hot.id).name))
 
     tasks.refresh_hot_lists.apply().get()
 
     value = raw_cache_value(redis_conn, keys.shopping_lists(hot.id))
     assert value is not None and b'"flour"' in value
-    assert 0 < redis_conn.ttl(store.full_name(keys.shopping_lists(hot.id).name)) <= keys.SHOPPING_LISTS.ttl
+    assert 0 < redis_conn.ttl(ops.full_name(keys.shopping_lists(hot.id).name)) <= keys.SHOPPING_LISTS.ttl
     assert raw_cache_value(redis_conn, keys.shopping_lists(cold.id)) is None
 
 

@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from caching import keys, readthrough
+from eventcache.store import keys, readthrough
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -70,7 +70,7 @@ def test_cache_stats_table(real_cache):
 def test_start_up_log_names_the_redis_url_without_its_password(settings):
     import logging
 
-    from caching.apps import startup_message
+    from eventcache.apps import startup_message
 
     settings.REDIS_URL = "redis://:s3cret-pw@cache.internal:6380/2"
     level, message = startup_message()

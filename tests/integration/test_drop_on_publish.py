@@ -1,4 +1,4 @@
-"""events/monitor.py's drop on publish, against real Redis and PostgreSQL: the worker's pub/sub listener drops
+"""eventcache/consume/listener.py's drop on publish, against real Redis and PostgreSQL: the worker's pub/sub listener drops
 every key a write touches as soon as the event is published - before any Celery task runs - and records when in
 the outbox row (dropped_at); the event is still queued for the task, which is the guarantee."""
 
@@ -7,9 +7,10 @@ import time
 import pytest
 from django.core.signals import request_finished, request_started
 
-from caching import keys, readthrough, stats
-from events import monitor as monitor_module
-from events.models import OutboxEvent
+from eventcache import stats
+from eventcache.consume import listener as monitor_module
+from eventcache.models import OutboxEvent
+from eventcache.store import keys, readthrough
 from planner.models import Recipe
 from tests.fixtures.events import queued_tasks
 from tests.fixtures.worker import raw_cache_value, wait_until
@@ -107,7 +108,7 @@ def test_a_failed_drop_is_logged_and_counted_and_never_raises(world, settings, r
 
 def test_messages_waiting_together_are_dropped_as_one_batch(world, redis_conn, monkeypatch):
     """Two writes published back to back reach one drop (one look-up, one Redis round trip)."""
-    from events import schema
+    from eventcache import events as schema
 
     batches = []
     monitor = monitor_module.EventMonitor()

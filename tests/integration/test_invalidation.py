@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from caching import hotness, invalidation, keys, readthrough, store
-from events import schema
+from eventcache import events as schema
+from eventcache.store import hotness, invalidation, keys, ops, readthrough
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -16,7 +16,7 @@ def ev(cls, n=1, **data):
 
 
 def cached(conn, key) -> dict | None:
-    raw = conn.get(store.full_name(key.name))
+    raw = conn.get(ops.full_name(key.name))
     return None if raw is None else json.loads(raw)["body"]
 
 
@@ -57,7 +57,7 @@ def test_a_recipe_in_three_families_plans_drops_exactly_its_dependents(real_cach
     assert "KEYS" not in verbs and "SCAN" not in verbs
     assert seen.verbs().count("DEL") == 1  # one DEL for the whole batch, inside one MULTI/EXEC
     dropped = next(command for command in seen if command.upper().startswith("DEL")).split()[1:]
-    assert sorted(dropped) == sorted(store.full_name(n) for key in expected for n in (key.name, keys.lease(key)))
+    assert sorted(dropped) == sorted(ops.full_name(n) for key in expected for n in (key.name, keys.lease(key)))
 
 
 def test_a_burst_of_events_costs_one_delete_per_key(real_cache, three_families, redis_commands):
@@ -103,7 +103,7 @@ def test_preferences_are_refilled_not_only_dropped(real_cache, three_families, s
     result = invalidation.apply_events([ev(schema.PreferencesChanged, user_id=uid)])
     assert result.keys_prewarmed == 1
     assert cached(real_cache, keys.preferences(uid))["diet"] == "vegan"
-    assert 23 * 3600 < real_cache.ttl(store.full_name(keys.preferences(uid).name)) <= 24 * 3600
+    assert 23 * 3600 < real_cache.ttl(ops.full_name(keys.preferences(uid).name)) <= 24 * 3600
 
 
 def test_primary_keys_are_dropped_in_one_round_trip_without_the_database(

@@ -1,4 +1,4 @@
-"""The outbox's life cycle (events/relay.py): the sweep delivers what a dead writer left unsent and re-sends
+"""The outbox's life cycle (eventcache/relay.py): the sweep delivers what a dead writer left unsent and re-sends
 what no worker confirmed, the worker's confirmation marks rows processed, old processed rows are pruned,
 a Redis outage keeps rows unsent without failing the write, and recovery applies them inline."""
 
@@ -12,9 +12,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from caching import keys, readthrough
-from events import relay
-from events.models import OutboxEvent
+from eventcache import relay
+from eventcache.models import OutboxEvent
+from eventcache.store import keys, readthrough
 from planner.models import Recipe
 from tests.fixtures.events import outbox_row_locked_elsewhere, queued_tasks
 
@@ -163,7 +163,7 @@ def test_a_redis_outage_keeps_the_rows_and_the_write(world, settings, caplog, mo
     settings.CELERY_BROKER_URL = dead
     soup = world["soup"]
 
-    with caplog.at_level(logging.WARNING, logger="events.relay"), transaction.atomic():
+    with caplog.at_level(logging.WARNING, logger="eventcache.relay"), transaction.atomic():
         Recipe.objects.filter(id=soup.id).update(title="Written while Redis was down")
 
     assert Recipe.objects.get(id=soup.id).title == "Written while Redis was down"
@@ -203,7 +203,7 @@ def test_a_row_that_is_not_a_valid_event_is_logged_and_closed_not_resent(world, 
     bad = OutboxEvent.objects.create(kind="recipe.exploded", data={"recipe_id": world["soup"].id})
     good = OutboxEvent.objects.create(kind="recipe.changed", data={"recipe_id": world["soup"].id})
 
-    with caplog.at_level(logging.ERROR, logger="events.relay"):
+    with caplog.at_level(logging.ERROR, logger="eventcache.relay"):
         assert relay.flush() == 2
 
     assert f"outbox row {bad.id} is not a valid event" in caplog.text

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from caching import keys, readthrough, store
+from eventcache.store import keys, ops, readthrough
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -50,7 +50,7 @@ def test_a_hit_is_one_round_trip(real_cache, redis_commands):
 
 
 def test_hot_readers_are_tracked_in_the_read(real_cache):
-    from caching import hotness
+    from eventcache.store import hotness
 
     for user_id, reads in ((11, 1), (12, 3)):
         for _ in range(reads):
@@ -66,7 +66,7 @@ def test_redis_down_falls_through_to_the_database_and_recovers(real_cache, redis
     assert readthrough.read(key, lambda: payloads.recipe_detail(soup.id)).hit is False
     assert readthrough.read(key, lambda: payloads.recipe_detail(soup.id)).hit is False
     assert readthrough.is_degraded()
-    assert store.ping() is False
+    assert ops.ping() is False
     redis_down()  # Redis is back
     readthrough._health.last_probe = float("-inf")  # the next read probes now instead of in a second
     readthrough.read(key, lambda: payloads.recipe_detail(soup.id))

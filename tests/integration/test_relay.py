@@ -1,4 +1,4 @@
-"""events/relay.py after a real commit: the events reach pub/sub and the `cache` queue of the real
+"""eventcache/relay.py after a real commit: the events reach pub/sub and the `cache` queue of the real
 broker as JSON, once per transaction and de-duplicated, and the writer has already dropped the primary
 keys when the write returns (read-your-writes). Nothing is sent for a rolled-back transaction."""
 
@@ -8,9 +8,10 @@ import pytest
 from django.core.signals import request_finished, request_started
 from django.db import connection, transaction
 
-from caching import keys, readthrough
-from events import relay, schema
-from events.models import OutboxEvent
+from eventcache import relay
+from eventcache import events as schema
+from eventcache.models import OutboxEvent
+from eventcache.store import keys, readthrough
 from planner.models import MealPlanEntry, Recipe, RecipeIngredient
 from tests.fixtures.events import queued_tasks
 
@@ -168,7 +169,7 @@ def test_without_a_broker_events_are_applied_inline(world, settings, broker_conn
 
 
 def test_the_write_watcher_recognises_writes_to_captured_tables_only():
-    from events.capture import CAPTURED_TABLES
+    from eventcache.capture.triggers import CAPTURED_TABLES
 
     for table in CAPTURED_TABLES:
         for sql in (f'INSERT INTO "{table}" ("a") VALUES (%s)', f'UPDATE "{table}" SET "a" = 1', f"\n delete from {table}"):
@@ -274,8 +275,8 @@ def test_a_request_sends_only_the_rows_its_own_connection_wrote(world, broker_co
 
 
 def test_the_producer_publishes_through_one_redis_client_per_channel(world, broker_conn):
-    """events/broker.py: kombu would build a redis-py client for every message; the relay's producer keeps one."""
-    from events import broker
+    """eventcache/broker.py: kombu would build a redis-py client for every message; the relay's producer keeps one."""
+    from eventcache import broker
 
     app = relay.celery_app()
     assert app.conf.broker_transport == broker.TRANSPORT

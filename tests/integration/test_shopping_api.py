@@ -126,7 +126,7 @@ def test_query_count_does_not_grow_with_the_lists(ann_api, household, make_recip
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
-        from caching import keys
+        from eventcache.store import keys
 
         cache.delete(keys.shopping_lists(ann.id).name)
         with CaptureQueriesContext(connection) as ctx:

@@ -59,11 +59,11 @@ def test_every_cached_get_misses_then_hits_with_no_query(ann, household, make_re
 
 
 def test_the_value_stored_is_json_wrapping_the_exact_body(ann, household, make_recipe, fake_cache):
-    from caching import keys, store
+    from eventcache.store import keys, ops
 
     recipe = make_recipe(household["ann"], "Stored as JSON")
     body = ann.get(f"/api/recipes/{recipe.id}/").content
-    stored = json.loads(fake_cache.get(store.full_name(keys.recipe(recipe.id).name)))
+    stored = json.loads(fake_cache.get(ops.full_name(keys.recipe(recipe.id).name)))
     assert json.dumps(stored["body"], separators=(",", ":")).encode() == body
 
 

@@ -1,10 +1,10 @@
-"""caching/hotness.py on fakeredis: forward-decayed read scores, bounded size, no overflow."""
+"""eventcache/store/hotness.py on fakeredis: forward-decayed read scores, bounded size, no overflow."""
 
 import math
 
 import pytest
 
-from caching import hotness, keys, store
+from eventcache.store import hotness, keys, ops
 
 pytestmark = pytest.mark.usefixtures("fake_redis")
 
@@ -18,7 +18,7 @@ def half_life(settings):
 
 
 def scores(fake_redis):
-    return {int(m): s for m, s in fake_redis.zrange(store.full_name(keys.HOT_SHOPPING_LISTS), 0, -1, withscores=True)}
+    return {int(m): s for m, s in fake_redis.zrange(ops.full_name(keys.HOT_SHOPPING_LISTS), 0, -1, withscores=True)}
 
 
 def test_hottest_orders_by_read_count(half_life):
@@ -58,7 +58,7 @@ def test_scores_are_renormalised_before_they_can_overflow(fake_redis, half_life)
     current = scores(fake_redis)
     assert all(math.isfinite(score) for score in current.values())
     assert hotness.hottest(3) == [3, 2, 1]
-    epoch = float(fake_redis.get(store.full_name(keys.HOT_SHOPPING_LISTS_EPOCH)))
+    epoch = float(fake_redis.get(ops.full_name(keys.HOT_SHOPPING_LISTS_EPOCH)))
     assert (far - epoch) / half_life <= hotness.RENORMALISE_AFTER
 
 

@@ -1,10 +1,10 @@
-"""caching/keys.py: every key name and TTL, and rejection of values that cannot be part of a key."""
+"""eventcache/store/keys.py: every key name and TTL, and rejection of values that cannot be part of a key."""
 
 import datetime as dt
 
 import pytest
 
-from caching import keys
+from eventcache.store import keys
 
 
 def test_key_names_and_ttls():

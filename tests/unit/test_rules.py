@@ -1,11 +1,11 @@
-"""caching/rules.py: exact keys per event, found with a constant number of queries per batch."""
+"""eventcache/store/rules.py: exact keys per event, found with a constant number of queries per batch."""
 
 import datetime as dt
 
 import pytest
 
-from caching import keys, rules
-from events import schema
+from eventcache import events as schema
+from eventcache.store import keys, rules
 
 pytestmark = pytest.mark.django_db
 

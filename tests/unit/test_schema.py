@@ -1,4 +1,4 @@
-"""events/schema.py: every kind round-trips through JSON; decode accepts nothing else."""
+"""eventcache/events.py: every kind round-trips through JSON; decode accepts nothing else."""
 
 import json
 import pickle
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from events import schema
-from events.schema import InvalidEvent
+from eventcache import events as schema
+from eventcache.events import InvalidEvent
 
 SAMPLE_DATA = {"recipe_id": 42, "tag_id": 7, "family_id": 3, "user_id": 9, "date": "2030-01-07"}
 

@@ -1,15 +1,15 @@
-"""events/monitor.py, the worker's pub/sub monitor: what it counts for each message (fakeredis counters).
+"""eventcache/consume/listener.py, the worker's pub/sub monitor: what it counts for each message (fakeredis counters).
 
 The monitor running inside a real worker is exercised by tests/faults/test_bad_messages.py."""
 
 import time
 
-from caching import stats
-from events import schema
+from eventcache import stats
+from eventcache import events as schema
 
 
 def test_monitor_counts_rejected_and_seen_events_with_their_lag(fake_redis):
-    from events.monitor import EventMonitor
+    from eventcache.consume.listener import EventMonitor
 
     monitor = EventMonitor(redis_url="redis://127.0.0.1:6379/0", channel="unused")
 

@@ -10,7 +10,7 @@ from django.http import JsonResponse
 from api import bodies, dispatch, validation
 from api.dispatch import cached_response, endpoint
 from api.errors import bad_input, not_found_error
-from caching import keys
+from eventcache.store import keys
 from planner import payloads
 from planner.models import MealPlan, MealPlanEntry, Recipe
 

@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from api import bodies, dispatch, validation
 from api.dispatch import cached_response, endpoint
 from api.identity import PlannedRead
-from caching import keys
+from eventcache.store import keys
 from planner import payloads
 from planner.models import UserPreferences
 

@@ -7,7 +7,7 @@ from api import bodies, dispatch, validation
 from api.dispatch import cached_response, endpoint
 from api.errors import ApiError, not_found_error
 from api.identity import PlannedRead
-from caching import keys
+from eventcache.store import keys
 from planner import payloads
 from planner.models import Recipe, RecipeIngredient, Tag
 

@@ -10,7 +10,7 @@ from api import bodies, dispatch, validation
 from api.dispatch import cached_response, endpoint
 from api.errors import not_found_error
 from api.identity import PlannedRead
-from caching import keys
+from eventcache.store import keys
 from planner import payloads, shopping
 from planner.models import ShoppingList, ShoppingListItem
 

@@ -11,13 +11,13 @@
     mark_dropped({id: at})       the worker's pub/sub listener dropped their keys
     recover_after_outage()       apply every pending event inline when Redis comes back
 
-Writes are noticed by a connection execute-wrapper (installed by events/apps.py) that registers
+Writes are noticed by a connection execute-wrapper (installed by eventcache/apps.py) that registers
 `after_commit` on commit once per transaction. Inside an HTTP request (request_started/request_finished,
-connected in events/apps.py) the request pays only for one indexed SELECT of the rows its own connection
+connected in eventcache/apps.py) the request pays only for one indexed SELECT of the rows its own connection
 wrote (the outbox's writer_pid is the backend pid, known without a query) and one Redis round trip dropping
 the keys they name, so the writer reads its own write; the events go on pub/sub in that same round trip, right
 after the drop, so the worker's pub/sub listener starts dropping every key they touch at once
-(events/monitor.py). The Celery send runs when the response has been handed to the client (request_finished),
+(eventcache/consume/listener.py). The Celery send runs when the response has been handed to the client (request_finished),
 still in the same process, and the rows are marked sent after that; the Celery task applies the events again
 from the outbox, which is the guarantee. The callbacks only live in memory: if the process dies between commit
 and delivery, the rows stay unsent and the sweep delivers them (at least once; handling is idempotent).
@@ -52,9 +52,10 @@ from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
 from config import queues
-from events import broker, schema
-from events.capture import CAPTURED_TABLES
-from events.models import OutboxEvent
+from eventcache import broker
+from eventcache import events as schema
+from eventcache.capture.triggers import CAPTURED_TABLES
+from eventcache.models import OutboxEvent
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def publish(events: list[schema.Event], covered: dict[int, list[int]] | None = N
     batches = [events[i : i + size] for i in range(0, len(events), size)]
     if settings.CELERY_TASK_ALWAYS_EAGER:
         # No broker (no REDIS_URL): the cache is this process's memory, so apply the events right here.
-        from caching.invalidation import apply_events
+        from eventcache.store.invalidation import apply_events
 
         for batch in batches:
             apply_events(batch)
@@ -188,7 +189,7 @@ def _deliver(rows, *, drop_primary_keys: bool) -> None:
     _crash_if_testing()
     events, covered = deduplicate(rows)
     if drop_primary_keys and events:
-        from caching import invalidation
+        from eventcache.store import invalidation
 
         invalidation.drop_primary_keys(events)
     publish(events, covered)
@@ -266,7 +267,7 @@ def _claim_and_deliver(queryset, *, drop_primary_keys: bool, what: str) -> int:
 def _note_outage(exc) -> None:
     """Tell the read path Redis is failing: its first read after Redis answers again then runs the recovery
     (recover_after_outage) before serving anything cached before the outage."""
-    from caching import readthrough
+    from eventcache.store import readthrough
 
     readthrough.note_redis_error(exc)
 
@@ -302,7 +303,7 @@ def after_commit() -> int:
     _request.rows.update((row.id, row) for row in rows)
     events, _ = deduplicate(rows)
     if events:
-        from caching import invalidation
+        from eventcache.store import invalidation
 
         try:
             # The events go on pub/sub in the same round trip, right after the drop: the worker's listener starts
@@ -426,7 +427,7 @@ def _mark_sent(ids: list[int]) -> None:
 
 def mark_dropped(dropped: dict[int, float]) -> set[int]:
     """The worker's pub/sub listener dropped the keys of these rows (outbox id -> time.time() of the drop;
-    events/monitor.py); returns the ids marked. One statement, committed with synchronous_commit off like the
+    eventcache/consume/listener.py); returns the ids marked. One statement, committed with synchronous_commit off like the
     relay's other bookkeeping. A row already marked keeps its first time; a row a batch holds is skipped, never
     waited for (waiting could deadlock with that batch's claim; the listener tries it again later)."""
     if not dropped:
@@ -506,9 +507,9 @@ def update_in_chunks(ids: list[int], *, only_unprocessed=False, **changes) -> in
 def recover_after_outage() -> int:
     """Apply every unprocessed event inline, oldest first, in chunks; returns how many rows were applied.
 
-    Called when Redis answers again (caching.readthrough), so entries cached before the outage are
+    Called when Redis answers again (eventcache.store.readthrough), so entries cached before the outage are
     dropped before anyone can read them, without waiting for the broker round trip."""
-    from caching.invalidation import apply_events
+    from eventcache.store.invalidation import apply_events
 
     applied = 0
     last_id = 0

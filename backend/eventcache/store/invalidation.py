@@ -15,8 +15,8 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
-from caching import hotness, keys, readthrough, rules
-from caching.keys import Key, KeyFamily
+from eventcache.store import hotness, keys, readthrough, rules
+from eventcache.store.keys import Key, KeyFamily
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def _prewarm_computes(resolution: rules.Resolution) -> dict[Key, object]:
     return computes
 
 
-def _refill(ops, leases: dict, computes: dict) -> int:
+def _refill(backend, leases: dict, computes: dict) -> int:
     """Compute each leased key and store it in one pipeline. A key whose row is gone is left empty; on any
     other error every lease is given back (readers then compute themselves) and the error propagates."""
     fills = []
@@ -55,21 +55,21 @@ def _refill(ops, leases: dict, computes: dict) -> int:
             try:
                 fills.append((key, lease, readthrough.compute_body(key, computes[key])))
             except ObjectDoesNotExist:
-                ops.release(key, lease)
+                backend.release(key, lease)
     except Exception:
         for key, lease in leases.items():
-            ops.release(key, lease)
+            backend.release(key, lease)
         raise
-    return ops.fill_many(fills)
+    return backend.fill_many(fills)
 
 
 def apply_events(events: Iterable) -> Applied:
     events = list(events)
     resolution = rules.resolve(events)
     computes = _prewarm_computes(resolution) if resolution.keys else {}
-    ops = readthrough.cache_ops()
-    leases = ops.invalidate_and_lease(resolution.keys, computes, resolution.bump_families)
-    prewarmed = _refill(ops, leases, computes)
+    backend = readthrough.cache_ops()
+    leases = backend.invalidate_and_lease(resolution.keys, computes, resolution.bump_families)
+    prewarmed = _refill(backend, leases, computes)
     return Applied(
         events=len(events),
         keys_dropped=len(resolution.keys),
@@ -90,7 +90,7 @@ def drop_touched(events: Iterable) -> int:
     """Drop every key the events touch (their dependents too: one database look-up per rule, as in
     apply_events) and bump namespaces, in one Redis round trip, without re-filling anything: what the worker's
     pub/sub listener does the moment an event is published, so the keys are gone without waiting for the queue
-    (events/monitor.py)."""
+    (eventcache/consume/listener.py)."""
     resolution = rules.resolve(events)
     readthrough.cache_ops().invalidate(resolution.keys, resolution.bump_families)
     return len(resolution.keys)

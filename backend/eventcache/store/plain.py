@@ -9,9 +9,10 @@ from collections.abc import Iterable
 
 from django.core.cache import cache
 
-from caching import keys, stats
-from caching.keys import Key, KeyFamily
-from caching.store import KEY_TTL, Lease, ReadResult, wrap
+from eventcache import stats
+from eventcache.store import keys
+from eventcache.store.keys import Key, KeyFamily
+from eventcache.store.ops import KEY_TTL, Lease, ReadResult, wrap
 
 _STORED = re.compile(rb'^\{"ns":(\d+),"body":(.*)\}$', re.DOTALL)
 

@@ -7,7 +7,7 @@
 (read_authenticated: a logged-in caller's session, identity and value at once); it is handled exactly as
 the read's own first round trip.
 
-- Hit: one Redis round trip (store.read_or_lease), no database; for a logged-in API read that one round
+- Hit: one Redis round trip (ops.read_or_lease), no database; for a logged-in API read that one round
   trip also brings the session and the identity (read_authenticated, used by api.identity).
 - Miss with the lease: compute, then fill only if the lease still holds (an invalidation in between voids
   it, so a value read from the database before a write can never land after that write's invalidation).
@@ -17,7 +17,7 @@ the read's own first round trip.
   The process is then "degraded"; the first read after Redis answers again runs the recovery callbacks
   (e.g. delivering events written during the outage) before anything is served from the cache.
 
-Without django-redis (no REDIS_URL) the same calls work on the plain Django cache (caching/plain.py).
+Without django-redis (no REDIS_URL) the same calls work on the plain Django cache (eventcache/store/plain.py).
 """
 
 import json
@@ -30,11 +30,12 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from redis.exceptions import RedisError
 
-from caching import plain, stats, store
-from caching.keys import Key
-from caching.store import KEY_TTL
+from eventcache import stats
+from eventcache.store import ops, plain
+from eventcache.store.keys import Key
+from eventcache.store.ops import KEY_TTL
 
-log = logging.getLogger("caching.readthrough")
+log = logging.getLogger("eventcache.store.readthrough")
 
 ERROR_LOG_INTERVAL_SECONDS = 5.0  # at most one "Redis is failing" log line per interval
 RECOVERY_PROBE_SECONDS = 1.0  # while degraded, probe Redis at most this often (others go to the database)
@@ -63,8 +64,8 @@ _health = _Health()
 
 
 def cache_ops():
-    """The module doing the cache operations: store (Redis) or plain (Django's local-memory cache)."""
-    return store if store.uses_redis() else plain
+    """The module doing the cache operations: ops (Redis) or plain (Django's local-memory cache)."""
+    return ops if ops.uses_redis() else plain
 
 
 def encode(payload) -> bytes:
@@ -111,7 +112,7 @@ def _cache_usable() -> bool:
         if now - _health.last_probe < RECOVERY_PROBE_SECONDS:
             return False
         _health.last_probe = now
-        if not store.ping():
+        if not ops.ping():
             return False
         try:
             for callback in _health.callbacks:
@@ -136,51 +137,51 @@ def compute_body(key: Key, compute) -> bytes:
     return encode(compute())
 
 
-def _compute_and_fill(ops, key: Key, lease, compute) -> bytes:
+def _compute_and_fill(backend, key: Key, lease, compute) -> bytes:
     try:
         body = compute_body(key, compute)
     except Exception:
         try:
-            ops.release(key, lease)  # so waiters need not wait out a lease nobody will fill
+            backend.release(key, lease)  # so waiters need not wait out a lease nobody will fill
         except RedisError as exc:
             note_redis_error(exc)
         raise
     try:
-        ops.fill(key, lease, body)
+        backend.fill(key, lease, body)
     except RedisError as exc:
         note_redis_error(exc)
     return body
 
 
-def _wait_for_filler(ops, key: Key, compute) -> CacheRead:
+def _wait_for_filler(backend, key: Key, compute) -> CacheRead:
     stats.incr(stats.family_counter(key.family.name, stats.LEASE_WAITS))
     deadline = time.monotonic() + settings.CACHE_LEASE_WAIT_SECONDS
     delay = POLL_FIRST_DELAY_SECONDS
     while (remaining := deadline - time.monotonic()) > 0:
         time.sleep(min(delay, remaining))
         delay = min(delay * 2, POLL_MAX_DELAY_SECONDS)
-        result = ops.read_or_lease(key, count=False)
+        result = backend.read_or_lease(key, count=False)
         if result.body is not None:
             return CacheRead(result.body, True)
         if result.lease is not None:  # the holder gave up, or an invalidation voided its lease
-            return CacheRead(_compute_and_fill(ops, key, result.lease, compute), False)
+            return CacheRead(_compute_and_fill(backend, key, result.lease, compute), False)
     stats.incr(stats.family_counter(key.family.name, stats.LEASE_WAIT_TIMEOUTS))
     return CacheRead(compute_body(key, compute), False)
 
 
-def read(key: Key, compute, *, hot_user_id: int | None = None, first: store.ReadResult | None = None) -> CacheRead:
+def read(key: Key, compute, *, hot_user_id: int | None = None, first: ops.ReadResult | None = None) -> CacheRead:
     """The cached API body of `key`, computing it with `compute()` on a miss (see the module doc). `first`:
     this key's read_or_lease result, already fetched (with the same hot_user_id) by read_authenticated."""
     if first is None and (not settings.CACHE_READS_ENABLED or not _cache_usable()):
         return CacheRead(compute_body(key, compute), False)
-    ops = cache_ops()
+    backend = cache_ops()
     try:
-        result = first if first is not None else ops.read_or_lease(key, hot_user_id=hot_user_id)
+        result = first if first is not None else backend.read_or_lease(key, hot_user_id=hot_user_id)
         if result.body is not None:
             return CacheRead(result.body, True)
         if result.lease is not None:
-            return CacheRead(_compute_and_fill(ops, key, result.lease, compute), False)
-        return _wait_for_filler(ops, key, compute)
+            return CacheRead(_compute_and_fill(backend, key, result.lease, compute), False)
+        return _wait_for_filler(backend, key, compute)
     except RedisError as exc:
         # Only Redis calls before any computation get here (compute-and-fill handles its own errors).
         note_redis_error(exc)
@@ -189,20 +190,20 @@ def read(key: Key, compute, *, hot_user_id: int | None = None, first: store.Read
 
 def read_authenticated(
     session_name: str, user_id: int, identity_key: Key, value_key: Key | None = None, *, hot_user_id: int | None = None
-) -> store.AuthenticatedRead | None:
+) -> ops.AuthenticatedRead | None:
     """store.read_authenticated (a caller's session, identity and value in one round trip), or None when the
     cache is not in use (no Redis, cached reads off, degraded) or Redis fails now (noted, as in read()): the
     caller then takes the separate reads, which handle those cases."""
-    if not settings.CACHE_READS_ENABLED or not store.uses_redis() or not _cache_usable():
+    if not settings.CACHE_READS_ENABLED or not ops.uses_redis() or not _cache_usable():
         return None
     try:
-        return store.read_authenticated(session_name, user_id, identity_key, value_key, hot_user_id=hot_user_id)
+        return ops.read_authenticated(session_name, user_id, identity_key, value_key, hot_user_id=hot_user_id)
     except RedisError as exc:
         note_redis_error(exc)
         return None
 
 
-def release(key: Key, result: store.ReadResult) -> None:
+def release(key: Key, result: ops.ReadResult) -> None:
     """Give back the lease of a read_or_lease result that will not be used (no-op without one)."""
     if result.lease is None:
         return
@@ -216,13 +217,13 @@ def refresh(key: Key, compute, *, ttl=KEY_TTL) -> bool:
     """Replace the value of `key` under a lease, without dropping it first (readers keep getting the
     current value meanwhile). False if someone else holds the lease or an invalidation voided the fill.
     `ttl` overrides the family's TTL (seconds, None for no expiry). Redis errors propagate."""
-    ops = cache_ops()
-    lease = ops.take_lease(key)
+    backend = cache_ops()
+    lease = backend.take_lease(key)
     if lease is None:
         return False
     try:
         body = compute_body(key, compute)
     except Exception:
-        ops.release(key, lease)
+        backend.release(key, lease)
         raise
-    return ops.fill(key, lease, body, ttl=ttl)
+    return backend.fill(key, lease, body, ttl=ttl)

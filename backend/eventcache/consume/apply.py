@@ -24,8 +24,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from events import relay, schema
-from events.models import OutboxEvent
+from eventcache import relay
+from eventcache import events as schema
+from eventcache.models import OutboxEvent
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def apply_message(events: list, outbox_ids: list[int]) -> Consumed:
     transaction. `events` (validated schema events) are used as they are only when the message names no
     outbox rows; otherwise the rows are the source. Redis and database errors propagate (the task retries;
     nothing stays marked)."""
-    from caching.invalidation import apply_events
+    from eventcache.store.invalidation import apply_events
 
     with transaction.atomic():
         rows = _claim(outbox_ids, settings.WORKER_COALESCE_MAX_ROWS)

@@ -14,9 +14,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 
-from caching import hotness, keys, readthrough
+from eventcache.store import hotness, keys, readthrough
 
-log = logging.getLogger("caching.warmers")
+log = logging.getLogger("eventcache.warm")
 
 
 def _payloads():

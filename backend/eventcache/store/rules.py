@@ -14,9 +14,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from caching import keys
-from caching.keys import Key, KeyFamily
-from events import schema
+from eventcache import events as schema
+from eventcache.store import keys
+from eventcache.store.keys import Key, KeyFamily
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,43 @@
+"""The engine's Django app. Its label stays "events": the events_outbox table and the migration history keep
+their names from when the outbox lived in an app called `events`."""
+
+import logging
+
 from django.apps import AppConfig
+from django.conf import settings
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
+log = logging.getLogger("eventcache")
 
-class EventsConfig(AppConfig):
-    name = "events"
+
+def startup_message() -> tuple[int, str]:
+    """(log level, message) saying which cache this process uses; never shows a password."""
+    from config.redis_url import cache_url, mask
+
+    if settings.REDIS_URL:
+        return logging.INFO, f"✅ Redis cache configured: {mask(cache_url(settings.REDIS_URL))}"
+    return logging.WARNING, (
+        "REDIS_URL is not set: falling back to a local-memory cache (per process, not shared), "
+        "and events are processed inline in the web process instead of by a Celery worker. "
+        "Set REDIS_URL=redis://host:6379/0 to use Redis."
+    )
+
+
+class EventCacheConfig(AppConfig):
+    name = "eventcache"
+    label = "events"
+    verbose_name = "Event-driven cache"
 
     def ready(self):
         from django.db import connections
 
-        from events import relay
+        from eventcache import relay
+        from eventcache.store import readthrough
+
+        log.log(*startup_message())
 
         # Every database connection notices writes to captured tables and flushes the outbox on commit.
         connection_created.connect(relay.install_write_watcher, dispatch_uid="events.write_watcher")
@@ -30,8 +56,6 @@ class EventsConfig(AppConfig):
         post_migrate.connect(reinstall_triggers, sender=self, dispatch_uid="events.reinstall_triggers")
 
         # When Redis answers again after an outage, pending events are applied before anything is read.
-        from caching import readthrough
-
         readthrough.register_recovery_callback(relay.recover_after_outage)
 
 
@@ -39,8 +63,8 @@ def reinstall_triggers(using="default", **kwargs):
     """After every migrate: SQLite drops a table's triggers when a later migration rebuilds the table."""
     from django.db import connections
 
-    from events import capture
+    from eventcache.capture import triggers
 
     connection = connections[using]
-    if capture.OUTBOX_TABLE in connection.introspection.table_names() and capture.missing_triggers(connection):
-        capture.install(connection)
+    if triggers.OUTBOX_TABLE in connection.introspection.table_names() and triggers.missing_triggers(connection):
+        triggers.install(connection)

@@ -26,11 +26,11 @@ import redis
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from caching import stats
+from eventcache import stats
 from config.redis_url import cache_url, mask
-from events.schema import Event, InvalidEvent, decode
+from eventcache.events import Event, InvalidEvent, decode
 
-logger = logging.getLogger("events.monitor")
+logger = logging.getLogger("eventcache.consume.listener")
 
 LAG_TOTAL = "events_lag_ms_total"
 DROPPED = "events_dropped_on_publish"
@@ -96,7 +96,7 @@ class EventMonitor:
         """Drop every key the events touch; returns how many events. When is noted for their outbox rows and
         written while the channel is quiet (mark_dropped): bookkeeping stays off the path of the next drop. Never
         raises: a failure is logged and counted, and the Celery task applies the events anyway."""
-        from caching import invalidation
+        from eventcache.store import invalidation
 
         try:
             invalidation.drop_touched(events)
@@ -113,7 +113,7 @@ class EventMonitor:
     def mark_dropped(self) -> None:
         """Write dropped_at for the events dropped since the last call (relay.mark_dropped: one statement). A row
         a task held is tried again at the next quiet moment, up to MARK_ATTEMPTS times (it is bookkeeping)."""
-        from events import relay
+        from eventcache import relay
 
         pending, self._unmarked = self._unmarked, {}
         try:

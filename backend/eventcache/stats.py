@@ -13,7 +13,7 @@ from collections import Counter
 
 from redis.exceptions import RedisError
 
-from caching import keys
+from eventcache.store import keys
 
 HITS = "hits"
 MISSES = "misses"
@@ -39,25 +39,25 @@ def incr_local(name: str, n: int = 1) -> None:
 
 def incr(name: str, n: int = 1) -> None:
     """Count `n` more of `name` in the shared hash; in this process only when Redis is unavailable."""
-    from caching import store  # store imports keys only; imported here to keep this module import-light
+    from eventcache.store import ops  # store imports keys only; imported here to keep this module import-light
 
-    if not store.uses_redis():
+    if not ops.uses_redis():
         incr_local(name, n)
         return
     try:
-        store.connection().hincrby(store.full_name(keys.STATS), name, n)
+        ops.connection().hincrby(ops.full_name(keys.STATS), name, n)
     except RedisError:
         incr_local(name, n)
 
 
 def snapshot() -> dict[str, int]:
     """Every counter: the shared ones from Redis (if it answers) plus this process's own."""
-    from caching import store
+    from eventcache.store import ops
 
     counts = Counter()
-    if store.uses_redis():
+    if ops.uses_redis():
         try:
-            shared = store.connection().hgetall(store.full_name(keys.STATS))
+            shared = ops.connection().hgetall(ops.full_name(keys.STATS))
             counts.update({_text(name): int(value) for name, value in shared.items()})
         except RedisError:
             pass

@@ -4,13 +4,13 @@ kombu builds a new redis-py client for every synchronous call on a channel - for
 process sends - and with redis-py 8 building one (it fills ~170 response callbacks) costs more CPU than the
 LPUSH it sends (~80 us of ~400 us per send_task, measured with cProfile). Keeping one per channel, on the
 channel's current connection pool, does the same work: redis-py clients are thread-safe, and a new pool after
-a reconnect gets a new client. The relay's producer (events/relay.py) and the worker (worker/transport.py,
+a reconnect gets a new client. The relay's producer (eventcache/relay.py) and the worker (worker/transport.py,
 which builds on this) use it for redis:// brokers; rediss:// keeps kombu's own transport.
 """
 
 from kombu.transport import redis as kombu_redis
 
-TRANSPORT = "events.broker:Transport"
+TRANSPORT = "eventcache.broker:Transport"
 
 
 class Channel(kombu_redis.Channel):

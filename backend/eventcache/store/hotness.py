@@ -6,14 +6,14 @@ ranking is the decayed ranking. The increments grow with time, so once they pass
 every score is divided by the same power of two and the epoch moves forward (ranks unchanged, no overflow).
 The set is trimmed to HOT_LISTS_TRACKED_MAX members (the coldest go), so memory is bounded.
 
-The recording runs inside the read script (store.py), in the same round trip as the read.
+The recording runs inside the read script (ops.py), in the same round trip as the read.
 """
 
 import time
 
 from django.conf import settings
 
-from caching import keys
+from eventcache.store import keys
 
 RENORMALISE_AFTER = 32  # half-lives; 2**32 keeps scores far below a double's limit (2**1024)
 
@@ -50,9 +50,9 @@ SCRIPT_KEY_NAMES = (keys.HOT_SHOPPING_LISTS, keys.HOT_SHOPPING_LISTS_EPOCH)  # r
 
 
 def script_keys() -> list[str]:
-    from caching import store
+    from eventcache.store import ops
 
-    return store.full_names(*SCRIPT_KEY_NAMES)
+    return ops.full_names(*SCRIPT_KEY_NAMES)
 
 
 def script_args(user_id: int, now: float | None = None) -> list:
@@ -67,16 +67,16 @@ def script_args(user_id: int, now: float | None = None) -> list:
 
 def record(user_id: int, *, now: float | None = None) -> None:
     """Count one read of `user_id`'s lists outside a cached read (the read script does it for cached reads)."""
-    from caching import store
+    from eventcache.store import ops
 
-    store.run_script(_RECORD_SCRIPT, script_keys(), script_args(user_id, now))
+    ops.run_script(_RECORD_SCRIPT, script_keys(), script_args(user_id, now))
 
 
 def hottest(n: int) -> list[int]:
     """The user ids whose shopping lists are read most (decayed), hottest first."""
-    from caching import store
+    from eventcache.store import ops
 
-    if n <= 0 or not store.uses_redis():
+    if n <= 0 or not ops.uses_redis():
         return []
-    members = store.connection().zrevrange(store.full_name(keys.HOT_SHOPPING_LISTS), 0, n - 1)
+    members = ops.connection().zrevrange(ops.full_name(keys.HOT_SHOPPING_LISTS), 0, n - 1)
     return [int(member) for member in members]

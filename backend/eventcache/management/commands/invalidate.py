@@ -3,8 +3,8 @@ constant time (its namespace version is bumped; nothing is scanned). For deploys
 
 from django.core.management.base import BaseCommand
 
-from caching import keys
-from caching.invalidation import invalidate_family
+from eventcache.store import keys
+from eventcache.store.invalidation import invalidate_family
 
 
 class Command(BaseCommand):

@@ -25,8 +25,8 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from redis.exceptions import RedisError
 
-from caching import hotness, keys
-from caching.keys import Key, KeyFamily
+from eventcache.store import hotness, keys
+from eventcache.store.keys import Key, KeyFamily
 
 KEY_TTL = object()  # `fill(..., ttl=KEY_TTL)`: use the key family's TTL
 

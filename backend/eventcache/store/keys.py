@@ -2,7 +2,7 @@
 
 Key names are unprefixed here (`recipe:42`); django-redis adds `recipe_planner:1:` (KEY_PREFIX and its
 key version), so `redis-cli` shows `recipe_planner:1:recipe:42`. Which keys an event touches lives beside
-this module, in caching/rules.py.
+this module, in eventcache/store/rules.py.
 """
 
 import datetime as dt

@@ -12,7 +12,7 @@ only when the parent row is already gone in the same transaction (e.g. raw SQL d
 before its entries), and the parent's own trigger has recorded the event that matters.
 
 The triggers are installed by migration 0002 (a change to this table needs a migration calling
-`install` again). After every `migrate`, missing triggers are re-installed (events/apps.py), because
+`install` again). After every `migrate`, missing triggers are re-installed (eventcache/apps.py), because
 SQLite rebuilds a table, dropping its triggers, whenever a later migration alters it.
 """
 
@@ -28,7 +28,7 @@ OUTBOX_TABLE = "events_outbox"
 class Capture:
     table: str
     operations: tuple[str, ...]
-    kind: str  # an events.schema kind
+    kind: str  # an eventcache.events kind
     data: dict[str, str]  # data field -> SQL expression over {row}
     update_of: tuple[str, ...] = ()  # only these columns' updates count (empty: any column)
 

@@ -8,7 +8,8 @@ import json
 from django.core.management.base import BaseCommand
 from redis.exceptions import RedisError
 
-from caching import stats, store
+from eventcache import stats
+from eventcache.store import ops
 
 
 def _text(value):
@@ -16,7 +17,7 @@ def _text(value):
 
 
 def redis_report(slowlog_entries: int = 10) -> dict:
-    conn = store.connection()
+    conn = ops.connection()
     info = conn.info()
     return {
         "keyspace_hits": info.get("keyspace_hits", 0),
@@ -52,7 +53,7 @@ def collect() -> dict:
         "counters": {k: v for k, v in sorted(counts.items()) if not k.startswith(family_prefixes)},
         "redis": None,
     }
-    if store.uses_redis():
+    if ops.uses_redis():
         try:
             report["redis"] = redis_report()
         except RedisError as exc:

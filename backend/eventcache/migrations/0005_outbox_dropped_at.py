@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-from events.capture import install_on_sqlite, uninstall_on_sqlite
+from eventcache.capture.triggers import install_on_sqlite, uninstall_on_sqlite
 
 
 class Migration(migrations.Migration):
@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(uninstall_on_sqlite, install_on_sqlite),  # see events/capture.py
+        migrations.RunPython(uninstall_on_sqlite, install_on_sqlite),  # see eventcache/capture/triggers.py
         migrations.AddField(
             model_name='outboxevent',
             name='dropped_at',
