@@ -12,6 +12,7 @@ import time
 from bench import harness, seed
 from bench.report import Chart, ScenarioResult, Target
 from bench.stats import fmt_int, fmt_ms, fmt_ratio, now_ns, ratio
+from planner import cache as planner_cache
 
 FILLER_VALUE = b'{"ns":1,"body":{"filler":true}}'
 
@@ -58,7 +59,7 @@ def run(ctx) -> ScenarioResult:
     world = seed.build(recipes=300, families=30, recipes_with_ingredients=300)
     conn = harness.admin_redis()
     recipe_id = world.recipe_ids[0]  # in the first family's plan and, at random, in others'
-    event = lambda i: schema.RecipeChanged(id=i, at=time.time(), recipe_id=recipe_id)  # noqa: E731
+    event = lambda i: planner_cache.RecipeChanged(id=i, at=time.time(), recipe_id=recipe_id)  # noqa: E731
     dependents = sorted(rules.resolve([event(1)]).keys, key=str)
     recipe_keys = [k for k in dependents if k.family.name == "recipe"]
 

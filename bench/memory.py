@@ -13,6 +13,7 @@ import statistics
 from bench import harness, seed
 from bench.report import Chart, ScenarioResult, Target
 from bench.stats import fmt_bytes, fmt_int
+from planner import cache
 
 NEW_READER_IDS = 10_000_000  # user ids of the simulated readers (no such users: only their popularity is recorded)
 
@@ -32,7 +33,7 @@ def _outbox() -> tuple[int, int]:
 def _checkpoint(conn, events_done: int) -> dict:
     from eventcache.store import keys, ops
 
-    hot, stats_key = ops.full_name(keys.HOT_SHOPPING_LISTS), ops.full_name(keys.STATS)
+    hot, stats_key = ops.full_name(keys.hot_set(cache.SHOPPING_LISTS)), ops.full_name(keys.STATS)
     rows, table_bytes = _outbox()
     return {
         "events": events_done,
@@ -56,13 +57,13 @@ def _value_sizes(conn, world) -> list[list[str]]:
     shopping.create_list(world.user_id, world.family_id, start=world.week[0], end=world.week[-1])
     samples = {
         "recipe (8 ingredients)": [
-            (keys.recipe(rid), lambda rid=rid: payloads.recipe_detail(rid)) for rid in world.recipe_ids[14:114]
+            (cache.recipe(rid), lambda rid=rid: payloads.recipe_detail(rid)) for rid in world.recipe_ids[14:114]
         ],
         "meal plan (one day, 2 entries)": [
-            (keys.meal_plan(day, world.family_id), lambda day=day: payloads.meal_plan(world.family_id, day)) for day in world.week
+            (cache.meal_plan(day, world.family_id), lambda day=day: payloads.meal_plan(world.family_id, day)) for day in world.week
         ],
         "shopping lists of a user (one 50-item list)": [
-            (keys.shopping_lists(world.user_id), lambda: payloads.shopping_lists(world.user_id))
+            (cache.shopping_lists(world.user_id), lambda: payloads.shopping_lists(world.user_id))
         ],
     }
     rows = []
@@ -99,9 +100,9 @@ def run(ctx) -> ScenarioResult:
     with harness.Worker("worker-memory", ctx.workdir), override_settings(HOT_LISTS_TRACKED_MAX=tracked_max):
         for r in range(rounds):
             for uid in world.user_ids:  # the real users' lists are hot: their invalidations pre-warm under leases
-                hotness.record(uid)
+                hotness.record(cache.shopping_lists(uid))
             for uid in range(next_reader, next_reader + readers_per_round):  # and ever-new readers past the bound
-                hotness.record(NEW_READER_IDS + uid)
+                hotness.record(cache.shopping_lists(NEW_READER_IDS + uid))
             next_reader += readers_per_round
             Recipe.objects.update(prep_minutes=F("prep_minutes") + 1)
             harness.flush_outbox()  # one flush is bounded; without beat, send the rest here
@@ -119,7 +120,7 @@ def run(ctx) -> ScenarioResult:
         "hot set members": tracked_max,
         "stats hash fields": None,
         "lease keys": settings.HOT_LISTS_TOP_N,
-        "namespace keys": len(keys.FAMILIES),
+        "namespace keys": len(cache.DOMAIN.families_by_name),
         "outbox rows": per_round,
         "outbox table bytes": None,
     }

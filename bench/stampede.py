@@ -13,6 +13,7 @@ import threading
 from bench import harness, seed
 from bench.report import Chart, ScenarioResult, Target
 from bench.stats import fmt_ms, fmt_ratio, now_ns, ratio, summarize_ns
+from planner import cache as planner_cache
 
 READERS = 200
 DB_CONNECTIONS = 40
@@ -70,7 +71,7 @@ def run(ctx) -> ScenarioResult:
     rounds = ctx.size(6, 2)
     world = seed.build(recipes=ctx.size(5000, 500), families=ctx.size(200, 20), recipes_with_ingredients=ctx.size(5000, 500))
     shopping.create_list(world.user_id, world.family_id, start=world.week[0], end=world.week[-1])
-    key = keys.shopping_lists(world.user_id)
+    key = planner_cache.shopping_lists(world.user_id)
 
     # 200 readers in ONE process need more than redis-py 8's default pool of 100 connections; past it the pool
     # raises MaxConnectionsError. A web deployment spreads readers over processes, each with its own pool.
@@ -81,7 +82,7 @@ def run(ctx) -> ScenarioResult:
     for mode in ("baseline", "ours"):
         compute = CountedCompute(world.user_id)
         if mode == "ours":
-            read = lambda: readthrough.read(key, compute, hot_user_id=world.user_id)  # noqa: E731
+            read = lambda: readthrough.read(key, compute)  # noqa: E731
             invalidate = lambda: ops.invalidate([key])  # noqa: E731
         else:
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
-from config.redis_url import mask  # noqa: E402
+from eventcache.redis_url import mask  # noqa: E402
 
 COOKIES = "/tmp/recipe-planner.cookies"
 

@@ -21,7 +21,7 @@ import dev_database  # noqa: E402
 import dev_redis  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
-from config.redis_url import mask  # noqa: E402  (works for any URL with a password)
+from eventcache.redis_url import mask  # noqa: E402  (works for any URL with a password)
 
 
 def main(argv: list[str]) -> int:

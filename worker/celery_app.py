@@ -26,7 +26,7 @@ from celery import Celery, bootsteps, signals  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from config import queues  # noqa: E402
-from config.redis_url import mask  # noqa: E402
+from eventcache.redis_url import mask  # noqa: E402
 from worker import rejections  # noqa: E402
 
 logger = logging.getLogger("worker")

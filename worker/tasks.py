@@ -117,10 +117,10 @@ def sweep_outbox():
 @shared_task(base=TransientTask, name="worker.tasks.refresh_hot_lists")
 def refresh_hot_lists():
     """Recompute the hottest shopping lists ahead of their expiry."""
-    return warm.refresh_hot_lists()
+    return warm.run("refresh_hot_lists")  # declared in planner/cache.py
 
 
 @shared_task(base=TransientTask, name="worker.tasks.refresh_preferences")
 def refresh_preferences():
     """Recompute active users' cached preferences, in chunks, with jittered TTLs."""
-    return warm.refresh_preferences()
+    return warm.run("refresh_preferences")

@@ -15,7 +15,7 @@ MAX_TAGS = 20
 MAX_PLAN_ENTRIES = 50
 MAX_DISLIKED = 100
 MAX_LIST_DAYS = 366
-_TAG = re.compile(r"[a-z0-9_-]{1,50}")  # the same rule as a cache key part (eventcache.store.keys)
+_TAG = re.compile(r"[a-z0-9_-]{1,50}")  # the same rule as a cache key part (eventcache.declare.SLUG)
 
 
 def _ingredient_name(value, name: str) -> str:

@@ -9,7 +9,7 @@ Handlers are `handler(request, me, **url_kwargs)` where `me` is api.identity's d
 A cached GET names the read it will do with `cached_get=plan`, `plan(request, user_id, **url_kwargs) ->
 PlannedRead | None`, and does it with dispatch.read(request, key, compute): on a hit, the session, the
 identity and the value then come in one Redis round trip (api.identity). `plan` must name exactly the key
-(and hot_user_id) the GET handler reads for that user, and validate the same input; it may raise ApiError
+the GET handler reads for that user, and validate the same input; it may raise ApiError
 or InvalidKeyPart like the handler (the handler answers them after authentication), or return None when
 the key needs the identity first (meal plans need the family). With `serves_cached_body=True` the endpoint also
 promises that its GET answers a hit with exactly cached_response() of that read (the stored body untouched):
@@ -23,8 +23,8 @@ from django.views.decorators.csrf import csrf_exempt as django_csrf_exempt
 
 from api import identity
 from api.errors import ApiError, error_response, too_large_error
+from eventcache.declare import InvalidKeyPart
 from eventcache.store import readthrough
-from eventcache.store.keys import InvalidKeyPart
 
 
 def endpoint(*, public=False, csrf_exempt=False, cached_get=None, serves_cached_body=False, **handlers):
@@ -69,10 +69,10 @@ def endpoint(*, public=False, csrf_exempt=False, cached_get=None, serves_cached_
     return django_csrf_exempt(view) if csrf_exempt else view
 
 
-def read(request, key, compute, *, hot_user_id=None) -> readthrough.CacheRead:
+def read(request, key, compute) -> readthrough.CacheRead:
     """readthrough.read of `key`, starting from the read fetched with the caller's identity if it is this one."""
-    first = identity.take_fetched(request, key, hot_user_id)
-    return readthrough.read(key, compute, hot_user_id=hot_user_id, first=first)
+    first = identity.take_fetched(request, key)
+    return readthrough.read(key, compute, first=first)
 
 
 def cached_response(result) -> HttpResponse:

@@ -11,7 +11,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config import queues
-from config.redis_url import broker_url, cache_url
+from eventcache.redis_url import broker_url, cache_url
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BACKEND_DIR.parent
@@ -130,6 +130,7 @@ SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.back
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
 
 # --- Cache layer tunables (see docs/ARCHITECTURE.md) -------------------------------------------------------
+EVENTCACHE_DOMAIN = "planner.cache"  # the module declaring every cached read (its DOMAIN); loaded by eventcache
 CACHE_READS_ENABLED = env.bool("CACHE_READS_ENABLED", default=True)  # off = every read computes (bench baseline)
 # Verified cached-GET hits answered in front of Django (api.fast_path, wrapped around the app in config/wsgi.py);
 # 0 sends every request through Django.
@@ -244,7 +245,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = REPO_DIR / "staticfiles"
 
-# --- Logging: one line per record on stderr; URLs pass through config.redis_url.mask before logging -------
+# --- Logging: one line per record on stderr; URLs pass through eventcache.redis_url.mask before logging -------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,10 +1,15 @@
 """The engine's Django app. Its label stays "events": the events_outbox table and the migration history keep
-their names from when the outbox lived in an app called `events`."""
+their names from when the outbox lived in an app called `events`.
+
+ready() loads the domain settings.EVENTCACHE_DOMAIN names (a dotted module path with a DOMAIN, e.g.
+"planner.cache"): the engine learns what it caches from there, and never imports the domain itself.
+"""
 
 import logging
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.db.backends.signals import connection_created
@@ -15,7 +20,7 @@ log = logging.getLogger("eventcache")
 
 def startup_message() -> tuple[int, str]:
     """(log level, message) saying which cache this process uses; never shows a password."""
-    from config.redis_url import cache_url, mask
+    from eventcache.redis_url import cache_url, mask
 
     if settings.REDIS_URL:
         return logging.INFO, f"✅ Redis cache configured: {mask(cache_url(settings.REDIS_URL))}"
@@ -34,9 +39,13 @@ class EventCacheConfig(AppConfig):
     def ready(self):
         from django.db import connections
 
-        from eventcache import relay
+        from eventcache import declare, relay
         from eventcache.store import readthrough
 
+        domain_module = getattr(settings, "EVENTCACHE_DOMAIN", "")
+        if not domain_module:
+            raise ImproperlyConfigured("EVENTCACHE_DOMAIN must name the module declaring what is cached (its DOMAIN)")
+        declare.load(domain_module)
         log.log(*startup_message())
 
         # Every database connection notices writes to captured tables and flushes the outbox on commit.

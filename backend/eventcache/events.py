@@ -1,4 +1,7 @@
-"""The event schema: one small dataclass per event kind, ids and plain values only.
+"""Events: the Event base class the domain's event kinds derive from, and their JSON wire format.
+
+A kind is a frozen dataclass with a `kind` name and data fields that are positive integer ids (`int`) or ISO dates
+(`IsoDate`); the domain lists its kinds in its Domain (eventcache.declare), and only those decode.
 
 Wire format (JSON, on the pub/sub channel and inside Celery task arguments):
 
@@ -6,14 +9,18 @@ Wire format (JSON, on the pub/sub channel and inside Celery task arguments):
 
 `id` is the outbox row id (unique, increasing), `at` the commit-side creation time in Unix seconds.
 `decode` accepts only this shape and raises InvalidEvent on anything else; nothing here ever unpickles.
-Events are produced by database triggers (eventcache/capture/triggers.py) and published by `publish` in eventcache/relay.py.
+Events are produced by database triggers (eventcache/capture/triggers.py) and published by `publish` in
+eventcache/relay.py.
 """
 
 import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import ClassVar
+from functools import cache
+from typing import ClassVar, NewType
+
+from eventcache import declare
 
 SCHEMA_VERSION = 1
 
@@ -24,78 +31,29 @@ class InvalidEvent(ValueError):
 
 @dataclass(frozen=True)
 class Event:
+    """`id`: the outbox row id (unique, increasing); `at`: the commit-side creation time in Unix seconds."""
+
     kind: ClassVar[str]
     id: int
     at: float
 
 
-@dataclass(frozen=True)
-class RecipeChanged(Event):
-    kind: ClassVar[str] = "recipe.changed"
-    recipe_id: int
+IsoDate = NewType("IsoDate", str)  # a data field holding a date as YYYY-MM-DD
 
 
-@dataclass(frozen=True)
-class RecipeDeleted(Event):
-    kind: ClassVar[str] = "recipe.deleted"
-    recipe_id: int
-
-
-@dataclass(frozen=True)
-class TagChanged(Event):
-    kind: ClassVar[str] = "tag.changed"
-    tag_id: int
-
-
-@dataclass(frozen=True)
-class MealPlanChanged(Event):
-    kind: ClassVar[str] = "meal_plan.changed"
-    family_id: int
-    date: str  # ISO date, YYYY-MM-DD
-
-
-@dataclass(frozen=True)
-class ShoppingListChanged(Event):
-    kind: ClassVar[str] = "shopping_list.changed"
-    user_id: int
-
-
-@dataclass(frozen=True)
-class PreferencesChanged(Event):
-    kind: ClassVar[str] = "preferences.changed"
-    user_id: int
-
-
-@dataclass(frozen=True)
-class UserChanged(Event):
-    kind: ClassVar[str] = "user.changed"
-    user_id: int
-
-
-@dataclass(frozen=True)
-class FamilyMembershipChanged(Event):
-    kind: ClassVar[str] = "family.membership_changed"
-    family_id: int
-    user_id: int
-
-
-KINDS: dict[str, type[Event]] = {
-    cls.kind: cls
-    for cls in (
-        RecipeChanged,
-        RecipeDeleted,
-        TagChanged,
-        MealPlanChanged,
-        ShoppingListChanged,
-        PreferencesChanged,
-        UserChanged,
-        FamilyMembershipChanged,
-    )
-}
-
-
+@cache
 def data_fields(cls: type[Event]) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("id", "at"))
+
+
+@cache
+def _checks(cls: type[Event]) -> dict:
+    """Data field -> its wire check, from the field's type: IsoDate, else a positive integer id."""
+    return {
+        f.name: _iso_date if f.type in (IsoDate, "IsoDate") else _positive_int
+        for f in dataclasses.fields(cls)
+        if f.name not in ("id", "at")
+    }
 
 
 def to_dict(event: Event) -> dict:
@@ -132,7 +90,7 @@ def from_dict(message) -> Event:
         raise InvalidEvent(f"an event is a JSON object, got {type(message).__name__}")
     if message.get("v") != SCHEMA_VERSION:
         raise InvalidEvent(f"unknown schema version {message.get('v')!r} (this code reads {SCHEMA_VERSION})")
-    cls = KINDS.get(message.get("kind"))
+    cls = declare.domain().kinds_by_name.get(message.get("kind"))
     if cls is None:
         raise InvalidEvent(f"unknown event kind {message.get('kind')!r}")
     data = message.get("data")
@@ -141,9 +99,8 @@ def from_dict(message) -> Event:
     at = message.get("at")
     if isinstance(at, bool) or not isinstance(at, (int, float)) or at < 0:
         raise InvalidEvent(f"at must be a non-negative number, got {at!r}")
-    values = {
-        name: _iso_date(name, value) if name == "date" else _positive_int(name, value) for name, value in data.items()
-    }
+    checks = _checks(cls)
+    values = {name: checks[name](name, value) for name, value in data.items()}
     return cls(id=_positive_int("id", message.get("id")), at=float(at), **values)
 
 

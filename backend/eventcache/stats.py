@@ -67,9 +67,11 @@ def snapshot() -> dict[str, int]:
 
 
 def per_family(counts: dict[str, int]) -> dict[str, dict[str, int]]:
-    """{"recipe": {"hits": 3, "misses": 1, ...}, ...} for every family in keys.FAMILIES."""
+    """{"recipe": {"hits": 3, "misses": 1, ...}, ...} for every family the domain declares."""
+    from eventcache import declare
+
     result = {}
-    for name in keys.FAMILIES:
+    for name in declare.domain().families_by_name:
         prefix = f"{name}:"
         result[name] = {k[len(prefix) :]: v for k, v in counts.items() if k.startswith(prefix)}
     return result

@@ -32,8 +32,9 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 
+from eventcache.declare import Key
 from eventcache.store import keys, ops, readthrough
-from eventcache.store.keys import Key
+from planner import cache as planner_cache
 from tests.fixtures.worker import outbox_drained, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -78,20 +79,20 @@ class SoakWorld:
     plan_ids: list[int]  # the seeded plans (never deleted; only the spare day's plan comes and goes)
     item_ids: list[int]  # stored shopping-list rows (generated-line states and manual items)
 
-    def reads(self) -> list[tuple[Key, object, int | None]]:
-        """(key, compute, hot_user_id) for every cached read of the world, as the API makes them."""
+    def reads(self) -> list[tuple[Key, object]]:
+        """(key, compute) for every cached read of the world, as the API makes them."""
         from planner import payloads
 
-        reads = [(keys.recipe(r), partial(payloads.recipe_detail, r), None) for r in self.recipe_ids]
-        reads += [(keys.recipe_list(tag, 1), partial(payloads.recipe_list, tag, 1), None) for tag in (None, *TAGS)]
+        reads = [(planner_cache.recipe(r), partial(payloads.recipe_detail, r)) for r in self.recipe_ids]
+        reads += [(planner_cache.recipe_list(tag, 1), partial(payloads.recipe_list, tag, 1)) for tag in (None, *TAGS)]
         reads += [
-            (keys.meal_plan(day, f), partial(payloads.meal_plan, f, day), None)
+            (planner_cache.meal_plan(day, f), partial(payloads.meal_plan, f, day))
             for day in (*DAYS, SPARE_DAY)
             for f in self.family_ids
         ]
-        reads += [(keys.shopping_lists(u), partial(payloads.shopping_lists, u), u) for u in self.member_ids]
-        reads += [(keys.preferences(u), partial(payloads.preferences, u), None) for u in self.user_ids]
-        reads += [(keys.identity(u), partial(payloads.identity, u), None) for u in self.user_ids]
+        reads += [(planner_cache.shopping_lists(u), partial(payloads.shopping_lists, u)) for u in self.member_ids]
+        reads += [(planner_cache.preferences(u), partial(payloads.preferences, u)) for u in self.user_ids]
+        reads += [(planner_cache.identity(u), partial(payloads.identity, u)) for u in self.user_ids]
         return reads
 
 
@@ -363,11 +364,11 @@ class Soak:
     def _read(self, rng: random.Random, me: threading.Thread) -> None:
         reads = self.world.reads()
         while not self.stop.is_set():
-            key, compute, hot_user_id = rng.choice(reads)
+            key, compute = rng.choice(reads)
             if rng.random() < SLOW_FILL_SHARE:
                 compute = slow_fill(compute, rng.uniform(0, SLOW_FILL_MAX_SECONDS))
             self.busy_since[me] = time.monotonic()
-            result = readthrough.read(key, compute, hot_user_id=hot_user_id)
+            result = readthrough.read(key, compute)
             self.busy_since[me] = None
             self.count("reads", "hits" if result.hit else "misses (computed)")
 
@@ -443,7 +444,7 @@ def served_body(conn, key: Key):
 def stale_keys(conn, world: SoakWorld) -> tuple[list[str], int]:
     """(the keys whose served value differs from the database now, with both values; how many were cached)."""
     stale, cached = [], 0
-    for key, compute, _ in world.reads():
+    for key, compute in world.reads():
         body = served_body(conn, key)
         if body is None:
             continue

@@ -17,6 +17,7 @@ from eventcache import relay
 from eventcache.models import OutboxEvent
 from eventcache.store import keys
 from planner.models import Recipe
+from planner import cache
 from tests.fixtures.worker import CHANGE, OLD_TITLE, outbox_drained, raw_cache_value, stale_keys, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -29,7 +30,7 @@ def test_a_write_whose_process_dies_before_publishing_is_delivered_by_the_sweep(
     warm_world, start_worker_process, start_web_process, redis_conn
 ):
     recipe = warm_world.recipe
-    recipe_key = keys.recipe(recipe.id)
+    recipe_key = cache.recipe(recipe.id)
     worker = start_worker_process()  # up before the crash: the bound measures the recovery, not a cold start
     web = start_web_process(EVENTS_CRASH_BEFORE_PUBLISH=1)
     client = web.session()

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 
 from tests.fixtures.api import PASSWORD, ApiClient
+from planner import cache as planner_cache
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -92,7 +93,7 @@ def _drop_identity(user):
 
     from eventcache.store import keys
 
-    cache.delete(keys.identity(user.id).name)
+    cache.delete(planner_cache.identity(user.id).name)
 
 
 def test_a_password_change_ends_existing_sessions(ann_api, household):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from eventcache.store import keys
+from planner import cache
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -43,7 +44,7 @@ def test_recipe_detail(ann_api, warm_identity, household, make_recipe, redis_con
         {"id": body["ingredients"][1]["id"], "ingredient": "onion", "quantity": 1, "unit": "piece"},
     ]
     # The key is under the recipe_planner prefix, as JSON (never pickle).
-    raw = redis_conn.get(f"recipe_planner:1:{keys.recipe(recipe.id)}")
+    raw = redis_conn.get(f"recipe_planner:1:{cache.recipe(recipe.id)}")
     assert raw is not None and b"Pea soup" in raw
 
 

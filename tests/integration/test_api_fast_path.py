@@ -24,6 +24,7 @@ from api import fast_path, identity
 from api.identity import HINT_COOKIE, PlannedRead
 from eventcache.store import keys, ops, readthrough
 from eventcache.store.ops import AuthenticatedRead
+from planner import cache as planner_cache
 from tests.fixtures.api import PANTRY_DAY as DAY
 from tests.fixtures.api import PASSWORD, ApiClient
 
@@ -282,7 +283,7 @@ def test_a_value_miss_is_djangos_in_one_script_run_then_the_next_read_is_a_fast_
     assert ann_api.get("/api/me/").status_code == 200  # the identity is cached
 
     def value_missing():
-        cache.delete(keys.recipe(int(path.split("/")[3])).name)
+        cache.delete(planner_cache.recipe(int(path.split("/")[3])).name)
         return _cookies(ann_api)
 
     answer, trips = falls_through(value_missing, path)
@@ -296,7 +297,7 @@ def test_an_identity_miss_is_djangos_in_one_script_run(ann_api, ann_paths, house
     _warm(ann_api, path)
 
     def identity_missing():
-        cache.delete(keys.identity(household["ann"].id).name)
+        cache.delete(planner_cache.identity(household["ann"].id).name)
         return _cookies(ann_api)
 
     answer, trips = falls_through(identity_missing, path)
@@ -315,7 +316,7 @@ def test_a_hint_naming_another_user_never_serves_their_value(ann_api, bob_api, a
         assert (answer.status, answer.body) == ("200 OK", own)
         assert trips == ["EVALSHA", "EVALSHA", "EVALSHA"]  # the script read only the session
     assert b"beef" not in answer.body and b"vegan" not in answer.body
-    for key in (keys.shopping_lists(household["bob"].id), keys.preferences(household["bob"].id)):
+    for key in (planner_cache.shopping_lists(household["bob"].id), planner_cache.preferences(household["bob"].id)):
         assert not redis_conn.exists(ops.full_name(keys.lease(key)))
 
 
@@ -363,7 +364,7 @@ def test_an_inactive_user_or_a_changed_password_is_djangos_401(fresh_login, ann_
         cookies = _cookies(fresh_login(warm=[path]))
         ann.is_active = False
         ann.save()
-        cache.delete(keys.identity(ann.id).name)  # what the event pipeline does after a users-row change
+        cache.delete(planner_cache.identity(ann.id).name)  # what the event pipeline does after a users-row change
         return cookies
 
     def new_password():
@@ -373,7 +374,7 @@ def test_an_inactive_user_or_a_changed_password_is_djangos_401(fresh_login, ann_
         cookies = _cookies(fresh_login(warm=[path]))
         ann.set_password("a brand new password 123")
         ann.save()
-        cache.delete(keys.identity(ann.id).name)
+        cache.delete(planner_cache.identity(ann.id).name)
         return cookies
 
     for prepare in (deactivated, new_password):
@@ -569,7 +570,7 @@ def test_an_exception_after_the_read_hands_the_read_to_django(ann_api, ann_paths
 def test_a_lease_in_a_read_django_did_not_take_is_given_back(ann_api, ann_paths, household, redis_conn, missing):
     path = ann_paths["preferences"][0]
     _warm(ann_api, path)
-    key = keys.preferences(household["ann"].id) if missing == "value" else keys.identity(household["ann"].id)
+    key = planner_cache.preferences(household["ann"].id) if missing == "value" else planner_cache.identity(household["ann"].id)
     cache.delete(key.name)
 
     def answers_without_identity(environ, start_response):  # as when a middleware answers before the view
@@ -585,7 +586,7 @@ def test_a_lease_in_a_read_django_did_not_take_is_given_back(ann_api, ann_paths,
 def test_a_prefetched_read_for_another_key_is_ignored_and_released(ann_api, ann_paths, household, redis_conn, redis_round_trips):
     path = ann_paths["preferences"][0]
     body = _warm(ann_api, path)
-    other = keys.recipe(987654)
+    other = planner_cache.recipe(987654)
     lease = ops.read_or_lease(other).lease
     assert lease is not None and redis_conn.exists(ops.full_name(keys.lease(other)))
     reply = AuthenticatedRead(session=None, identity=None, value=ops.ReadResult(lease=lease))

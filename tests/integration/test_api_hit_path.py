@@ -11,6 +11,7 @@ from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from api.identity import HINT_COOKIE
 from eventcache import stats
 from eventcache.store import hotness, keys, ops
+from planner import cache as planner_cache
 from tests.fixtures.api import PANTRY_DAY as DAY
 from tests.fixtures.api import ApiClient
 
@@ -115,7 +116,7 @@ def test_a_hint_naming_another_user_never_serves_their_data(ann_api, bob_api, ho
         bob_api.get(path)
         bob_api.get(path)
     own = {path: _warm(ann_api, path) for path in ("/api/shopping-lists/", "/api/preferences/")}
-    bob_score = redis_conn.zscore(ops.full_name(keys.HOT_SHOPPING_LISTS), str(household["bob"].id))
+    bob_score = redis_conn.zscore(ops.full_name(keys.hot_set(planner_cache.SHOPPING_LISTS)), str(household["bob"].id))
     before = stats.snapshot()
 
     _set_hint(ann_api, str(household["bob"].id))
@@ -131,8 +132,8 @@ def test_a_hint_naming_another_user_never_serves_their_data(ann_api, bob_api, ho
     after = stats.snapshot()
     assert after.get("shopping_lists:hits", 0) - before.get("shopping_lists:hits", 0) == 1  # Ann's own read
     assert after.get("identity:hits", 0) - before.get("identity:hits", 0) == 3  # Ann's, once per request
-    assert redis_conn.zscore(ops.full_name(keys.HOT_SHOPPING_LISTS), str(household["bob"].id)) == bob_score
-    for key in (keys.shopping_lists(household["bob"].id), keys.preferences(household["bob"].id), keys.identity(household["bob"].id)):
+    assert redis_conn.zscore(ops.full_name(keys.hot_set(planner_cache.SHOPPING_LISTS)), str(household["bob"].id)) == bob_score
+    for key in (planner_cache.shopping_lists(household["bob"].id), planner_cache.preferences(household["bob"].id), planner_cache.identity(household["bob"].id)):
         assert not redis_conn.exists(ops.full_name(keys.lease(key)))
 
 
@@ -153,7 +154,7 @@ def test_a_changed_password_still_ends_the_session_on_the_one_trip_path(ann_api,
     ann.save()
     from django.core.cache import cache
 
-    cache.delete(keys.identity(ann.id).name)  # what the event pipeline does after a users-row change
+    cache.delete(planner_cache.identity(ann.id).name)  # what the event pipeline does after a users-row change
     response = ann_api.get(path)
     assert response.status_code == 401
     assert SESSION_KEY not in ann_api.client.session
@@ -168,7 +169,7 @@ def test_a_session_hash_that_does_not_match_the_identity_is_401_and_reads_no_val
     session = ann_api.client.session
     session[HASH_SESSION_KEY] = "0" * 64
     session.save()
-    recipe_key = keys.recipe(pantry["soup"].id)
+    recipe_key = planner_cache.recipe(pantry["soup"].id)
     before = stats.snapshot().get("recipe:misses", 0)
     assert ann_api.get(f"/api/recipes/{pantry['soup'].id}/").status_code == 401
     assert stats.snapshot().get("recipe:misses", 0) == before
@@ -217,7 +218,7 @@ def test_an_identity_miss_is_computed_under_its_lease_then_the_value_read(ann_ap
     body = _warm(ann_api, path)
     from django.core.cache import cache
 
-    cache.delete(keys.identity(household["ann"].id).name)
+    cache.delete(planner_cache.identity(household["ann"].id).name)
     redis_round_trips.clear()
     with django_assert_num_queries(1):  # the identity
         response = ann_api.get(path)
@@ -236,7 +237,7 @@ def test_a_value_miss_is_filled_under_the_lease_taken_in_the_one_trip(ann_api, p
     with django_assert_num_queries(3):  # the recipe's 3; no identity query
         assert ann_api.get(path)["X-Cache"] == "MISS"
     assert redis_round_trips == ["EVALSHA", "HINCRBY", "EVALSHA"]  # session + identity + lease; counter; fill
-    assert not redis_conn.exists(ops.full_name(keys.lease(keys.recipe(pantry["soup"].id))))
+    assert not redis_conn.exists(ops.full_name(keys.lease(planner_cache.recipe(pantry["soup"].id))))
     assert ann_api.get(path)["X-Cache"] == "HIT"
 
 
@@ -246,7 +247,7 @@ def test_a_lease_taken_for_a_caller_who_is_then_refused_is_given_back(ann_api, p
     assert ann_api.get("/api/me/").status_code == 200
     settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.AllowAllUsersModelBackend"]
     assert ann_api.get(f"/api/recipes/{pantry['soup'].id}/").status_code == 401
-    assert not redis_conn.exists(ops.full_name(keys.lease(keys.recipe(pantry["soup"].id))))
+    assert not redis_conn.exists(ops.full_name(keys.lease(planner_cache.recipe(pantry["soup"].id))))
 
 
 def test_bad_input_is_still_answered_after_authentication(api, ann_api, pantry, redis_conn):
@@ -272,9 +273,9 @@ def test_redis_failing_during_the_one_trip_read_falls_back_to_the_database(ann_a
 
 def test_hotness_is_recorded_once_per_read_of_the_lists(ann_api, household, pantry, redis_conn):
     _warm(ann_api, "/api/shopping-lists/")
-    hot = ops.full_name(keys.HOT_SHOPPING_LISTS)
+    hot = ops.full_name(keys.hot_set(planner_cache.SHOPPING_LISTS))
     before = redis_conn.zscore(hot, str(household["ann"].id))
     ann_api.get("/api/shopping-lists/")
     after = redis_conn.zscore(hot, str(household["ann"].id))
     assert after > before
-    assert hotness.hottest(1) == [household["ann"].id]
+    assert hotness.hottest(planner_cache.SHOPPING_LISTS, 1) == [planner_cache.shopping_lists(household["ann"].id)]

@@ -14,6 +14,7 @@ from django.utils import timezone
 from eventcache.models import OutboxEvent
 from eventcache.store import hotness, keys, ops
 from planner.models import UserPreferences
+from planner import cache
 from tests.fixtures.events import queued_tasks
 from tests.fixtures.worker import raw_cache_value
 from worker import tasks
@@ -28,7 +29,7 @@ def test_schedule_has_the_outbox_sweep_hot_list_refresh_and_preference_refresh()
     assert all(name in app.tasks for name in scheduled)  # beat sends names the worker knows
     # Preferences live 24 h: refreshing hourly keeps every active user's entry warm long before it expires.
     assert dt.timedelta(seconds=0) < _as_delta(scheduled["worker.tasks.refresh_preferences"]) < dt.timedelta(hours=24)
-    assert _as_delta(scheduled["worker.tasks.refresh_hot_lists"]) < dt.timedelta(seconds=keys.SHOPPING_LISTS.ttl)
+    assert _as_delta(scheduled["worker.tasks.refresh_hot_lists"]) < dt.timedelta(seconds=cache.SHOPPING_LISTS.ttl)
     assert _as_delta(scheduled["worker.tasks.sweep_outbox"]) <= dt.timedelta(seconds=settings.OUTBOX_RESEND_AFTER_SECONDS)
 
 
@@ -47,11 +48,11 @@ def test_refresh_preferences_caches_active_users_with_a_jittered_24_hour_ttl(red
     tasks.refresh_preferences.apply().get()
 
     for user in active:
-        key = keys.preferences(user.id)
+        key = cache.preferences(user.id)
         assert b'"vegan"' in raw_cache_value(redis_conn, key)
         ttl = redis_conn.ttl(ops.full_name(key.name))
-        assert keys.PREFERENCES.ttl - settings.PREFERENCES_TTL_JITTER_SECONDS <= ttl <= keys.PREFERENCES.ttl
-    assert raw_cache_value(redis_conn, keys.preferences(idle.id)) is None
+        assert cache.PREFERENCES.ttl - settings.PREFERENCES_TTL_JITTER_SECONDS <= ttl <= cache.PREFERENCES.ttl
+    assert raw_cache_value(redis_conn, cache.preferences(idle.id)) is None
 
 
 def test_refresh_hot_lists_refills_the_hottest_lists(world, redis_conn):
@@ -61,16 +62,16 @@ def test_refresh_hot_lists_refills_the_hottest_lists(world, redis_conn):
     client = Client()
     client.force_login(hot)
     assert client.get("/api/shopping-lists/").status_code == 200
-    assert hot.id in hotness.hottest(settings.HOT_LISTS_TOP_N)
-    assert cold.id not in hotness.hottest(settings.HOT_LISTS_TOP_N)
-    redis_conn.delete(ops.full_name(keys.shopping_lists(hot.id).name))
+    assert cache.shopping_lists(hot.id) in hotness.hottest(cache.SHOPPING_LISTS, settings.HOT_LISTS_TOP_N)
+    assert cache.shopping_lists(cold.id) not in hotness.hottest(cache.SHOPPING_LISTS, settings.HOT_LISTS_TOP_N)
+    redis_conn.delete(ops.full_name(cache.shopping_lists(hot.id).name))
 
     tasks.refresh_hot_lists.apply().get()
 
-    value = raw_cache_value(redis_conn, keys.shopping_lists(hot.id))
+    value = raw_cache_value(redis_conn, cache.shopping_lists(hot.id))
     assert value is not None and b'"flour"' in value
-    assert 0 < redis_conn.ttl(ops.full_name(keys.shopping_lists(hot.id).name)) <= keys.SHOPPING_LISTS.ttl
-    assert raw_cache_value(redis_conn, keys.shopping_lists(cold.id)) is None
+    assert 0 < redis_conn.ttl(ops.full_name(cache.shopping_lists(hot.id).name)) <= cache.SHOPPING_LISTS.ttl
+    assert raw_cache_value(redis_conn, cache.shopping_lists(cold.id)) is None
 
 
 def test_sweep_outbox_sends_rows_nobody_sent(world, broker_conn, settings):

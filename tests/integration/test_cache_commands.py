@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from eventcache.store import keys, readthrough
+from planner import cache as planner_cache
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -17,18 +18,18 @@ def run(*args) -> str:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("family", sorted(keys.FAMILIES))
+@pytest.mark.parametrize("family", sorted(planner_cache.DOMAIN.families_by_name))
 def test_invalidate_each_family(real_cache, family):
     key = {
-        "recipe": keys.recipe(1),
-        "recipe_list": keys.recipe_list(None, 1),
-        "meal_plan": keys.meal_plan(__import__("datetime").date(2030, 1, 7), 1),
-        "shopping_lists": keys.shopping_lists(1),
-        "preferences": keys.preferences(1),
-        "identity": keys.identity(1),
-        "config": keys.static_config("units"),
+        "recipe": planner_cache.recipe(1),
+        "recipe_list": planner_cache.recipe_list(None, 1),
+        "meal_plan": planner_cache.meal_plan(__import__("datetime").date(2030, 1, 7), 1),
+        "shopping_lists": planner_cache.shopping_lists(1),
+        "preferences": planner_cache.preferences(1),
+        "identity": planner_cache.identity(1),
+        "config": planner_cache.static_config("units"),
     }[family]
-    bystander = keys.recipe(2) if family != "recipe" else keys.preferences(2)
+    bystander = planner_cache.recipe(2) if family != "recipe" else planner_cache.preferences(2)
     readthrough.read(key, lambda: {"v": 1})
     readthrough.read(bystander, lambda: {"v": 1})
     assert f"invalidated every {family} key" in run("invalidate", family)
@@ -37,11 +38,11 @@ def test_invalidate_each_family(real_cache, family):
 
 
 def test_invalidate_all(real_cache):
-    readthrough.read(keys.recipe(1), lambda: {})
-    readthrough.read(keys.identity(1), lambda: {})
+    readthrough.read(planner_cache.recipe(1), lambda: {})
+    readthrough.read(planner_cache.identity(1), lambda: {})
     run("invalidate", "all")
-    assert not readthrough.read(keys.recipe(1), lambda: {}).hit
-    assert not readthrough.read(keys.identity(1), lambda: {}).hit
+    assert not readthrough.read(planner_cache.recipe(1), lambda: {}).hit
+    assert not readthrough.read(planner_cache.identity(1), lambda: {}).hit
 
 
 def test_invalidate_rejects_unknown_families():
@@ -50,9 +51,9 @@ def test_invalidate_rejects_unknown_families():
 
 
 def test_cache_stats_json_shows_app_and_redis_figures(real_cache):
-    readthrough.read(keys.recipe(1), lambda: {})
-    readthrough.read(keys.recipe(1), lambda: {})
-    readthrough.read(keys.recipe(2), lambda: {})
+    readthrough.read(planner_cache.recipe(1), lambda: {})
+    readthrough.read(planner_cache.recipe(1), lambda: {})
+    readthrough.read(planner_cache.recipe(2), lambda: {})
     report = json.loads(run("cache_stats", "--json"))
     recipe = report["families"]["recipe"]
     assert (recipe["hits"], recipe["misses"], recipe["hit_ratio"], recipe["computations"]) == (1, 2, 0.3333, 2)
@@ -62,7 +63,7 @@ def test_cache_stats_json_shows_app_and_redis_figures(real_cache):
 
 
 def test_cache_stats_table(real_cache):
-    readthrough.read(keys.recipe(1), lambda: {})
+    readthrough.read(planner_cache.recipe(1), lambda: {})
     text = run("cache_stats")
     assert "hit ratio" in text and "recipe" in text and "keyspace_hits=" in text and "SLOWLOG" in text
 

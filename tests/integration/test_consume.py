@@ -9,6 +9,7 @@ from eventcache import events as schema
 from eventcache.consume import apply as consume
 from eventcache.models import OutboxEvent
 from eventcache.store import keys, ops
+from planner import cache
 from tests.fixtures.events import outbox_row_locked_elsewhere
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -30,11 +31,11 @@ def event_of(row: OutboxEvent):
 
 
 def cache_recipe(redis_conn, recipe_id):
-    redis_conn.set(ops.full_name(keys.recipe(recipe_id).name), b'{"ns":1,"body":{}}')
+    redis_conn.set(ops.full_name(cache.recipe(recipe_id).name), b'{"ns":1,"body":{}}')
 
 
 def is_cached(redis_conn, recipe_id) -> bool:
-    return redis_conn.exists(ops.full_name(keys.recipe(recipe_id).name)) == 1
+    return redis_conn.exists(ops.full_name(cache.recipe(recipe_id).name)) == 1
 
 
 def test_the_first_message_applies_every_delivered_row_and_the_later_message_is_skipped(world, redis_conn):
@@ -97,7 +98,7 @@ def test_coalescing_can_be_switched_off(world, redis_conn, settings):
 def test_a_message_without_outbox_ids_is_applied_as_it_is(world, redis_conn):
     soup = world["soup"]
     cache_recipe(redis_conn, soup.id)
-    event = schema.RecipeChanged(id=1, at=0.0, recipe_id=soup.id)
+    event = cache.RecipeChanged(id=1, at=0.0, recipe_id=soup.id)
 
     done = consume.apply_message([event], [])
 

@@ -12,6 +12,7 @@ from eventcache.consume import listener as monitor_module
 from eventcache.models import OutboxEvent
 from eventcache.store import keys, readthrough
 from planner.models import Recipe
+from planner import cache
 from tests.fixtures.events import queued_tasks
 from tests.fixtures.worker import raw_cache_value, wait_until
 
@@ -45,8 +46,8 @@ def listener(settings):
 
 def _keys(world):
     plan = world["plan"]
-    touched = [keys.meal_plan(plan.date, plan.family_id), keys.shopping_lists(world["alice"].id), keys.shopping_lists(world["bob"].id)]
-    return touched, keys.shopping_lists(world["carol"].id)  # carol is in another family
+    touched = [cache.meal_plan(plan.date, plan.family_id), cache.shopping_lists(world["alice"].id), cache.shopping_lists(world["bob"].id)]
+    return touched, cache.shopping_lists(world["carol"].id)  # carol is in another family
 
 
 def _fill(*cache_keys):
@@ -114,7 +115,7 @@ def test_messages_waiting_together_are_dropped_as_one_batch(world, redis_conn, m
     monitor = monitor_module.EventMonitor()
     monkeypatch.setattr(monitor, "drop", lambda events: batches.append(events) or len(events))
     messages = [
-        {"type": "message", "data": schema.encode(schema.RecipeChanged(id=i, at=1.0, recipe_id=world["soup"].id))}
+        {"type": "message", "data": schema.encode(cache.RecipeChanged(id=i, at=1.0, recipe_id=world["soup"].id))}
         for i in (1, 2)
     ]
 

@@ -16,6 +16,7 @@ from eventcache import relay
 from eventcache.models import OutboxEvent
 from eventcache.store import keys, readthrough
 from planner.models import Recipe
+from planner import cache as planner_cache
 from tests.fixtures.events import outbox_row_locked_elsewhere, queued_tasks
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -176,13 +177,13 @@ def test_a_redis_outage_keeps_the_rows_and_the_write(world, settings, caplog, mo
 def test_recovery_applies_pending_events_inline_and_marks_them(world, redis_conn):
     soup, salad = world["soup"], world["salad"]
     for recipe in (soup, salad):
-        readthrough.read(keys.recipe(recipe.id), lambda: {"title": "cached before the outage"})
+        readthrough.read(planner_cache.recipe(recipe.id), lambda: {"title": "cached before the outage"})
     rows = [left_by_a_dead_writer(soup, age_seconds=0), left_by_a_dead_writer(soup, age_seconds=0)]
 
     assert relay.recover_after_outage() == 2
 
-    assert not readthrough.read(keys.recipe(soup.id), lambda: {"title": "new"}).hit
-    assert readthrough.read(keys.recipe(salad.id), lambda: {"title": "new"}).hit  # untouched
+    assert not readthrough.read(planner_cache.recipe(soup.id), lambda: {"title": "new"}).hit
+    assert readthrough.read(planner_cache.recipe(salad.id), lambda: {"title": "new"}).hit  # untouched
     assert OutboxEvent.objects.filter(id__in=[r.id for r in rows], processed_at__isnull=False).count() == 2
     assert relay.recover_after_outage() == 0
 

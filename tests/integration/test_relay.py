@@ -8,11 +8,12 @@ import pytest
 from django.core.signals import request_finished, request_started
 from django.db import connection, transaction
 
-from eventcache import relay
+from eventcache import declare, relay
 from eventcache import events as schema
 from eventcache.models import OutboxEvent
 from eventcache.store import keys, readthrough
 from planner.models import MealPlanEntry, Recipe, RecipeIngredient
+from planner import cache as planner_cache
 from tests.fixtures.events import queued_tasks
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -51,7 +52,7 @@ def test_a_committed_write_is_published_and_queued_as_json(world, event_subscrib
 
 def test_the_writer_drops_the_primary_key_before_the_write_returns(world):
     soup = world["soup"]
-    key = keys.recipe(soup.id)
+    key = planner_cache.recipe(soup.id)
 
     def compute():
         return {"id": soup.id, "title": Recipe.objects.get(id=soup.id).title}
@@ -158,7 +159,7 @@ def test_without_a_broker_events_are_applied_inline(world, settings, broker_conn
     """CELERY_TASK_ALWAYS_EAGER (no REDIS_URL): publish applies the batch itself and marks it processed."""
     settings.CELERY_TASK_ALWAYS_EAGER = True
     soup = world["soup"]
-    key = keys.recipe(soup.id)
+    key = planner_cache.recipe(soup.id)
     readthrough.read(key, lambda: {"title": "old"})
 
     Recipe.objects.filter(id=soup.id).update(title="Leek soup")
@@ -169,11 +170,11 @@ def test_without_a_broker_events_are_applied_inline(world, settings, broker_conn
 
 
 def test_the_write_watcher_recognises_writes_to_captured_tables_only():
-    from eventcache.capture.triggers import CAPTURED_TABLES
+    from eventcache.capture.triggers import captured_tables
 
-    for table in CAPTURED_TABLES:
+    for table in captured_tables():
         for sql in (f'INSERT INTO "{table}" ("a") VALUES (%s)', f'UPDATE "{table}" SET "a" = 1', f"\n delete from {table}"):
-            assert relay._CAPTURED_WRITE.match(sql), sql
+            assert relay._captured_write(declare.domain()).match(sql), sql
     for sql in (
         'SELECT * FROM "planner_recipe"',
         'INSERT INTO "events_outbox" ("kind", "data") VALUES (%s, %s)',
@@ -181,14 +182,14 @@ def test_the_write_watcher_recognises_writes_to_captured_tables_only():
         'UPDATE "planner_recipe_archive" SET "a" = 1',
         'DELETE FROM "auth_user_groups" WHERE "user_id" = %s',
     ):
-        assert not relay._CAPTURED_WRITE.match(sql), sql
+        assert not relay._captured_write(declare.domain()).match(sql), sql
 
 
 def test_in_a_request_the_key_is_dropped_at_commit_and_the_rest_waits_for_the_response(world, event_subscriber, broker_conn):
     """What the WSGI handler does around a view: request_started, the view's commit, the response goes out,
     request_finished. Until then the row is unsent and nothing is queued; only the writer's key is gone."""
     soup = world["soup"]
-    key = keys.recipe(soup.id)
+    key = planner_cache.recipe(soup.id)
     compute = lambda: {"title": Recipe.objects.get(id=soup.id).title}  # noqa: E731
     readthrough.read(key, compute)
 
@@ -287,5 +288,5 @@ def test_the_producer_publishes_through_one_redis_client_per_channel(world, brok
         assert channel._create_client() is first
         assert channel._create_client(asynchronous=True) is not first
     for n in range(3):
-        relay.publish([schema.RecipeChanged(id=n + 1, at=1.0, recipe_id=world["soup"].id)])
+        relay.publish([planner_cache.RecipeChanged(id=n + 1, at=1.0, recipe_id=world["soup"].id)])
     assert len(queued_tasks(broker_conn)) == 3

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config.redis_url import broker_url, cache_url, mask
+from eventcache.redis_url import broker_url, cache_url, mask
 
 pytestmark = pytest.mark.integration
 

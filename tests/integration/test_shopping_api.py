@@ -7,6 +7,7 @@ import json
 import pytest
 
 from planner.models import ShoppingListItem
+from planner import cache as planner_cache
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -128,7 +129,7 @@ def test_query_count_does_not_grow_with_the_lists(ann_api, household, make_recip
 
         from eventcache.store import keys
 
-        cache.delete(keys.shopping_lists(ann.id).name)
+        cache.delete(planner_cache.shopping_lists(ann.id).name)
         with CaptureQueriesContext(connection) as ctx:
             response = ann_api.get("/api/shopping-lists/")
         assert response["X-Cache"] == "MISS"

@@ -10,6 +10,7 @@ import fakeredis
 import pytest
 
 from tests.fixtures.api import ApiClient
+from planner import cache as planner_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +64,7 @@ def test_the_value_stored_is_json_wrapping_the_exact_body(ann, household, make_r
 
     recipe = make_recipe(household["ann"], "Stored as JSON")
     body = ann.get(f"/api/recipes/{recipe.id}/").content
-    stored = json.loads(fake_cache.get(ops.full_name(keys.recipe(recipe.id).name)))
+    stored = json.loads(fake_cache.get(ops.full_name(planner_cache.recipe(recipe.id).name)))
     assert json.dumps(stored["body"], separators=(",", ":")).encode() == body
 
 

@@ -11,8 +11,9 @@ import redis
 
 from eventcache import stats
 from eventcache.store import keys, ops, plain, readthrough
+from planner import cache
 
-KEY = keys.recipe(42)
+KEY = cache.recipe(42)
 
 
 def fail():
@@ -162,7 +163,7 @@ def test_without_redis_the_plain_cache_does_the_same(plain_cache, counting_compu
     assert readthrough.read(KEY, compute) == readthrough.CacheRead(b'{"call":1}', True)
     plain.invalidate([KEY])
     assert readthrough.read(KEY, compute).body == b'{"call":2}'
-    plain.bump_namespace(keys.RECIPE)
+    plain.bump_namespace(cache.RECIPE)
     assert readthrough.read(KEY, compute).body == b'{"call":3}'
     assert readthrough.refresh(KEY, lambda: {"v": 9})
     assert readthrough.read(KEY, fail).body == b'{"v":9}'

@@ -5,10 +5,11 @@ import json
 import pytest
 
 from eventcache.store import keys, ops
+from planner import cache
 
 pytestmark = pytest.mark.usefixtures("fake_redis")
 
-KEY = keys.recipe(42)
+KEY = cache.recipe(42)
 BODY = b'{"id":42,"title":"Soup \\u00e9","tags":["a/b"],"q":1.50}'
 
 
@@ -38,7 +39,7 @@ def test_filled_value_is_json_with_namespace_and_the_body_comes_back_byte_for_by
     fill_now()
     stored = json.loads(raw(fake_redis, KEY.name))
     assert set(stored) == {"ns", "body"} and stored["body"]["title"] == "Soup é"
-    assert stored["ns"] == int(raw(fake_redis, keys.namespace(keys.RECIPE)))
+    assert stored["ns"] == int(raw(fake_redis, keys.namespace(cache.RECIPE)))
     assert ops.read_or_lease(KEY).body == BODY
     assert raw(fake_redis, keys.lease(KEY)) is None  # the fill released the lease
 
@@ -46,9 +47,9 @@ def test_filled_value_is_json_with_namespace_and_the_body_comes_back_byte_for_by
 def test_fill_uses_the_family_ttl_or_an_override_or_none(fake_redis):
     fill_now()
     assert 30 * 60 * 1000 - 1000 < fake_redis.pttl(ops.full_name(KEY.name)) <= 30 * 60 * 1000
-    fill_now(keys.preferences(1), b"{}", ttl=100)
+    fill_now(cache.preferences(1), b"{}", ttl=100)
     assert 99_000 < fake_redis.pttl(ops.full_name("user:1:preferences")) <= 100_000
-    fill_now(keys.static_config("units"), b"{}")
+    fill_now(cache.static_config("units"), b"{}")
     assert fake_redis.pttl(ops.full_name("config:units")) == -1
 
 
@@ -66,10 +67,10 @@ def test_invalidation_voids_a_fill_in_flight(fake_redis):
 
 
 def test_invalidate_drops_value_and_lease_of_every_key_and_leaves_others(fake_redis):
-    other = keys.recipe(43)
+    other = cache.recipe(43)
     fill_now()
     fill_now(other)
-    held = keys.recipe(44)
+    held = cache.recipe(44)
     ops.read_or_lease(held)
     ops.invalidate([KEY, held])
     assert raw(fake_redis, KEY.name) is None and raw(fake_redis, keys.lease(held)) is None
@@ -78,22 +79,22 @@ def test_invalidate_drops_value_and_lease_of_every_key_and_leaves_others(fake_re
 
 def test_namespace_bump_makes_every_key_of_the_family_a_miss_but_not_other_families():
     fill_now()
-    other_family = keys.meal_plan(__import__("datetime").date(2030, 1, 1), 1)
+    other_family = cache.meal_plan(__import__("datetime").date(2030, 1, 1), 1)
     fill_now(other_family)
-    ops.bump_namespace(keys.RECIPE)
+    ops.bump_namespace(cache.RECIPE)
     assert ops.read_or_lease(KEY).body is None
     assert ops.read_or_lease(other_family).body == BODY
 
 
 def test_a_lost_namespace_key_never_revives_old_values(fake_redis):
     fill_now()
-    fake_redis.delete(ops.full_name(keys.namespace(keys.RECIPE)))  # e.g. evicted
+    fake_redis.delete(ops.full_name(keys.namespace(cache.RECIPE)))  # e.g. evicted
     assert ops.read_or_lease(KEY).body is None
 
 
 def test_fill_under_an_old_namespace_is_not_served():
     lease = ops.read_or_lease(KEY).lease
-    ops.bump_namespace(keys.RECIPE)  # no DEL of this key: only the version moved
+    ops.bump_namespace(cache.RECIPE)  # no DEL of this key: only the version moved
     assert ops.fill(KEY, lease, BODY)  # lands, but under the old version...
     assert ops.read_or_lease(KEY).body is None  # ...so it is never served
 
@@ -118,8 +119,8 @@ def test_invalidate_and_lease_makes_readers_wait_for_the_callers_fill(fake_redis
 
 
 def test_invalidate_and_lease_returns_the_namespace_after_the_bump():
-    listing = keys.recipe_list(None, 1)
-    leases = ops.invalidate_and_lease([listing], [listing], [keys.RECIPE_LIST])
+    listing = cache.recipe_list(None, 1)
+    leases = ops.invalidate_and_lease([listing], [listing], [cache.RECIPE_LIST])
     assert ops.fill(listing, leases[listing], b"[]")
     assert ops.read_or_lease(listing).body == b"[]"
 
@@ -142,9 +143,9 @@ def test_release_gives_the_lease_back_only_to_its_holder():
 
 
 def test_hot_reader_is_recorded_in_the_same_script(fake_redis):
-    ops.read_or_lease(keys.shopping_lists(7), hot_user_id=7)
-    ops.read_or_lease(keys.shopping_lists(7), hot_user_id=7, count=False)  # polls do not count
-    assert fake_redis.zrange(ops.full_name(keys.HOT_SHOPPING_LISTS), 0, -1, withscores=True) == [(b"7", 1.0)]
+    ops.read_or_lease(cache.shopping_lists(7))
+    ops.read_or_lease(cache.shopping_lists(7), count=False)  # polls do not count
+    assert fake_redis.zrange(ops.full_name(keys.hot_set(cache.SHOPPING_LISTS)), 0, -1, withscores=True) == [(b"7", 1.0)]
 
 
 def test_nothing_to_invalidate_is_no_round_trip():

@@ -6,6 +6,7 @@ import time
 
 from eventcache import stats
 from eventcache import events as schema
+from planner import cache
 
 
 def test_monitor_counts_rejected_and_seen_events_with_their_lag(fake_redis):
@@ -15,9 +16,9 @@ def test_monitor_counts_rejected_and_seen_events_with_their_lag(fake_redis):
 
     assert monitor.handle(b"not json") is None
     assert monitor.handle(b'{"v":1,"id":1,"kind":"recipe.changed","at":1,"data":{}}') is None
-    event = monitor.handle(schema.encode(schema.RecipeChanged(id=3, at=time.time() - 0.25, recipe_id=9)))
+    event = monitor.handle(schema.encode(cache.RecipeChanged(id=3, at=time.time() - 0.25, recipe_id=9)))
 
-    assert isinstance(event, schema.RecipeChanged)
+    assert isinstance(event, cache.RecipeChanged)
     assert monitor.last_lag_ms >= 250
     counts = stats.snapshot()
     assert counts[stats.EVENTS_REJECTED] == 2 and counts[stats.EVENTS_SEEN] == 1

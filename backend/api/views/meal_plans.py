@@ -10,8 +10,7 @@ from django.http import JsonResponse
 from api import bodies, dispatch, validation
 from api.dispatch import cached_response, endpoint
 from api.errors import bad_input, not_found_error
-from eventcache.store import keys
-from planner import payloads
+from planner import cache, payloads
 from planner.models import MealPlan, MealPlanEntry, Recipe
 
 
@@ -26,7 +25,7 @@ def _family(request, me) -> int:
 def _show(request, me, day):
     date = validation.iso_date(day, "date")
     family_id = _family(request, me)
-    key = keys.meal_plan(date, family_id)  # needs the identity's family: read after it (2 round trips on a hit)
+    key = cache.meal_plan(date, family_id)  # needs the identity's family: read after it (2 round trips on a hit)
     return cached_response(dispatch.read(request, key, lambda: payloads.meal_plan(family_id, date)))
 
 

@@ -7,15 +7,14 @@ from api import bodies, dispatch, validation
 from api.dispatch import cached_response, endpoint
 from api.errors import ApiError, not_found_error
 from api.identity import PlannedRead
-from eventcache.store import keys
-from planner import payloads
+from planner import cache, payloads
 from planner.models import Recipe, RecipeIngredient, Tag
 
 
 def _list_query(request):
     tag = request.GET.get("tag") or None
     page = validation.page_number(request)
-    return tag, page, keys.recipe_list(tag, page)  # InvalidKeyPart (a tag with spaces, newlines, ...) -> 400
+    return tag, page, cache.recipe_list(tag, page)  # InvalidKeyPart (a tag with spaces, newlines, ...) -> 400
 
 
 def _list(request, _me):
@@ -33,13 +32,13 @@ def _plan_list(request, _user_id):
 def _detail(request, _me, recipe_id):
     rid = validation.path_id(recipe_id, "recipe_id")
     try:
-        return cached_response(dispatch.read(request, keys.recipe(rid), lambda: payloads.recipe_detail(rid)))
+        return cached_response(dispatch.read(request, cache.recipe(rid), lambda: payloads.recipe_detail(rid)))
     except Recipe.DoesNotExist:
         raise not_found_error(f"no recipe {rid}") from None
 
 
 def _plan_detail(request, _user_id, recipe_id):
-    return PlannedRead(keys.recipe(validation.path_id(recipe_id, "recipe_id")))
+    return PlannedRead(cache.recipe(validation.path_id(recipe_id, "recipe_id")))
 
 
 def _apply(recipe: Recipe, fields: dict) -> None:

@@ -10,8 +10,7 @@ from api import bodies, dispatch, validation
 from api.dispatch import cached_response, endpoint
 from api.errors import not_found_error
 from api.identity import PlannedRead
-from eventcache.store import keys
-from planner import payloads, shopping
+from planner import cache, payloads, shopping
 from planner.models import ShoppingList, ShoppingListItem
 
 
@@ -19,12 +18,12 @@ def _plan_all(request, user_id, list_id=None):
     """The read of GET (one list or all): the caller's lists, counted as a read of a hot list."""
     if list_id is not None:
         validation.path_id(list_id, "list_id")
-    return PlannedRead(keys.shopping_lists(user_id), hot_user_id=user_id)
+    return PlannedRead(cache.shopping_lists(user_id))
 
 
 def _read_all(request, me):
     uid = me["id"]
-    return dispatch.read(request, keys.shopping_lists(uid), lambda: payloads.shopping_lists(uid), hot_user_id=uid)
+    return dispatch.read(request, cache.shopping_lists(uid), lambda: payloads.shopping_lists(uid))
 
 
 def _list(request, me):

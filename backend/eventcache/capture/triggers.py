@@ -1,5 +1,5 @@
-"""What is captured: which table and operation produce which event, as one table, and the trigger SQL
-generated from it for PostgreSQL and SQLite.
+"""The capture triggers: SQL generated for PostgreSQL and SQLite from the domain's Captures (which table and
+operation produce which event; eventcache.declare.Capture).
 
 Row-level AFTER triggers insert an `events_outbox` row in the same transaction as the change, so every
 write path (save, delete, QuerySet.update, bulk_create, bulk_update, many-to-many changes, admin, raw
@@ -11,61 +11,25 @@ entry moved to another plan touches both days). A payload with a NULL field is s
 only when the parent row is already gone in the same transaction (e.g. raw SQL deleting a meal plan
 before its entries), and the parent's own trigger has recorded the event that matters.
 
-The triggers are installed by migration 0002 (a change to this table needs a migration calling
+The triggers are installed by migration 0002 (a change to the domain's Captures needs a migration calling
 `install` again). After every `migrate`, missing triggers are re-installed (eventcache/apps.py), because
 SQLite rebuilds a table, dropping its triggers, whenever a later migration alters it.
 """
 
 from dataclasses import dataclass
 
-INSERT, UPDATE, DELETE = "INSERT", "UPDATE", "DELETE"
-ALL = (INSERT, UPDATE, DELETE)
+from eventcache import declare
+from eventcache.declare import ALL, DELETE, INSERT, UPDATE, Capture
 
 OUTBOX_TABLE = "events_outbox"
 
 
-@dataclass(frozen=True)
-class Capture:
-    table: str
-    operations: tuple[str, ...]
-    kind: str  # an eventcache.events kind
-    data: dict[str, str]  # data field -> SQL expression over {row}
-    update_of: tuple[str, ...] = ()  # only these columns' updates count (empty: any column)
+def _captures() -> tuple[Capture, ...]:
+    return declare.domain().captures
 
 
-_MEAL_PLAN_OF_ENTRY = "(SELECT {col} FROM planner_mealplan WHERE id = {{row}}.meal_plan_id)"
-_OWNER_OF_ITEM = "(SELECT owner_id FROM planner_shoppinglist WHERE id = {row}.shopping_list_id)"
-
-# auth_user: every column but last_login, so logging in (which only sets last_login) is not a change.
-_USER_COLUMNS = ("password", "is_superuser", "username", "first_name", "last_name", "email", "is_staff", "is_active")
-
-CAPTURES: tuple[Capture, ...] = (
-    # table                       operations        kind                          data
-    Capture("planner_recipe", (INSERT, UPDATE), "recipe.changed", {"recipe_id": "{row}.id"}),
-    Capture("planner_recipe", (DELETE,), "recipe.deleted", {"recipe_id": "{row}.id"}),
-    Capture("planner_recipeingredient", ALL, "recipe.changed", {"recipe_id": "{row}.recipe_id"}),
-    Capture("planner_recipe_tags", ALL, "recipe.changed", {"recipe_id": "{row}.recipe_id"}),
-    Capture("planner_tag", (UPDATE, DELETE), "tag.changed", {"tag_id": "{row}.id"}),
-    Capture("planner_mealplan", ALL, "meal_plan.changed", {"family_id": "{row}.family_id", "date": '{row}."date"'}),
-    Capture(
-        "planner_mealplanentry",
-        ALL,
-        "meal_plan.changed",
-        {"family_id": _MEAL_PLAN_OF_ENTRY.format(col="family_id"), "date": _MEAL_PLAN_OF_ENTRY.format(col='"date"')},
-    ),
-    Capture("planner_shoppinglist", ALL, "shopping_list.changed", {"user_id": "{row}.owner_id"}),
-    Capture("planner_shoppinglistitem", ALL, "shopping_list.changed", {"user_id": _OWNER_OF_ITEM}),
-    Capture("planner_userpreferences", ALL, "preferences.changed", {"user_id": "{row}.user_id"}),
-    Capture(
-        "planner_familymembership",
-        ALL,
-        "family.membership_changed",
-        {"family_id": "{row}.family_id", "user_id": "{row}.user_id"},
-    ),
-    Capture("auth_user", (UPDATE, DELETE), "user.changed", {"user_id": "{row}.id"}, update_of=_USER_COLUMNS),
-)
-
-CAPTURED_TABLES: tuple[str, ...] = tuple(dict.fromkeys(c.table for c in CAPTURES))
+def captured_tables() -> tuple[str, ...]:
+    return declare.domain().captured_tables
 
 
 # --- SQL generation ------------------------------------------------------------------------------------
@@ -96,7 +60,7 @@ def _insert(capture: Capture, row: str, dialect: _Dialect, *, unless_same_as_new
             "(" + " OR ".join(f'r."{name}" {dialect.is_distinct} n."{name}"' for name in capture.data) + ")"
         )
     return (
-        f"INSERT INTO {OUTBOX_TABLE} (kind, data) SELECT '{capture.kind}', {dialect.json_object}({pairs}) "
+        f"INSERT INTO {OUTBOX_TABLE} (kind, data) SELECT '{capture.kind.kind}', {dialect.json_object}({pairs}) "
         f"FROM {sources} WHERE {' AND '.join(conditions)};"
     )
 
@@ -110,7 +74,7 @@ def _statements(capture: Capture, operation: str, dialect: _Dialect) -> list[str
 
 
 def _captures_of(table: str) -> list[Capture]:
-    return [c for c in CAPTURES if c.table == table]
+    return [c for c in _captures() if c.table == table]
 
 
 def _trigger_name(table: str, operation: str | None = None) -> str:
@@ -125,7 +89,7 @@ def _event_clause(operation: str, captures: list[Capture]) -> str:
 def postgresql_install_sql() -> list[str]:
     """One plpgsql function per table (branching on TG_OP) and one AFTER ... FOR EACH ROW trigger."""
     statements = []
-    for table in CAPTURED_TABLES:
+    for table in captured_tables():
         captures = _captures_of(table)
         operations = [op for op in ALL if any(op in c.operations for c in captures)]
         branches = []
@@ -148,7 +112,7 @@ def postgresql_install_sql() -> list[str]:
 def postgresql_uninstall_sql() -> list[str]:
     return [
         s
-        for table in CAPTURED_TABLES
+        for table in captured_tables()
         for s in (
             f"DROP TRIGGER IF EXISTS {_trigger_name(table)} ON {table};",
             f"DROP FUNCTION IF EXISTS {_trigger_name(table)}();",
@@ -159,7 +123,7 @@ def postgresql_uninstall_sql() -> list[str]:
 def sqlite_install_sql() -> list[str]:
     """One CREATE TRIGGER per table and operation (SQLite triggers fire on a single operation)."""
     statements = []
-    for table in CAPTURED_TABLES:
+    for table in captured_tables():
         captures = _captures_of(table)
         for op in ALL:
             body = [s for c in captures if op in c.operations for s in _statements(c, op, SQLITE)]
@@ -178,7 +142,7 @@ def sqlite_install_sql() -> list[str]:
 def sqlite_uninstall_sql() -> list[str]:
     return [
         f"DROP TRIGGER IF EXISTS {_trigger_name(table, op)};"
-        for table in CAPTURED_TABLES
+        for table in captured_tables()
         for op in ALL
         if any(op in c.operations for c in _captures_of(table))
     ]
@@ -198,10 +162,10 @@ def _for_vendor(connection):
 
 def expected_triggers(vendor: str) -> set[str]:
     if vendor == "postgresql":
-        return {_trigger_name(table) for table in CAPTURED_TABLES}
+        return {_trigger_name(table) for table in captured_tables()}
     return {
         _trigger_name(table, op)
-        for table in CAPTURED_TABLES
+        for table in captured_tables()
         for op in ALL
         if any(op in c.operations for c in _captures_of(table))
     }

@@ -27,8 +27,8 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from eventcache import stats
-from config.redis_url import cache_url, mask
 from eventcache.events import Event, InvalidEvent, decode
+from eventcache.redis_url import cache_url, mask
 
 logger = logging.getLogger("eventcache.consume.listener")
 

@@ -1,18 +1,20 @@
-"""Bounded, decaying popularity of shopping-list readers: one sorted set, user_id -> score.
+"""Bounded, decaying popularity of the keys of a hot family (Family(hot=True)): one sorted set per family,
+key member (Family.member, e.g. the user id of a user's shopping lists) -> score.
 
 Forward decay (Cormode et al.): instead of shrinking every score as time passes, each read adds
 2 ** ((now - epoch) / half_life), so a read counts twice as much as one a half-life older and the
 ranking is the decayed ranking. The increments grow with time, so once they pass 2 ** RENORMALISE_AFTER
 every score is divided by the same power of two and the epoch moves forward (ranks unchanged, no overflow).
-The set is trimmed to HOT_LISTS_TRACKED_MAX members (the coldest go), so memory is bounded.
+Each set is trimmed to HOT_LISTS_TRACKED_MAX members (the coldest go), so memory is bounded.
 
-The recording runs inside the read script (ops.py), in the same round trip as the read.
+The recording runs inside the read script (ops.py), in the same round trip as the read of a hot family's key.
 """
 
 import time
 
 from django.conf import settings
 
+from eventcache.declare import Family, Key
 from eventcache.store import keys
 
 RENORMALISE_AFTER = 32  # half-lives; 2**32 keeps scores far below a double's limit (2**1024)
@@ -46,37 +48,34 @@ end
 _RECORD_SCRIPT = RECORD_LUA + "record_hot(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\nreturn 1\n"
 
 
-SCRIPT_KEY_NAMES = (keys.HOT_SHOPPING_LISTS, keys.HOT_SHOPPING_LISTS_EPOCH)  # record_hot's keys, unprefixed
+def script_key_names(family: Family) -> tuple[str, str]:
+    """record_hot's keys, unprefixed."""
+    return keys.hot_set(family), keys.hot_epoch(family)
 
 
-def script_keys() -> list[str]:
-    from eventcache.store import ops
-
-    return ops.full_names(*SCRIPT_KEY_NAMES)
-
-
-def script_args(user_id: int, now: float | None = None) -> list:
+def script_args(member: str, now: float | None = None) -> list:
     """ARGV for record_hot: member, now, half-life, bound."""
     return [
-        str(user_id),
+        member,
         repr(time.time() if now is None else now),
         repr(float(settings.HOT_LISTS_HALF_LIFE_SECONDS)),
         str(settings.HOT_LISTS_TRACKED_MAX),
     ]
 
 
-def record(user_id: int, *, now: float | None = None) -> None:
-    """Count one read of `user_id`'s lists outside a cached read (the read script does it for cached reads)."""
+def record(key: Key, *, now: float | None = None) -> None:
+    """Count one read of `key` outside a cached read (the read script does it for cached reads)."""
     from eventcache.store import ops
 
-    ops.run_script(_RECORD_SCRIPT, script_keys(), script_args(user_id, now))
+    names = ops.full_names(*script_key_names(key.family))
+    ops.run_script(_RECORD_SCRIPT, names, script_args(key.family.member(key), now))
 
 
-def hottest(n: int) -> list[int]:
-    """The user ids whose shopping lists are read most (decayed), hottest first."""
+def hottest(family: Family, n: int) -> list[Key]:
+    """The family's `n` most read keys (decayed), hottest first."""
     from eventcache.store import ops
 
     if n <= 0 or not ops.uses_redis():
         return []
-    members = ops.connection().zrevrange(ops.full_name(keys.HOT_SHOPPING_LISTS), 0, n - 1)
-    return [int(member) for member in members]
+    members = ops.connection().zrevrange(ops.full_name(keys.hot_set(family)), 0, n - 1)
+    return [family.from_member(member.decode()) for member in members]

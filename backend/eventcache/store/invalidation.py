@@ -1,22 +1,22 @@
-"""Applying events to the cache: rules -> one Redis round trip -> re-fill the keys people wait for.
+"""Applying events to the cache: rules -> one Redis round trip -> re-fill the keys people wait for (the domain's
+Refill declarations).
 
     apply_events(events) -> Applied        the worker, for each batch
     drop_primary_keys(events) -> int       the web process right after commit (read-your-writes)
     drop_touched(events) -> int            the worker's pub/sub listener, on publish: every key, no re-fill
-    invalidate_family(name) -> KeyFamily   `manage.py invalidate NAME` (constant time)
+    invalidate_family(name) -> Family      `manage.py invalidate NAME` (constant time)
 
 Redis and database errors propagate: the worker's task retries the whole batch (it is idempotent).
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import partial
 
-from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
-from eventcache.store import hotness, keys, readthrough, rules
-from eventcache.store.keys import Key, KeyFamily
+from eventcache import declare
+from eventcache.declare import Family, Key
+from eventcache.store import hotness, readthrough, rules
 
 
 @dataclass(frozen=True)
@@ -27,22 +27,24 @@ class Applied:
     namespaces_bumped: int
 
 
-def _payloads():
-    from planner import payloads  # imported late: planner's read code is not needed to import this module
-
-    return payloads
-
-
 def _prewarm_computes(resolution: rules.Resolution) -> dict[Key, object]:
-    """The dropped keys to compute again at once: the shopping lists among the hottest N, and every
-    touched preferences key."""
-    payloads = _payloads()
-    hot_users = set()
-    if resolution.shopping_list_users:
-        hot_users = resolution.shopping_list_users & set(hotness.hottest(settings.HOT_LISTS_TOP_N))
-    computes = {keys.shopping_lists(user_id): partial(payloads.shopping_lists, user_id) for user_id in hot_users}
-    for user_id in resolution.preference_users:
-        computes[keys.preferences(user_id)] = partial(payloads.preferences, user_id)
+    """The dropped keys to compute again at once, as the domain's Refills say: every touched key of a refilled
+    family, or only those among the family's hottest."""
+    refills = declare.domain().refill
+    if not refills:
+        return {}
+    by_family: dict[Family, list[Key]] = {}
+    for key in resolution.keys:
+        by_family.setdefault(key.family, []).append(key)
+    computes = {}
+    for refill in refills:
+        touched = by_family.get(refill.family)
+        if not touched:
+            continue
+        if refill.hottest is not None:
+            hot = set(hotness.hottest(refill.family, refill.hottest()))
+            touched = [key for key in touched if key in hot]
+        computes.update((key, refill.family.compute(key)) for key in touched)
     return computes
 
 
@@ -96,15 +98,16 @@ def drop_touched(events: Iterable) -> int:
     return len(resolution.keys)
 
 
-def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[KeyFamily] = ()) -> None:
+def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[Family] = ()) -> None:
     """Drop these keys (and their leases) and bump these namespaces, in one round trip."""
     readthrough.cache_ops().invalidate(keys_to_drop, bump_families)
 
 
-def invalidate_family(name: str) -> KeyFamily:
+def invalidate_family(name: str) -> Family:
     """Every key of the family becomes a miss, in constant time (its namespace version is bumped)."""
-    family = keys.FAMILIES.get(name)
+    families = declare.domain().families_by_name
+    family = families.get(name)
     if family is None:
-        raise ValueError(f"unknown key family {name!r}; one of: {', '.join(keys.FAMILIES)}")
+        raise ValueError(f"unknown key family {name!r}; one of: {', '.join(families)}")
     readthrough.cache_ops().bump_namespace(family)
     return family

@@ -10,20 +10,20 @@ from collections.abc import Iterable
 from django.core.cache import cache
 
 from eventcache import stats
+from eventcache.declare import Family, Key
 from eventcache.store import keys
-from eventcache.store.keys import Key, KeyFamily
 from eventcache.store.ops import KEY_TTL, Lease, ReadResult, wrap
 
 _STORED = re.compile(rb'^\{"ns":(\d+),"body":(.*)\}$', re.DOTALL)
 
 
-def _current_ns(family: KeyFamily) -> str:
+def _current_ns(family: Family) -> str:
     name = keys.namespace(family)
     cache.add(name, time.time_ns() // 1000, timeout=None)
     return str(cache.get(name))
 
 
-def read_or_lease(key: Key, *, hot_user_id: int | None = None, count: bool = True) -> ReadResult:
+def read_or_lease(key: Key, *, count: bool = True) -> ReadResult:
     ns = _current_ns(key.family)
     match = _STORED.match(cache.get(key.name) or b"")
     if match and match.group(1).decode() == ns:
@@ -52,13 +52,13 @@ def release(key: Key, lease: Lease) -> None:
     pass
 
 
-def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[KeyFamily] = (), *, then_publish=()) -> None:
+def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[Family] = (), *, then_publish=()) -> None:
     # then_publish is store.invalidate's: without Redis there is no pub/sub to publish on (the relay has none either).
     invalidate_and_lease(keys_to_drop, (), bump_families)
 
 
 def invalidate_and_lease(
-    keys_to_drop: Iterable[Key], lease_keys: Iterable[Key], bump_families: Iterable[KeyFamily] = ()
+    keys_to_drop: Iterable[Key], lease_keys: Iterable[Key], bump_families: Iterable[Family] = ()
 ) -> dict[Key, Lease]:
     lease_keys = list(lease_keys)
     cache.delete_many([key.name for key in [*keys_to_drop, *lease_keys]])
@@ -68,7 +68,7 @@ def invalidate_and_lease(
     return {key: take_lease(key) for key in lease_keys}
 
 
-def bump_namespace(family: KeyFamily) -> None:
+def bump_namespace(family: Family) -> None:
     invalidate((), (family,))
 
 

@@ -1,6 +1,6 @@
 """Cached reads: `read(key, compute)` serves the stored API body, or lets exactly one caller compute it.
 
-    read(key, compute, *, hot_user_id=None, first=None) -> CacheRead(body: bytes, hit: bool)
+    read(key, compute, *, first=None) -> CacheRead(body: bytes, hit: bool)
 
 `compute()` returns the JSON-ready payload; `body` is its compact JSON encoding, sent by the API as is.
 `first` is the result of this key's read-or-lease when it was already done in a combined round trip
@@ -31,8 +31,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from redis.exceptions import RedisError
 
 from eventcache import stats
+from eventcache.declare import Key
 from eventcache.store import ops, plain
-from eventcache.store.keys import Key
 from eventcache.store.ops import KEY_TTL
 
 log = logging.getLogger("eventcache.store.readthrough")
@@ -169,14 +169,14 @@ def _wait_for_filler(backend, key: Key, compute) -> CacheRead:
     return CacheRead(compute_body(key, compute), False)
 
 
-def read(key: Key, compute, *, hot_user_id: int | None = None, first: ops.ReadResult | None = None) -> CacheRead:
+def read(key: Key, compute, *, first: ops.ReadResult | None = None) -> CacheRead:
     """The cached API body of `key`, computing it with `compute()` on a miss (see the module doc). `first`:
-    this key's read_or_lease result, already fetched (with the same hot_user_id) by read_authenticated."""
+    this key's read_or_lease result, already fetched by read_authenticated."""
     if first is None and (not settings.CACHE_READS_ENABLED or not _cache_usable()):
         return CacheRead(compute_body(key, compute), False)
     backend = cache_ops()
     try:
-        result = first if first is not None else backend.read_or_lease(key, hot_user_id=hot_user_id)
+        result = first if first is not None else backend.read_or_lease(key)
         if result.body is not None:
             return CacheRead(result.body, True)
         if result.lease is not None:
@@ -189,7 +189,7 @@ def read(key: Key, compute, *, hot_user_id: int | None = None, first: ops.ReadRe
 
 
 def read_authenticated(
-    session_name: str, user_id: int, identity_key: Key, value_key: Key | None = None, *, hot_user_id: int | None = None
+    session_name: str, user_id: int, identity_key: Key, value_key: Key | None = None
 ) -> ops.AuthenticatedRead | None:
     """store.read_authenticated (a caller's session, identity and value in one round trip), or None when the
     cache is not in use (no Redis, cached reads off, degraded) or Redis fails now (noted, as in read()): the
@@ -197,7 +197,7 @@ def read_authenticated(
     if not settings.CACHE_READS_ENABLED or not ops.uses_redis() or not _cache_usable():
         return None
     try:
-        return ops.read_authenticated(session_name, user_id, identity_key, value_key, hot_user_id=hot_user_id)
+        return ops.read_authenticated(session_name, user_id, identity_key, value_key)
     except RedisError as exc:
         note_redis_error(exc)
         return None

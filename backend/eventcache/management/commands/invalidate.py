@@ -3,7 +3,7 @@ constant time (its namespace version is bumped; nothing is scanned). For deploys
 
 from django.core.management.base import BaseCommand
 
-from eventcache.store import keys
+from eventcache import declare
 from eventcache.store.invalidation import invalidate_family
 
 
@@ -11,10 +11,11 @@ class Command(BaseCommand):
     help = "Invalidate every cached key of a key family (constant time), or of all families."
 
     def add_arguments(self, parser):
-        parser.add_argument("family", choices=[*keys.FAMILIES, "all"], help="key family name, or 'all'")
+        families = declare.domain().families_by_name
+        parser.add_argument("family", choices=[*families, "all"], help="key family name, or 'all'")
 
     def handle(self, *args, family, **options):
-        names = list(keys.FAMILIES) if family == "all" else [family]
-        for name in names:
+        families = declare.domain().families_by_name
+        for name in list(families) if family == "all" else [family]:
             invalidate_family(name)
-            self.stdout.write(f"invalidated every {name} key ({keys.FAMILIES[name].pattern})")
+            self.stdout.write(f"invalidated every {name} key ({families[name].pattern})")
