@@ -21,13 +21,14 @@ WITH_SERVICES := $(PY) scripts/with_services.py --
 
 export PYTHONPATH := $(CURDIR)/backend:$(CURDIR)
 
-.PHONY: help install run test test-faults lint bench bench-quick deploy-check show-commands clean
+.PHONY: help install run test test-faults lint lint-imports bench bench-quick deploy-check show-commands clean
 
 help:
 	@echo "make run           install, migrate, seed the demo, start web + worker + beat (Ctrl-C stops all)"
 	@echo "make test          the whole test suite (ARGS='-k name' to narrow it)"
 	@echo "make test-faults   only the fault-injection proofs (pytest -m faults)"
-	@echo "make lint          byte-compile everything, pip check, Django system checks"
+	@echo "make lint          byte-compile everything, pip check, Django system checks, import contracts"
+	@echo "make lint-imports  the one-way import contracts of .importlinter (engine <- domain <- api <- config)"
 	@echo "make bench         the benchmark suite; make bench-quick for the CI smoke run"
 	@echo "make deploy-check  docker-compose config, hadolint, Railway files, run each service's command"
 	@echo "make show-commands the exact web, worker and beat commands make run starts"
@@ -60,6 +61,11 @@ lint: $(STAMP)
 	$(PY) -m compileall -q backend worker scripts tests
 	$(PY) -m pip check
 	DEBUG=1 $(PY) backend/manage.py check
+	$(MAKE) --no-print-directory lint-imports
+
+# PYTHONPATH (exported above) puts backend/ and the repo root on the path, as import-linter needs.
+lint-imports: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: $(STAMP)
 	@test -f bench/__main__.py || { echo "bench/ is not written yet"; exit 1; }
