@@ -14,8 +14,8 @@ from django.contrib.auth import get_user_model
 
 from eventcache.models import OutboxEvent
 from eventcache.store import keys, ops
-from planner.models import Family, FamilyMembership, MealPlan, MealPlanEntry, Recipe
 from planner import cache as planner_cache
+from planner.models import Family, FamilyMembership, MealPlan, MealPlanEntry, Recipe
 from tests.fixtures.worker import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]

@@ -16,8 +16,8 @@ import pytest
 from eventcache import relay
 from eventcache.models import OutboxEvent
 from eventcache.store import keys
-from planner.models import Recipe
 from planner import cache
+from planner.models import Recipe
 from tests.fixtures.worker import CHANGE, OLD_TITLE, outbox_drained, raw_cache_value, stale_keys, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from eventcache.models import OutboxEvent
 from eventcache.store import hotness, keys, ops
-from planner.models import UserPreferences
 from planner import cache
+from planner.models import UserPreferences
 from tests.fixtures.events import queued_tasks
 from tests.fixtures.worker import raw_cache_value
 from worker import tasks

@@ -11,8 +11,8 @@ from eventcache import stats
 from eventcache.consume import listener as monitor_module
 from eventcache.models import OutboxEvent
 from eventcache.store import keys, readthrough
-from planner.models import Recipe
 from planner import cache
+from planner.models import Recipe
 from tests.fixtures.events import queued_tasks
 from tests.fixtures.worker import raw_cache_value, wait_until
 

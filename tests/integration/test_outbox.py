@@ -15,8 +15,8 @@ from django.utils import timezone
 from eventcache import relay
 from eventcache.models import OutboxEvent
 from eventcache.store import keys, readthrough
-from planner.models import Recipe
 from planner import cache as planner_cache
+from planner.models import Recipe
 from tests.fixtures.events import outbox_row_locked_elsewhere, queued_tasks
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -12,8 +12,8 @@ from eventcache import declare, relay
 from eventcache import events as schema
 from eventcache.models import OutboxEvent
 from eventcache.store import keys, readthrough
-from planner.models import MealPlanEntry, Recipe, RecipeIngredient
 from planner import cache as planner_cache
+from planner.models import MealPlanEntry, Recipe, RecipeIngredient
 from tests.fixtures.events import queued_tasks
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

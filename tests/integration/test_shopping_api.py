@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from planner.models import ShoppingListItem
 from planner import cache as planner_cache
+from planner.models import ShoppingListItem
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
