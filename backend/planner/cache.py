@@ -153,8 +153,8 @@ KINDS = (
 )
 
 # ---- Captures: which table and operation produce which event (eventcache.capture.triggers writes the SQL) ------
-# Each data field is an SQL expression over {row} (NEW or OLD). A change here needs a migration re-installing the
-# triggers (see planner's and eventcache's migrations).
+# Each data field is an SQL expression over {row} (NEW or OLD). A change here needs a migration that calls
+# eventcache.capture.triggers.install again (as eventcache's migration 0002 does).
 
 _MEAL_PLAN_OF_ENTRY = "(SELECT {col} FROM planner_mealplan WHERE id = {{row}}.meal_plan_id)"
 _OWNER_OF_ITEM = "(SELECT owner_id FROM planner_shoppinglist WHERE id = {row}.shopping_list_id)"
