@@ -261,7 +261,8 @@ def _identity(request, fetched: _Fetched | None) -> dict | None:
         readthrough.release(planner_cache.identity(fetched.user_id), fetched_identity)
         fetched_identity = None
     try:
-        result = readthrough.read(planner_cache.identity(user_id), lambda: payloads.identity(user_id), first=fetched_identity)
+        key = planner_cache.identity(user_id)
+        result = readthrough.read(key, lambda: payloads.identity(user_id), first=fetched_identity)
     except get_user_model().DoesNotExist:  # the user was deleted
         request.session.flush()
         return None

@@ -217,7 +217,8 @@ class Domain:
             by_kind[rule.kind.kind] = (*by_kind.get(rule.kind.kind, ()), rule)
         families = {f.name: f for f in self.families}
         problems = [] if len(families) == len(self.families) else ["two families share a name"]
-        problems += [f"a capture produces the undeclared kind {c.kind.kind}" for c in self.captures if c.kind.kind not in kinds]
+        undeclared = [c.kind.kind for c in self.captures if c.kind not in self.kinds]
+        problems += [f"a capture produces the undeclared kind {name}" for name in undeclared]
         problems += [f"a rule is for the undeclared kind {name}" for name in by_kind if name not in kinds]
         problems += [f"{name} has no rule" for name, rules in by_kind.items() if not rules]
         computed = [r.family for r in self.refill] + [w.family for w in self.warmers]

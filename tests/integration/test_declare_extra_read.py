@@ -78,7 +78,8 @@ def titles(result) -> list[str]:
 def test_a_declared_extra_read_misses_hits_and_is_invalidated_by_writes(
     broker_conn, redis_conn, family_world, with_favourites, worker_thread, django_assert_num_queries
 ):  # broker and cache emptied first, so the world's own set-up events stay queued for the worker
-    family, soup, salad, plan = family_world["family"], family_world["soup"], family_world["salad"], family_world["plan"]
+    family, soup, salad = family_world["family"], family_world["soup"], family_world["salad"]
+    plan = family_world["plan"]
     assert wait_until(outbox_drained, timeout=10)  # the fixture's own writes
 
     with django_assert_num_queries(PAYLOAD_QUERIES):

@@ -268,7 +268,9 @@ class AuthenticatedRead:
     value: ReadResult | None  # read_or_lease of the value key
 
 
-def read_authenticated(session_name: str, user_id: int, identity_key: Key, value_key: Key | None = None) -> AuthenticatedRead:
+def read_authenticated(
+    session_name: str, user_id: int, identity_key: Key, value_key: Key | None = None
+) -> AuthenticatedRead:
     """One round trip (AUTHENTICATED_READ_LUA): the raw session `session_name` (an unprefixed cache key), then
     read_or_lease of `identity_key` if the session names `user_id`, then read_or_lease of `value_key` if the
     identity is a current hit, active, with the session's auth hash. Nothing here is verified for the caller:
