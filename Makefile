@@ -12,7 +12,7 @@ PORT ?= 8000
 ARGS ?=
 VERBOSE ?=
 # Quiet by default (VERBOSE=1 shows pip's and the services' full output).
-PIP_QUIET := $(if $(VERBOSE),-q,-qq)
+PIP_QUIET := $(if $(filter 1,$(VERBOSE)),-q,-qq)
 
 WITH_SERVICES := $(PY) scripts/with_services.py --
 
@@ -43,7 +43,7 @@ install: $(STAMP)
 # scripts/run.py: the Procfile's release step, seed_demo, then web + worker + beat under honcho (the worker is
 # restarted whenever it exits); the walkthrough is printed once web answers.
 run: $(STAMP)
-	@DEBUG=1 $(WITH_SERVICES) $(PY) scripts/run.py --port $(PORT) $(if $(VERBOSE),--verbose)
+	@DEBUG=1 $(WITH_SERVICES) $(PY) scripts/run.py --port $(PORT) $(if $(filter 1,$(VERBOSE)),--verbose)
 
 test: $(STAMP)
 	$(WITH_SERVICES) $(PY) -m pytest $(ARGS)
