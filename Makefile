@@ -10,13 +10,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 ARGS ?=
+VERBOSE ?=
+# Quiet by default (VERBOSE=1 shows pip's and the services' full output).
+PIP_QUIET := $(if $(filter 1,$(VERBOSE)),-q,-qq)
 
-# The worker's -Q comes from the one list of queue names (backend/config/queues.py, stdlib only).
-QUEUES := $(shell cd backend && $(PYTHON) -m config.queues)
-MANAGE := $(PY) backend/manage.py
-WEB_CMD := $(VENV)/bin/gunicorn config.wsgi --chdir backend --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile -
-WORKER_CMD := $(VENV)/bin/celery -A worker.celery_app worker -Q $(QUEUES) --loglevel INFO
-BEAT_CMD := $(VENV)/bin/celery -A worker.celery_app beat --loglevel INFO -s var/celerybeat-schedule
 WITH_SERVICES := $(PY) scripts/with_services.py --
 
 export PYTHONPATH := $(CURDIR)/backend:$(CURDIR)
@@ -24,32 +21,30 @@ export PYTHONPATH := $(CURDIR)/backend:$(CURDIR)
 .PHONY: help install run test test-faults lint lint-imports bench bench-quick deploy-check show-commands clean
 
 help:
-	@echo "make run           install, migrate, seed the demo, start web + worker + beat (Ctrl-C stops all)"
+	@echo "make run           install, migrate, seed the demo, start the Procfile's web + worker + beat (Ctrl-C stops all)"
 	@echo "make test          the whole test suite (ARGS='-k name' to narrow it)"
 	@echo "make test-faults   only the fault-injection proofs (pytest -m faults)"
-	@echo "make lint          byte-compile everything, pip check, Django system checks, import contracts"
+	@echo "make lint          ruff (lint + format check), mypy, import contracts, pip check, Django system checks"
 	@echo "make lint-imports  the one-way import contracts of .importlinter (engine <- domain <- api <- config)"
 	@echo "make bench         the benchmark suite; make bench-quick for the CI smoke run"
 	@echo "make deploy-check  docker-compose config, hadolint, Railway files, run each service's command"
-	@echo "make show-commands the exact web, worker and beat commands make run starts"
+	@echo "make show-commands the Procfile: the commands make run, compose and Railway run"
+	@echo "VERBOSE=1          make run and make install show everything (Celery banners, each task, pip)"
 	@echo "VENV=path          use another virtualenv (CI passes a fresh one)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed (PYTHON=$(PYTHON))"; exit 1; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
-	touch $(STAMP)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing requirements-dev.txt into $(VENV)"
+	@$(PY) -m pip install --disable-pip-version-check $(PIP_QUIET) -r requirements-dev.txt
+	@touch $(STAMP)
 
 install: $(STAMP)
 
+# scripts/run.py: the Procfile's release step, seed_demo, then web + worker + beat under honcho (the worker is
+# restarted whenever it exits); the walkthrough is printed once web answers.
 run: $(STAMP)
-	@mkdir -p var
-	DEBUG=1 $(WITH_SERVICES) $(PY) scripts/run_all.py --url http://127.0.0.1:$(PORT) \
-		--setup "$(MANAGE) migrate --noinput" \
-		--setup "$(MANAGE) seed_demo" \
-		--proc "web=$(WEB_CMD)" \
-		--proc "worker=$(WORKER_CMD)" \
-		--proc "beat=$(BEAT_CMD)"
+	@DEBUG=1 $(WITH_SERVICES) $(PY) scripts/run.py --port $(PORT) $(if $(filter 1,$(VERBOSE)),--verbose)
 
 test: $(STAMP)
 	$(WITH_SERVICES) $(PY) -m pytest $(ARGS)
@@ -57,8 +52,12 @@ test: $(STAMP)
 test-faults: $(STAMP)
 	$(WITH_SERVICES) $(PY) -m pytest -m faults $(ARGS)
 
+# ruff and mypy read pyproject.toml (mypy checks the engine, backend/eventcache); lint-imports reads .importlinter.
 lint: $(STAMP)
 	$(PY) -m compileall -q backend worker scripts tests
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(PY) -m pip check
 	DEBUG=1 $(PY) backend/manage.py check
 	$(MAKE) --no-print-directory lint-imports
@@ -83,9 +82,7 @@ deploy-check: $(STAMP)
 	$(WITH_SERVICES) $(PY) -m pytest -m deploy $(ARGS)
 
 show-commands:
-	@echo "web: $(WEB_CMD)"
-	@echo "worker: $(WORKER_CMD)"
-	@echo "beat: $(BEAT_CMD)"
+	@grep -v '^#' Procfile
 
 clean:
-	rm -rf var .pytest_cache .hypothesis
+	rm -rf var .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -252,5 +252,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Celery logs every task received/run and every beat send at INFO, and the sweep runs each second:
+        # `make run` sets WARNING (scripts/run.py) so its output stays readable.
+        **{
+            name: {"level": env.str("CELERY_TASK_LOG_LEVEL", default="INFO")}
+            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+        },
+    },
 }
