@@ -18,6 +18,8 @@ WEB_CMD := $(VENV)/bin/gunicorn config.wsgi --chdir backend --bind 127.0.0.1:$(P
 WORKER_CMD := $(VENV)/bin/celery -A worker.celery_app worker -Q $(QUEUES) --loglevel INFO
 BEAT_CMD := $(VENV)/bin/celery -A worker.celery_app beat --loglevel INFO -s var/celerybeat-schedule
 WITH_SERVICES := $(PY) scripts/with_services.py --
+# Tests never use your Redis: the session starts its own (tests/redis_server.py; TEST_REDIS_URL names another).
+WITH_TEST_SERVICES := $(PY) scripts/with_services.py --test --
 
 export PYTHONPATH := $(CURDIR)/backend:$(CURDIR)
 
@@ -51,10 +53,10 @@ run: $(STAMP)
 		--proc "beat=$(BEAT_CMD)"
 
 test: $(STAMP)
-	$(WITH_SERVICES) $(PY) -m pytest $(ARGS)
+	$(WITH_TEST_SERVICES) $(PY) -m pytest $(ARGS)
 
 test-faults: $(STAMP)
-	$(WITH_SERVICES) $(PY) -m pytest -m faults $(ARGS)
+	$(WITH_TEST_SERVICES) $(PY) -m pytest -m faults $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m compileall -q backend worker scripts tests
@@ -74,7 +76,7 @@ deploy-check: $(STAMP)
 	@command -v docker-compose >/dev/null || { echo "docker-compose is missing: apt-get install -y docker-compose"; exit 1; }
 	docker-compose -f docker-compose.yml config -q
 	$(VENV)/bin/hadolint Dockerfile Dockerfile.worker
-	$(WITH_SERVICES) $(PY) -m pytest -m deploy $(ARGS)
+	$(WITH_TEST_SERVICES) $(PY) -m pytest -m deploy $(ARGS)
 
 show-commands:
 	@echo "web: $(WEB_CMD)"

@@ -119,8 +119,9 @@ class EmbeddedRedis:
         say(f"stopped the embedded {self.kind} at {self.url}")
 
 
-def start_embedded() -> EmbeddedRedis:
-    port = 6379 if _port_is_free(6379) else free_port()
+def start_embedded(prefer_default_port: bool = True) -> EmbeddedRedis:
+    """Start a server; on 6379 when it is free and `prefer_default_port`, else on a free port."""
+    port = 6379 if prefer_default_port and _port_is_free(6379) else free_port()
     url = f"redis://127.0.0.1:{port}/0"
     workdir = tempfile.TemporaryDirectory(prefix="recipe-planner-redis-")
     binary = find_redis_server()
