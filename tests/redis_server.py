@@ -25,7 +25,7 @@ _started: list = []  # the embedded server of this session, if we started one
 def pytest_load_initial_conftests(early_config, parser, args):
     url = os.environ.get("TEST_REDIS_URL", "")
     if not url:
-        server = dev_redis.start_embedded(prefer_default_port=False)
+        server = dev_redis.start_embedded(prefer_default_port=False, quiet=True)
         _started.append(server)
         url = server.url
     os.environ["TEST_REDIS_URL"] = url
