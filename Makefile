@@ -23,7 +23,7 @@ WITH_TEST_SERVICES := $(PY) scripts/with_services.py --test --
 
 export PYTHONPATH := $(CURDIR)/backend:$(CURDIR)
 
-.PHONY: help install run test test-faults lint bench bench-quick deploy-check show-commands clean
+.PHONY: help install run test test-faults lint bench bench-quick deploy-check manage celery show-commands clean
 
 help:
 	@echo "make run           install, migrate, seed the demo, start web + worker + beat (Ctrl-C stops all)"
@@ -32,6 +32,7 @@ help:
 	@echo "make lint          byte-compile everything, pip check, Django system checks"
 	@echo "make bench         the benchmark suite; make bench-quick for the CI smoke run"
 	@echo "make deploy-check  docker-compose config, hadolint, Railway files, run each service's command"
+	@echo "make manage ARGS=  any manage.py command (ARGS='invalidate recipe'); make celery ARGS='inspect ping' likewise"
 	@echo "make show-commands the exact web, worker and beat commands make run starts"
 	@echo "VENV=path          use another virtualenv (CI passes a fresh one)"
 
@@ -43,7 +44,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-run: $(STAMP)
+# .env (git-ignored): DEBUG=1, a generated SECRET_KEY and the service URLs, read by every command; written once.
+.env: | $(STAMP)
+	$(PY) scripts/dev_env.py
+
+run: $(STAMP) .env
 	@mkdir -p var
 	DEBUG=1 $(WITH_SERVICES) $(PY) scripts/run_all.py --url http://127.0.0.1:$(PORT) \
 		--setup "$(MANAGE) migrate --noinput" \
@@ -77,6 +82,13 @@ deploy-check: $(STAMP)
 	docker-compose -f docker-compose.yml config -q
 	$(VENV)/bin/hadolint Dockerfile Dockerfile.worker
 	$(WITH_TEST_SERVICES) $(PY) -m pytest -m deploy $(ARGS)
+
+# Any manage.py or celery command with this virtualenv and .env: make manage ARGS='invalidate recipe'
+manage: $(STAMP)
+	$(MANAGE) $(ARGS)
+
+celery: $(STAMP)
+	$(VENV)/bin/celery -A worker.celery_app $(ARGS)
 
 show-commands:
 	@echo "web: $(WEB_CMD)"

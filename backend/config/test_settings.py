@@ -8,13 +8,14 @@ replaced by it, because the tests flush the Redis databases they use. Unit tests
 
 import os
 
-from django.core.exceptions import ImproperlyConfigured
+from config.cli import SettingError
 
+os.environ["ENV_FILE"] = ""  # a developer's .env never changes what the tests (and the processes they start) see
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 if not os.environ.get("TEST_REDIS_URL"):
-    raise ImproperlyConfigured(
+    raise SettingError(
         "config.test_settings needs TEST_REDIS_URL, the tests' own Redis: run the tests with `make test` or "
         "`python -m pytest`, whose plugin tests/redis_server.py starts one"
     )
