@@ -14,11 +14,14 @@ VERBOSE ?=
 # Quiet by default (VERBOSE=1 shows pip's and the services' full output).
 PIP_QUIET := $(if $(filter 1,$(VERBOSE)),-q,-qq)
 
+MANAGE := $(PY) backend/manage.py
 WITH_SERVICES := $(PY) scripts/with_services.py --
+# Tests never use your Redis: the session starts its own (tests/redis_server.py; TEST_REDIS_URL names another).
+WITH_TEST_SERVICES := $(PY) scripts/with_services.py --test --
 
 export PYTHONPATH := $(CURDIR)/backend:$(CURDIR)
 
-.PHONY: help install run test test-faults lint lint-imports bench bench-quick deploy-check show-commands clean
+.PHONY: help install run test test-faults lint lint-imports bench bench-quick deploy-check manage celery show-commands clean
 
 help:
 	@echo "make run           install, migrate, seed the demo, start the Procfile's web + worker + beat (Ctrl-C stops all)"
@@ -28,6 +31,7 @@ help:
 	@echo "make lint-imports  the one-way import contracts of .importlinter (engine <- domain <- api <- config)"
 	@echo "make bench         the benchmark suite; make bench-quick for the CI smoke run"
 	@echo "make deploy-check  docker-compose config, hadolint, Railway files, run each service's command"
+	@echo "make manage ARGS=  any manage.py command (ARGS='invalidate recipe'); make celery ARGS='inspect ping' likewise"
 	@echo "make show-commands the Procfile: the commands make run, compose and Railway run"
 	@echo "VERBOSE=1          make run and make install show everything (Celery banners, each task, pip)"
 	@echo "VENV=path          use another virtualenv (CI passes a fresh one)"
@@ -41,16 +45,20 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# .env (git-ignored): DEBUG=1, a generated SECRET_KEY and the service URLs, read by every command; written once.
+.env: | $(STAMP)
+	$(PY) scripts/dev_env.py
+
 # scripts/run.py: the Procfile's release step, seed_demo, then web + worker + beat under honcho (the worker is
 # restarted whenever it exits); the walkthrough is printed once web answers.
-run: $(STAMP)
+run: $(STAMP) .env
 	@DEBUG=1 $(WITH_SERVICES) $(PY) scripts/run.py --port $(PORT) $(if $(filter 1,$(VERBOSE)),--verbose)
 
 test: $(STAMP)
-	$(WITH_SERVICES) $(PY) -m pytest $(ARGS)
+	$(WITH_TEST_SERVICES) $(PY) -m pytest $(ARGS)
 
 test-faults: $(STAMP)
-	$(WITH_SERVICES) $(PY) -m pytest -m faults $(ARGS)
+	$(WITH_TEST_SERVICES) $(PY) -m pytest -m faults $(ARGS)
 
 # ruff and mypy read pyproject.toml (mypy checks the engine, backend/eventcache); lint-imports reads .importlinter.
 lint: $(STAMP)
@@ -79,7 +87,14 @@ deploy-check: $(STAMP)
 	@command -v docker-compose >/dev/null || { echo "docker-compose is missing: apt-get install -y docker-compose"; exit 1; }
 	docker-compose -f docker-compose.yml config -q
 	$(VENV)/bin/hadolint Dockerfile Dockerfile.worker
-	$(WITH_SERVICES) $(PY) -m pytest -m deploy $(ARGS)
+	$(WITH_TEST_SERVICES) $(PY) -m pytest -m deploy $(ARGS)
+
+# Any manage.py or celery command with this virtualenv and .env: make manage ARGS='invalidate recipe'
+manage: $(STAMP)
+	$(MANAGE) $(ARGS)
+
+celery: $(STAMP)
+	$(VENV)/bin/celery -A worker.celery_app $(ARGS)
 
 show-commands:
 	@grep -v '^#' Procfile

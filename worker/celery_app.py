@@ -19,8 +19,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 import django  # noqa: E402
 from django.apps import apps  # noqa: E402
 
+from config.cli import setting_errors_exit  # noqa: E402
+
 if not apps.ready:  # under pytest-django (or any Django process) Django is already set up
-    django.setup()
+    with setting_errors_exit():  # a missing SECRET_KEY is one line, not a traceback through Celery's app loading
+        django.setup()
 
 from celery import Celery, bootsteps, signals  # noqa: E402
 from django.conf import settings  # noqa: E402

@@ -4,13 +4,14 @@ Secure by default: DEBUG is off unless DEBUG=1, and with DEBUG off the process r
 a real SECRET_KEY. Every CELERY_* setting lives here; worker/celery_app.py only loads them.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
 
 from config import queues
+from config.cli import SettingError
 from eventcache.redis_url import broker_url, cache_url
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent
@@ -18,13 +19,21 @@ REPO_DIR = BACKEND_DIR.parent
 
 env = environ.Env()
 
+# Local development: the repository's .env (git-ignored; `make run` writes one, .env.example documents every name)
+# fills in what the environment leaves unset, and never overrides it, so `python backend/manage.py ...` works as the
+# README prints it. ENV_FILE names another file; ENV_FILE="" reads none (the tests). Images never contain a .env
+# (.dockerignore), so a deployment reads its environment only.
+ENV_FILE = os.environ.get("ENV_FILE", str(REPO_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE, parse_comments=True)
+
 DEBUG = env.bool("DEBUG", default=False)
 
 INSECURE_KEY_MARKER = "django-insecure"
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY or SECRET_KEY.startswith(INSECURE_KEY_MARKER) or SECRET_KEY in {"changeme", "change-me", "secret"}:
     if not DEBUG:
-        raise ImproperlyConfigured(
+        raise SettingError(
             "SECRET_KEY is missing or a default value while DEBUG is off. Set SECRET_KEY to a long random "
             "string (python -c 'import secrets; print(secrets.token_urlsafe(50))'), or set DEBUG=1 for local work."
         )
@@ -161,7 +170,7 @@ OUTBOX_RETENTION_SECONDS = env.float("OUTBOX_RETENTION_SECONDS", default=3600.0)
 # before publishing. Never set in production; settings refuse it with DEBUG off.
 EVENTS_CRASH_BEFORE_PUBLISH = env.bool("EVENTS_CRASH_BEFORE_PUBLISH", default=False)
 if EVENTS_CRASH_BEFORE_PUBLISH and not DEBUG:
-    raise ImproperlyConfigured("EVENTS_CRASH_BEFORE_PUBLISH is a test hook and needs DEBUG=1.")
+    raise SettingError("EVENTS_CRASH_BEFORE_PUBLISH is a test hook and needs DEBUG=1.")
 
 # --- Celery (JSON only; worker/celery_app.py reads every CELERY_* name below) -------------------------------
 CELERY_BROKER_URL = broker_url(REDIS_URL) if REDIS_URL else "memory://"

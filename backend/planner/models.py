@@ -43,9 +43,17 @@ class Recipe(models.Model):
     tags = models.ManyToManyField(Tag, blank=True, related_name="recipes")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Which demo recipe this is (seed_demo finds it by this, so renaming it does not make the next seed add another).
+    seed_key = models.CharField(max_length=80, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            # Partial, so SQLite adds it as an index instead of rebuilding the table (which drops its triggers).
+            models.UniqueConstraint(
+                fields=["seed_key"], condition=models.Q(seed_key__isnull=False), name="planner_recipe_unique_seed_key"
+            )
+        ]
 
     def __str__(self):
         return self.title

@@ -1,7 +1,8 @@
 """`python backend/manage.py cache_stats [--json]`: what an operator looks at.
 
 Hits, misses and hit ratio per key family as counted by the app (all processes, through Redis), the app's
-other counters, Redis's own keyspace hits/misses, memory, key count and its slowest recent commands."""
+other counters, Redis's own keyspace hits/misses, memory, key count and its slowest recent commands.
+Exits 1, naming the cache, when that cache is not Redis or Redis does not answer (caching/management/redis_target.py)."""
 
 import json
 
@@ -9,6 +10,7 @@ from django.core.management.base import BaseCommand
 from redis.exceptions import RedisError
 
 from eventcache import stats
+from eventcache.management.redis_target import require_redis
 from eventcache.store import ops
 
 
@@ -68,6 +70,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, **options):
+        require_redis()
         report = collect()
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))

@@ -1,9 +1,12 @@
 """`python backend/manage.py invalidate FAMILY` (or `all`): every key of the family becomes a miss, in
-constant time (its namespace version is bumped; nothing is scanned). For deploys that change a value's shape."""
+constant time (its namespace version is bumped; nothing is scanned). For deploys that change a value's shape.
+Exits 1, naming the cache, when that cache is not Redis or Redis does not answer (eventcache/management/redis_target.py)."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from redis.exceptions import RedisError
 
 from eventcache import declare
+from eventcache.management.redis_target import require_redis
 from eventcache.store.invalidation import invalidate_family
 
 
@@ -16,6 +19,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, family, **options):
         families = declare.domain().families_by_name
-        for name in list(families) if family == "all" else [family]:
-            invalidate_family(name)
-            self.stdout.write(f"invalidated every {name} key ({families[name].pattern})")
+        names = list(families) if family == "all" else [family]
+        target = require_redis()
+        for name in names:
+            try:
+                invalidate_family(name)
+            except RedisError as exc:
+                raise CommandError(f"{name} keys NOT invalidated: {target} failed ({type(exc).__name__}: {exc})") from exc
+            self.stdout.write(f"invalidated every {name} key ({families[name].pattern}) in {target}")

@@ -1,7 +1,8 @@
 """python backend/manage.py seed_demo: demo data so every endpoint answers with something.
 
 Idempotent: running it twice leaves the same data (nothing is duplicated, passwords are not re-hashed, so
-existing sessions stay valid). Creates:
+existing sessions stay valid). Recipes are found by their seed_key (the slug of the seed title), so one renamed
+since (the README's walkthrough renames recipe 1) is kept as it is, not seeded again. Creates:
 - user demo / demo123 in "Demo family", the author of every seed recipe (recipe 1 is a seed recipe);
 - user alex / alex123 in "Alex's family" with a plan and a list of its own (the 404 demo);
 - 59 recipes with 3-8 ingredient lines and tags;
@@ -15,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.core.management.color import no_style
 from django.db import connection, transaction
+from django.utils.text import slugify
 
 from planner import shopping
 from planner.models import Family, FamilyMembership, MealPlan, MealPlanEntry, Recipe, RecipeIngredient, ShoppingList, Tag
@@ -109,12 +111,13 @@ class Command(BaseCommand):
     def _recipes(self, author) -> list[Recipe]:
         recipes = []
         for index, (title, prep, tags, lines) in enumerate(_recipe_specs()):
-            recipe = Recipe.objects.filter(author=author, title=title).first()
+            seed_key = slugify(title)
+            recipe = Recipe.objects.filter(seed_key=seed_key).first() or self._adopt(author, title, seed_key)
             if recipe is None:
                 # The README's curl reads /api/recipes/1/: make the first seed recipe id 1 when that id is free.
                 pk = 1 if index == 0 and not Recipe.objects.filter(pk=1).exists() else None
                 recipe = Recipe.objects.create(pk=pk, author=author, title=title, servings=4, prep_minutes=prep,
-                                               description=f"{title}: a demo recipe.")
+                                               description=f"{title}: a demo recipe.", seed_key=seed_key)
                 if pk is not None:
                     self._reset_recipe_sequence()
                 RecipeIngredient.objects.bulk_create(
@@ -124,6 +127,14 @@ class Command(BaseCommand):
                 recipe.tags.set([Tag.objects.get_or_create(name=t)[0] for t in tags])
             recipes.append(recipe)
         return recipes
+
+    @staticmethod
+    def _adopt(author, title, seed_key) -> Recipe | None:
+        """A demo recipe seeded before recipes had a seed_key: found by its title once, and given its key."""
+        recipe = Recipe.objects.filter(author=author, title=title, seed_key=None).first()
+        if recipe is not None:
+            Recipe.objects.filter(pk=recipe.pk).update(seed_key=seed_key)
+        return recipe
 
     @staticmethod
     def _reset_recipe_sequence():
