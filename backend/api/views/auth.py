@@ -1,18 +1,20 @@
-"""Session login, logout and "who am I". Login is CSRF-exempt (there is no token before it) and sets the
-csrftoken cookie that every later unsafe request must echo in X-CSRFToken, and the uid_hint cookie that lets
-cached reads fetch session, identity and value in one Redis round trip (api.identity); logout deletes it."""
+"""Session login, logout and "who am I". Login is CSRF-exempt (there is no token before it; api.login_guard
+says why JSON-only and same-origin make that safe) and sets the csrftoken cookie that every later unsafe
+request must echo in X-CSRFToken, and the uid_hint cookie that lets cached reads fetch session, identity and
+value in one Redis round trip (api.identity); logout deletes it."""
 
 from django.contrib import auth
 from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 
-from api import identity, throttle, validation
+from api import identity, login_guard, throttle, validation
 from api.dispatch import endpoint
 from api.errors import ApiError
 from planner.shopping import family_of
 
 
 def _login(request, _me):
+    login_guard.check(request)  # 415 / 403 before anything is counted or checked
     body = validation.json_object(request)
     username = validation.text(body, "username", max_length=150, required=True)
     password = validation.text(body, "password", max_length=4096, required=True, strip=False)
