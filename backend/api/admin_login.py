@@ -21,11 +21,13 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
         username = self.cleaned_data.get("username")
         if username is None or self.cleaned_data.get("password") is None:
             return super().clean()  # a missing field: the form's own "required" errors, nothing to count
-        if throttle.is_locked_out(self.request, username):
+        if not throttle.admit(self.request, username):  # counts this attempt first (atomic), then decides
             raise ValidationError(self.error_messages["too_many_attempts"], code="too_many_attempts")
         try:
-            return super().clean()
+            cleaned = super().clean()
         except ValidationError:
-            if self.user_cache is None:  # wrong credentials (not a right password of a non-staff user)
-                throttle.record_failure(self.request, username)
+            if self.user_cache is not None:  # the right password of a non-staff user: not a failed guess
+                throttle.record_success(self.request, username)
             raise
+        throttle.record_success(self.request, username)
+        return cleaned

@@ -1,8 +1,13 @@
 """Login throttling with django-ratelimit, counted per username and per client address.
 
-Only failures count: the view checks with increment=False before trying the password, and increments
-after a wrong password. After LOGIN_RATE_LIMIT failures (e.g. "5/m") in the window, further attempts for
-that username or from that address answer 429 until the window ends, even with the right password.
+Count first, decide after: every attempt increments its counters (django-ratelimit's increment, an atomic
+INCR in Redis) before the password is checked, and is refused (429) when its own count, less the successes
+in the window, is over LOGIN_RATE_LIMIT (e.g. "5/m"). Parallel attempts each get a different count, so at
+most the limit of them reach the password check; checking first and counting after the (slow) password hash
+let every one of 30 parallel wrong guesses through. A successful login gives its count back (a success
+counter, as django-ratelimit has no decrement), so only failures lock out, as before: after the limit of
+failures, further attempts for that username or from that address answer 429 until the window ends, even
+with the right password.
 
 When the counter store (Redis) is unreachable, logins are allowed (fail open) and a warning is logged:
 a Redis outage must not lock every user out, and the password check itself still applies.
@@ -18,6 +23,7 @@ log = logging.getLogger(__name__)
 
 USERNAME_GROUP = "api.login.username"
 ADDRESS_GROUP = "api.login.address"
+SUCCESS_SUFFIX = ".ok"
 
 
 def client_address(request) -> str:
@@ -33,23 +39,36 @@ def client_address(request) -> str:
     return str(address)
 
 
-def _usages(request, username: str, increment: bool):
-    for group, value in ((USERNAME_GROUP, username.lower()), (ADDRESS_GROUP, client_address(request))):
-        yield get_usage(request, group=group, key=lambda _group, _request, v=value: v, rate=settings.LOGIN_RATE_LIMIT, increment=increment)
+def _keys(request, username: str):
+    return ((USERNAME_GROUP, username.lower()), (ADDRESS_GROUP, client_address(request)))
 
 
-def is_locked_out(request, username: str) -> bool:
-    for usage in _usages(request, username, increment=False):
-        if usage is None:  # rate limiting switched off (RATELIMIT_ENABLE=False)
+def _usage(request, group: str, value: str, increment: bool):
+    return get_usage(request, group=group, key=lambda _group, _request: value, rate=settings.LOGIN_RATE_LIMIT, increment=increment)
+
+
+def _unreachable(usage) -> bool:
+    return usage["limit"] == 0 and usage["time_left"] == -1  # django-ratelimit's "cache unreachable" answer
+
+
+def admit(request, username: str) -> bool:
+    """Count this attempt, then say whether it may check the password (False: answer 429)."""
+    admitted = True
+    for group, value in _keys(request, username):
+        attempts = _usage(request, group, value, increment=True)
+        if attempts is None:  # rate limiting switched off (RATELIMIT_ENABLE=False)
             continue
-        if usage["limit"] == 0 and usage["time_left"] == -1:  # django-ratelimit's "cache unreachable" answer
+        if _unreachable(attempts):
             log.warning("login throttle: the counter store is unreachable; allowing the attempt")
             continue
-        if usage["count"] >= usage["limit"]:
-            return True
-    return False
+        successes = _usage(request, group + SUCCESS_SUFFIX, value, increment=False)
+        given_back = 0 if successes is None or _unreachable(successes) else successes["count"]
+        if attempts["count"] - given_back > attempts["limit"]:
+            admitted = False  # no early return: every counter counts this attempt
+    return admitted
 
 
-def record_failure(request, username: str) -> None:
-    for _ in _usages(request, username, increment=True):
-        pass
+def record_success(request, username: str) -> None:
+    """Give back the count of an attempt that logged in: only failures count towards the limit."""
+    for group, value in _keys(request, username):
+        _usage(request, group + SUCCESS_SUFFIX, value, increment=True)

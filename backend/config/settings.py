@@ -91,6 +91,15 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env.str("SQLITE_PATH", default=str(BACKEND_DIR / "db.sqlite3")),
+            # The web process and the worker write at once. A deferred transaction that read and then writes
+            # fails at once with "database is locked" when another holds the write lock (the busy timeout does
+            # not cover that upgrade), so write transactions take the lock when they begin and wait for it up
+            # to `timeout` seconds; WAL lets readers go on while one writes (tests/integration/test_sqlite_locking.py).
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": env.float("SQLITE_BUSY_TIMEOUT_SECONDS", default=20.0),
+                "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -18,12 +18,12 @@ def _login(request, _me):
     body = validation.json_object(request)
     username = validation.text(body, "username", max_length=150, required=True)
     password = validation.text(body, "password", max_length=4096, required=True, strip=False)
-    if throttle.is_locked_out(request, username):
+    if not throttle.admit(request, username):  # counts this attempt first (atomic), then decides
         raise ApiError(429, "too_many_attempts", "too many failed logins; try again later")
     user = auth.authenticate(request, username=username, password=password)
     if user is None:
-        throttle.record_failure(request, username)
-        raise ApiError(401, "invalid_credentials", "wrong username or password")
+        raise ApiError(401, "invalid_credentials", "wrong username or password")  # the attempt stays counted
+    throttle.record_success(request, username)
     auth.login(request, user)  # rotates the session key (no session fixation)
     get_token(request)  # sets the csrftoken cookie on this response
     response = JsonResponse({"id": user.id, "username": user.get_username(), "family_id": family_of(user.id)})
