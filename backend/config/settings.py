@@ -152,6 +152,9 @@ HOT_LISTS_TRACKED_MAX = env.int("HOT_LISTS_TRACKED_MAX", default=10_000)  # boun
 PREFERENCES_TTL_JITTER_SECONDS = env.int("PREFERENCES_TTL_JITTER_SECONDS", default=3600)
 PREFERENCES_ACTIVE_DAYS = env.int("PREFERENCES_ACTIVE_DAYS", default=30)
 PREFERENCES_REFRESH_CHUNK = env.int("PREFERENCES_REFRESH_CHUNK", default=500)
+# Meal plans are read and written only this many days either side of today (400 beyond): each day is a cache
+# key, so this bounds a family's plan keys (api/views/meal_plans.py).
+MEAL_PLAN_WINDOW_DAYS = env.int("MEAL_PLAN_WINDOW_DAYS", default=731)
 
 # --- Events and the transactional outbox -------------------------------------------------------------------
 EVENTS_CHANNEL = "recipe_planner:events"
