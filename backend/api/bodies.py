@@ -6,6 +6,8 @@ its default (POST/PUT, partial=False). Limits keep one request's work bounded.
 
 import re
 
+from django.conf import settings
+
 from api import validation as v
 from api.errors import bad_input
 from planner.models import (
@@ -25,7 +27,6 @@ MAX_INGREDIENT_LINES = 100
 MAX_TAGS = 20
 MAX_PLAN_ENTRIES = 50
 MAX_DISLIKED = 100
-MAX_LIST_DAYS = 366
 _TAG = re.compile(r"[a-z0-9_-]{1,50}")  # the same rule as a cache key part (caching.keys)
 
 
@@ -117,8 +118,9 @@ def shopping_list(body: dict) -> dict:
     end = v.date_field(body, "end", required=True)
     if end < start:
         raise bad_input({"end": "must not be before start"}, "invalid_date")
-    if (end - start).days >= MAX_LIST_DAYS:
-        raise bad_input({"end": f"a list covers at most {MAX_LIST_DAYS} days"})
+    max_days = settings.SHOPPING_LIST_MAX_DAYS
+    if (end - start).days >= max_days:
+        raise bad_input({"end": f"a list covers at most {max_days} days"})
     return {"start": start, "end": end, "name": v.text(body, "name", max_length=LIST_NAME_MAX, allow_blank=True, default="")}
 
 

@@ -155,6 +155,11 @@ PREFERENCES_REFRESH_CHUNK = env.int("PREFERENCES_REFRESH_CHUNK", default=500)
 # Meal plans are read and written only this many days either side of today (400 beyond): each day is a cache
 # key, so this bounds a family's plan keys (api/views/meal_plans.py).
 MEAL_PLAN_WINDOW_DAYS = env.int("MEAL_PLAN_WINDOW_DAYS", default=731)
+# Caps that keep one user's shopping lists cheap to compute and to cache (api/views/shopping_lists.py): 409 or
+# 400 beyond them. All lists of a user are one cached value, computed in a constant number of queries.
+SHOPPING_LISTS_MAX_PER_USER = env.int("SHOPPING_LISTS_MAX_PER_USER", default=50)
+SHOPPING_LIST_MAX_DAYS = env.int("SHOPPING_LIST_MAX_DAYS", default=31)
+SHOPPING_LIST_MAX_MANUAL_ITEMS = env.int("SHOPPING_LIST_MAX_MANUAL_ITEMS", default=200)
 
 # --- Events and the transactional outbox -------------------------------------------------------------------
 EVENTS_CHANNEL = "recipe_planner:events"
