@@ -15,13 +15,17 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
     error_messages = {
         **AdminAuthenticationForm.error_messages,
         "too_many_attempts": "Too many failed logins for this account or from this address; try again later.",
+        "login_unavailable": "Logging in is not possible right now (attempts cannot be counted); try again shortly.",
     }
 
     def clean(self):
         username = self.cleaned_data.get("username")
         if username is None or self.cleaned_data.get("password") is None:
             return super().clean()  # a missing field: the form's own "required" errors, nothing to count
-        if not throttle.admit(self.request, username):  # counts this attempt first (atomic), then decides
+        decision = throttle.admit(self.request, username)  # counts this attempt first (atomic), then decides
+        if decision is throttle.Decision.UNAVAILABLE:
+            raise ValidationError(self.error_messages["login_unavailable"], code="login_unavailable")
+        if decision is throttle.Decision.LOCKED:
             raise ValidationError(self.error_messages["too_many_attempts"], code="too_many_attempts")
         try:
             cleaned = super().clean()

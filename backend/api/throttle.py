@@ -9,10 +9,13 @@ counter, as django-ratelimit has no decrement), so only failures lock out, as be
 failures, further attempts for that username or from that address answer 429 until the window ends, even
 with the right password.
 
-When the counter store (Redis) is unreachable, logins are allowed (fail open) and a warning is logged:
-a Redis outage must not lock every user out, and the password check itself still applies.
+When an attempt cannot be counted (Redis is down, or refuses writes at maxmemory under noeviction), the
+throttle fails closed: the attempt is refused (503) before the password is checked, and a warning is logged.
+Failing open would let unlimited guesses through for as long as Redis stays full or away, and then the right
+one in. Logins wait for Redis; sessions already open keep working (they are written through to the database).
 """
 
+import enum
 import ipaddress
 import logging
 
@@ -51,21 +54,27 @@ def _unreachable(usage) -> bool:
     return usage["limit"] == 0 and usage["time_left"] == -1  # django-ratelimit's "cache unreachable" answer
 
 
-def admit(request, username: str) -> bool:
-    """Count this attempt, then say whether it may check the password (False: answer 429)."""
-    admitted = True
+class Decision(enum.Enum):
+    ADMITTED = "admitted"  # check the password
+    LOCKED = "locked"  # too many failures: 429
+    UNAVAILABLE = "unavailable"  # the attempt could not be counted: 503
+
+
+def admit(request, username: str) -> Decision:
+    """Count this attempt, then say whether it may check the password."""
+    decision = Decision.ADMITTED
     for group, value in _keys(request, username):
         attempts = _usage(request, group, value, increment=True)
         if attempts is None:  # rate limiting switched off (RATELIMIT_ENABLE=False)
             continue
         if _unreachable(attempts):
-            log.warning("login throttle: the counter store is unreachable; allowing the attempt")
-            continue
+            log.warning("login throttle: the attempt could not be counted (Redis down or full); refusing it")
+            return Decision.UNAVAILABLE
         successes = _usage(request, group + SUCCESS_SUFFIX, value, increment=False)
         given_back = 0 if successes is None or _unreachable(successes) else successes["count"]
         if attempts["count"] - given_back > attempts["limit"]:
-            admitted = False  # no early return: every counter counts this attempt
-    return admitted
+            decision = Decision.LOCKED  # no early return: every counter counts this attempt
+    return decision
 
 
 def record_success(request, username: str) -> None:

@@ -244,6 +244,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=64 * 1024)  # larger bodies get 413
 LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="5/m")  # failed logins per username and per address
+# /healthz says "degraded" when Redis's used_memory reaches this share of its maxmemory (api/views/health.py).
+REDIS_MEMORY_DEGRADED_RATIO = env.float("REDIS_MEMORY_DEGRADED_RATIO", default=0.9)
 # Behind a proxy every client shares the proxy's REMOTE_ADDR: name the header the proxy overwrites
 # (Railway's edge sets X-Real-IP, so its config uses HTTP_X_REAL_IP). Never a header clients control.
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")

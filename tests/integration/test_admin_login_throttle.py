@@ -66,3 +66,18 @@ def test_admin_and_api_failures_count_together(api, boss, settings):
     _admin_login(client, "boss", PASSWORD, address="10.9.5.1")
     assert not _logged_in(client)
     assert ApiClient().post("/api/auth/login/", {"username": "boss", "password": PASSWORD}, csrf=False, REMOTE_ADDR="10.9.5.2").status_code == 429
+
+
+def test_the_admin_login_waits_when_attempts_cannot_be_counted(api, boss, settings):
+    """Redis down: the throttle fails closed (issue 12 item 5), here as the form's error; no session."""
+    import copy
+
+    from tests.fixtures.events import free_port
+
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["LOCATION"] = f"redis://127.0.0.1:{free_port()}/0"
+    settings.CACHES = caches
+    client = Client()
+    response = _admin_login(client, "boss", PASSWORD)
+    assert response.status_code == 200 and not _logged_in(client)
+    assert "Logging in is not possible right now" in response.content.decode()

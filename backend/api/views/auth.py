@@ -18,7 +18,10 @@ def _login(request, _me):
     body = validation.json_object(request)
     username = validation.text(body, "username", max_length=150, required=True)
     password = validation.text(body, "password", max_length=4096, required=True, strip=False)
-    if not throttle.admit(request, username):  # counts this attempt first (atomic), then decides
+    decision = throttle.admit(request, username)  # counts this attempt first (atomic), then decides
+    if decision is throttle.Decision.UNAVAILABLE:
+        raise ApiError(503, "login_unavailable", "login attempts cannot be counted right now; try again shortly")
+    if decision is throttle.Decision.LOCKED:
         raise ApiError(429, "too_many_attempts", "too many failed logins; try again later")
     user = auth.authenticate(request, username=username, password=password)
     if user is None:
