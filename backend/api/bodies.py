@@ -121,7 +121,8 @@ def shopping_list(body: dict) -> dict:
     max_days = settings.SHOPPING_LIST_MAX_DAYS
     if (end - start).days >= max_days:
         raise bad_input({"end": f"a list covers at most {max_days} days"})
-    return {"start": start, "end": end, "name": v.text(body, "name", max_length=LIST_NAME_MAX, allow_blank=True, default="")}
+    name = v.text(body, "name", max_length=LIST_NAME_MAX, allow_blank=True, default="")
+    return {"start": start, "end": end, "name": name}
 
 
 def manual_item(body: dict) -> dict:

@@ -74,7 +74,8 @@ def _referer_allowed(request, referer: str) -> bool:
     host = _own_host(request)
     if host is not None and is_same_domain(parsed.netloc, host):
         return True
-    return any(is_same_domain(parsed.netloc, urlsplit(o).netloc.replace("*", "")) for o in settings.CSRF_TRUSTED_ORIGINS)
+    trusted_hosts = (urlsplit(origin).netloc.replace("*", "") for origin in settings.CSRF_TRUSTED_ORIGINS)
+    return any(is_same_domain(parsed.netloc, trusted) for trusted in trusted_hosts)
 
 
 def _trusted_wildcards():

@@ -47,7 +47,8 @@ def _keys(request, username: str):
 
 
 def _usage(request, group: str, value: str, increment: bool):
-    return get_usage(request, group=group, key=lambda _group, _request: value, rate=settings.LOGIN_RATE_LIMIT, increment=increment)
+    rate = settings.LOGIN_RATE_LIMIT
+    return get_usage(request, group=group, key=lambda _group, _request: value, rate=rate, increment=increment)
 
 
 def _unreachable(usage) -> bool:

@@ -55,7 +55,17 @@ def _wrong(name: str, expected: str):
     return bad_input({name: f"expected {expected}"}, "wrong_type")
 
 
-def text(body: dict, name: str, *, max_length: int, required=False, allow_blank=False, strip=True, normalise=None, default=MISSING):
+def text(
+    body: dict,
+    name: str,
+    *,
+    max_length: int,
+    required=False,
+    allow_blank=False,
+    strip=True,
+    normalise=None,
+    default=MISSING,
+):
     """A string field, stripped unless strip=False; MISSING (or `default`) when absent and not required."""
     value = _get(body, name, required)
     if value is MISSING:
