@@ -6,9 +6,22 @@ its default (POST/PUT, partial=False). Limits keep one request's work bounded.
 
 import re
 
+from django.conf import settings
+
 from api import validation as v
 from api.errors import bad_input
-from planner.models import Diet, Meal, Unit, UnitSystem
+from planner.models import (
+    Diet,
+    Meal,
+    Recipe,
+    RecipeIngredient,
+    ShoppingList,
+    ShoppingListItem,
+    Tag,
+    Unit,
+    UnitSystem,
+    normalise_name,
+)
 
 MAX_INGREDIENT_LINES = 100
 MAX_TAGS = 20
@@ -18,8 +31,20 @@ MAX_LIST_DAYS = 366
 _TAG = re.compile(r"[a-z0-9_-]{1,50}")  # the same rule as a cache key part (eventcache.declare.SLUG)
 
 
+def _column(model, field: str) -> int:
+    """The database column's limit: a string longer than this would fail the INSERT (a 500), not validation."""
+    return model._meta.get_field(field).max_length
+
+
+TITLE_MAX = _column(Recipe, "title")
+TAG_MAX = _column(Tag, "name")
+INGREDIENT_MAX = min(_column(RecipeIngredient, "ingredient"), _column(ShoppingListItem, "ingredient"))
+LIST_NAME_MAX = _column(ShoppingList, "name")
+DESCRIPTION_MAX = 10_000  # a TextField: our own bound, not the column's
+
+
 def _ingredient_name(value, name: str) -> str:
-    return " ".join(v.clean_text(value, name, max_length=100).split()).lower()
+    return v.clean_text(value, name, max_length=INGREDIENT_MAX, normalise=normalise_name)
 
 
 def _ingredient_lines(raw: list) -> list[dict]:
@@ -43,7 +68,7 @@ def _ingredient_lines(raw: list) -> list[dict]:
 def _tags(raw: list) -> list[str]:
     names = []
     for index, item in enumerate(raw):
-        name = v.clean_text(item, f"tags[{index}]", max_length=50).lower()
+        name = v.clean_text(item, f"tags[{index}]", max_length=TAG_MAX, normalise=str.lower)
         if not _TAG.fullmatch(name):
             raise bad_input({f"tags[{index}]": "a tag is 1-50 of a-z, 0-9, '-' or '_'"})
         names.append(name)
@@ -56,8 +81,8 @@ RECIPE_DEFAULTS = {"description": "", "servings": 4, "prep_minutes": 0, "ingredi
 def recipe(body: dict, *, partial: bool) -> dict:
     """POST/PUT (partial=False: title required, the rest defaulted) or PATCH (only what was sent)."""
     fields = {
-        "title": v.text(body, "title", max_length=200, required=not partial),
-        "description": v.text(body, "description", max_length=10_000, allow_blank=True),
+        "title": v.text(body, "title", max_length=TITLE_MAX, required=not partial),
+        "description": v.text(body, "description", max_length=DESCRIPTION_MAX, allow_blank=True),
         "servings": v.integer(body, "servings", low=1, high=100),
         "prep_minutes": v.integer(body, "prep_minutes", low=0, high=24 * 60),
         "ingredients": v.array(body, "ingredients", max_items=MAX_INGREDIENT_LINES),
@@ -94,14 +119,16 @@ def shopping_list(body: dict) -> dict:
     end = v.date_field(body, "end", required=True)
     if end < start:
         raise bad_input({"end": "must not be before start"}, "invalid_date")
-    if (end - start).days >= MAX_LIST_DAYS:
-        raise bad_input({"end": f"a list covers at most {MAX_LIST_DAYS} days"})
-    return {"start": start, "end": end, "name": v.text(body, "name", max_length=100, allow_blank=True, default="")}
+    max_days = settings.SHOPPING_LIST_MAX_DAYS
+    if (end - start).days >= max_days:
+        raise bad_input({"end": f"a list covers at most {max_days} days"})
+    name = v.text(body, "name", max_length=LIST_NAME_MAX, allow_blank=True, default="")
+    return {"start": start, "end": end, "name": name}
 
 
 def manual_item(body: dict) -> dict:
     return {
-        "ingredient": _ingredient_name(v.text(body, "ingredient", max_length=100, required=True), "ingredient"),
+        "ingredient": v.text(body, "ingredient", max_length=INGREDIENT_MAX, required=True, normalise=normalise_name),
         "quantity": v.quantity(body["quantity"], "quantity") if "quantity" in body else v.quantity(1, "quantity"),
         "unit": v.choice(body, "unit", Unit.values, default=Unit.PIECE.value),
     }

@@ -2,7 +2,9 @@
 
 - a method without a handler -> 405 JSON (with Allow);
 - no identity -> 401 JSON (never a redirect to a login page), unless the endpoint is public;
-- ApiError -> its JSON body; a value that cannot be a cache key part -> 400; an oversized body -> 413.
+- ApiError -> its JSON body; a value that cannot be a cache key part -> 400; an oversized body -> 413;
+- every answer is `Cache-Control: private` (personal: a shared cache must never keep it; SessionMiddleware adds
+  `Vary: Cookie`). cached_response() sets it too, so api.fast_path's hits, whose headers come from it, match.
 
 Handlers are `handler(request, me, **url_kwargs)` where `me` is api.identity's dict (None when public).
 
@@ -19,6 +21,7 @@ api.fast_path may then answer a verified hit in front of Django. The view carrie
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
+from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt as django_csrf_exempt
 
 from api import identity
@@ -34,6 +37,11 @@ def endpoint(*, public=False, csrf_exempt=False, cached_get=None, serves_cached_
     allowed = ", ".join(sorted(handlers))
 
     def view(request, **kwargs):
+        response = answer(request, **kwargs)
+        patch_cache_control(response, private=True)
+        return response
+
+    def answer(request, **kwargs):
         handler = handlers.get(request.method)
         if handler is None:
             response = error_response(405, "method_not_allowed", f"allowed: {allowed}")
@@ -79,4 +87,5 @@ def cached_response(result) -> HttpResponse:
     """A readthrough.CacheRead as the response: the stored JSON bytes, untouched, and X-Cache."""
     response = HttpResponse(result.body, content_type="application/json")
     response["X-Cache"] = "HIT" if result.hit else "MISS"
+    patch_cache_control(response, private=True)
     return response

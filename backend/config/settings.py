@@ -99,6 +99,15 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env.str("SQLITE_PATH", default=str(BACKEND_DIR / "db.sqlite3")),
+            # The web process and the worker write at once. A deferred transaction that read and then writes
+            # fails at once with "database is locked" when another holds the write lock (the busy timeout does
+            # not cover that upgrade), so write transactions take the lock when they begin and wait for it up
+            # to `timeout` seconds; WAL lets readers go on while one writes (tests/integration/test_sqlite_locking.py).
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": env.float("SQLITE_BUSY_TIMEOUT_SECONDS", default=20.0),
+                "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -152,6 +161,14 @@ HOT_LISTS_TRACKED_MAX = env.int("HOT_LISTS_TRACKED_MAX", default=10_000)  # boun
 PREFERENCES_TTL_JITTER_SECONDS = env.int("PREFERENCES_TTL_JITTER_SECONDS", default=3600)
 PREFERENCES_ACTIVE_DAYS = env.int("PREFERENCES_ACTIVE_DAYS", default=30)
 PREFERENCES_REFRESH_CHUNK = env.int("PREFERENCES_REFRESH_CHUNK", default=500)
+# Meal plans are read and written only this many days either side of today (400 beyond): each day is a cache
+# key, so this bounds a family's plan keys (api/views/meal_plans.py).
+MEAL_PLAN_WINDOW_DAYS = env.int("MEAL_PLAN_WINDOW_DAYS", default=731)
+# Caps that keep one user's shopping lists cheap to compute and to cache (api/views/shopping_lists.py): 409 or
+# 400 beyond them. All lists of a user are one cached value, computed in a constant number of queries.
+SHOPPING_LISTS_MAX_PER_USER = env.int("SHOPPING_LISTS_MAX_PER_USER", default=50)
+SHOPPING_LIST_MAX_DAYS = env.int("SHOPPING_LIST_MAX_DAYS", default=31)
+SHOPPING_LIST_MAX_MANUAL_ITEMS = env.int("SHOPPING_LIST_MAX_MANUAL_ITEMS", default=200)
 
 # --- Events and the transactional outbox -------------------------------------------------------------------
 EVENTS_CHANNEL = "recipe_planner:events"
@@ -236,6 +253,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=64 * 1024)  # larger bodies get 413
 LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="5/m")  # failed logins per username and per address
+# /healthz says "degraded" when Redis's used_memory reaches this share of its maxmemory (api/views/health.py).
+REDIS_MEMORY_DEGRADED_RATIO = env.float("REDIS_MEMORY_DEGRADED_RATIO", default=0.9)
 # Behind a proxy every client shares the proxy's REMOTE_ADDR: name the header the proxy overwrites
 # (Railway's edge sets X-Real-IP, so its config uses HTTP_X_REAL_IP). Never a header clients control.
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")

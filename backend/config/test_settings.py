@@ -20,5 +20,7 @@ if not os.environ.get("TEST_REDIS_URL"):
         "`python -m pytest`, whose plugin tests/redis_server.py starts one"
     )
 os.environ["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
+# The suite's fixtures plan meals on fixed days in 2030; the window's own tests set it back to its default.
+os.environ.setdefault("MEAL_PLAN_WINDOW_DAYS", "3650")
 
 from config.settings import *  # noqa: E402,F401,F403

@@ -70,7 +70,27 @@ class Unit(models.TextChoices):
     PIECE = "piece"
 
 
-class RecipeIngredient(models.Model):
+def normalise_name(value: str) -> str:
+    """An ingredient name as stored: whitespace collapsed, lower-cased. Lower-casing can make a name longer
+    ("İ" becomes "i" + U+0307), so lengths are checked on this form, against the column's max_length."""
+    return " ".join(value.split()).lower()
+
+
+class NormalisedIngredientMixin:
+    """`ingredient` is stored normalised (normalise_name); model validation (the admin's forms) checks it in
+    that form, so a name that only outgrows its column once lowered is a form error, not a database error."""
+
+    def clean_fields(self, exclude=None):
+        if isinstance(self.ingredient, str):
+            self.ingredient = normalise_name(self.ingredient)
+        super().clean_fields(exclude)
+
+    def save(self, *args, **kwargs):
+        self.ingredient = normalise_name(self.ingredient)
+        super().save(*args, **kwargs)
+
+
+class RecipeIngredient(NormalisedIngredientMixin, models.Model):
     """One ingredient line of a recipe. `ingredient` is a normalised (lower-case, trimmed) name."""
 
     recipe = models.ForeignKey(Recipe, on_delete=models.CASCADE, related_name="ingredients")
@@ -81,10 +101,6 @@ class RecipeIngredient(models.Model):
 
     class Meta:
         ordering = ["recipe_id", "position", "id"]
-
-    def save(self, *args, **kwargs):
-        self.ingredient = " ".join(self.ingredient.split()).lower()
-        super().save(*args, **kwargs)
 
     def __str__(self):
         return f"{self.quantity} {self.unit} {self.ingredient}"
@@ -141,8 +157,9 @@ class ShoppingList(models.Model):
         return self.name or f"{self.start}..{self.end}"
 
 
-class ShoppingListItem(models.Model):
-    """A stored line of a list: a manual item, or the checked state of a generated (ingredient, unit) line."""
+class ShoppingListItem(NormalisedIngredientMixin, models.Model):
+    """A stored line of a list: a manual item, or the checked state of a generated (ingredient, unit) line.
+    `ingredient` is normalised like a recipe's, so a manual item and a generated line of one name match."""
 
     shopping_list = models.ForeignKey(ShoppingList, on_delete=models.CASCADE, related_name="items")
     ingredient = models.CharField(max_length=100)

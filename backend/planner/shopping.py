@@ -48,12 +48,18 @@ def planned_quantities(family_id: int | None, ranges: list[tuple[dt.date, dt.dat
         .annotate(total=Sum(scaled))
         .order_by()
     )
+    # Each day's ranges, looked up per row: the work is the rows times the lists that contain their day, never
+    # every row times every list (the callers cap the number of lists and their length).
+    ranges_of_day: dict[dt.date, list[tuple]] = defaultdict(list)
+    for start, end in set(ranges):
+        for offset in range((end - start).days + 1):
+            ranges_of_day[start + dt.timedelta(days=offset)].append((start, end))
     for row in rows:
         if row["ingredient"] is None:  # a planned recipe without ingredient lines
             continue
-        for start, end in ranges:
-            if start <= row["day"] <= end:
-                totals[(start, end)][(row["ingredient"], row["unit"])] += Decimal(row["total"])
+        line, total = (row["ingredient"], row["unit"]), Decimal(row["total"])
+        for day_range in ranges_of_day[row["day"]]:
+            totals[day_range][line] += total
     return totals
 
 

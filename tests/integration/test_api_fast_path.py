@@ -596,3 +596,12 @@ def test_a_prefetched_read_for_another_key_is_ignored_and_released(ann_api, ann_
     assert (answer.status, answer.header("X-Cache"), answer.body) == ("200 OK", "HIT", body)
     assert redis_round_trips == ["EVALSHA", "EVALSHA"]  # the lease given back; Django's own script
     assert not redis_conn.exists(ops.full_name(keys.lease(other)))
+
+
+def test_a_fast_hit_is_private(ann_api, ann_paths, fast_hit):
+    """A personal value answered in front of Django is `Cache-Control: private, Vary: Cookie`, as Django's answer is."""
+    path = ann_paths["shopping lists"][0]
+    _warm(ann_api, path)
+    answer = fast_hit(path, _cookies(ann_api))
+    assert answer.header("Cache-Control") == "private"
+    assert answer.header("Vary") == "Cookie"

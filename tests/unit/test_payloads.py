@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from planner import payloads
-from planner.models import Recipe, UserPreferences
+from planner.models import Recipe, Tag, UserPreferences
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,10 @@ def test_recipe_list_pages(household, make_recipe):
     assert (first["count"], len(first["results"]), first["previous"], first["next"]) == (41, 20, None, "/api/recipes/?page=2")
     assert (len(third["results"]), third["previous"], third["next"]) == (1, "/api/recipes/?page=2", None)
     assert payloads.recipe_list("odd", 1)["count"] == 20
-    assert payloads.recipe_list("none-such", 1) == {"count": 0, "next": None, "previous": None, "results": []}
+    with pytest.raises(payloads.TagNotFound):  # a tag not in the database: nothing to list or cache (issue 12 item 6)
+        payloads.recipe_list("none-such", 1)
+    Tag.objects.create(name="unused")
+    assert payloads.recipe_list("unused", 1) == {"count": 0, "next": None, "previous": None, "results": []}
     with pytest.raises(payloads.PageNotFound):
         payloads.recipe_list(None, 4)
 

@@ -21,7 +21,7 @@ def _list(request, _me):
     tag, page, key = _list_query(request)
     try:
         return cached_response(dispatch.read(request, key, lambda: payloads.recipe_list(tag, page)))
-    except payloads.PageNotFound as exc:
+    except (payloads.PageNotFound, payloads.TagNotFound) as exc:  # raised by the compute: nothing was cached
         raise not_found_error(str(exc)) from None
 
 

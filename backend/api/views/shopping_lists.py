@@ -1,14 +1,22 @@
 """/api/shopping-lists/...: the caller's lists (cached, kept warm when hot), creating and regenerating a list,
-adding manual items and checking items off. Another user's list or item answers 404, never 403."""
+adding manual items and checking items off. Another user's list or item answers 404, never 403.
+
+All of a user's lists are one cached value, so what one user can make it cost is capped: at most
+SHOPPING_LISTS_MAX_PER_USER lists (409 beyond), of at most SHOPPING_LIST_MAX_DAYS days (400), with at most
+SHOPPING_LIST_MAX_MANUAL_ITEMS manual items each (409). With the caps the whole answer is bounded, so GET
+answers every list in one body (one key, served by the fast path) rather than in pages.
+"""
 
 import json
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 
 from api import bodies, dispatch, validation
 from api.dispatch import cached_response, endpoint
-from api.errors import not_found_error
+from api.errors import ApiError, not_found_error
 from api.identity import PlannedRead
 from planner import cache, payloads, shopping
 from planner.models import ShoppingList, ShoppingListItem
@@ -30,9 +38,19 @@ def _list(request, me):
     return cached_response(_read_all(request, me))
 
 
+def _limit_reached(detail: str) -> ApiError:
+    return ApiError(409, "limit_reached", detail)
+
+
 def _create(request, me):
     fields = bodies.shopping_list(validation.json_object(request))
-    created = shopping.create_list(me["id"], me["family_id"], **fields)
+    cap = settings.SHOPPING_LISTS_MAX_PER_USER
+    with transaction.atomic():
+        # The user's row, locked: parallel creates are counted one after the other, so none passes the cap.
+        list(get_user_model().objects.select_for_update().filter(pk=me["id"]).values_list("pk", flat=True))
+        if ShoppingList.objects.filter(owner_id=me["id"]).count() >= cap:
+            raise _limit_reached(f"at most {cap} shopping lists per user; delete one first")
+        created = shopping.create_list(me["id"], me["family_id"], **fields)
     return JsonResponse(shopping.list_dicts([created], me["family_id"])[0], status=201)
 
 
@@ -71,8 +89,12 @@ def _regenerate(request, me, list_id):
 
 def _add_item(request, me, list_id):
     fields = bodies.manual_item(validation.json_object(request))
-    shopping_list = _owned_list(me, list_id)
-    row = ShoppingListItem.objects.create(shopping_list=shopping_list, manual=True, **fields)
+    cap = settings.SHOPPING_LIST_MAX_MANUAL_ITEMS
+    with transaction.atomic():
+        shopping_list = _owned_list(me, list_id, lock=True)  # parallel adds are counted one after the other
+        if shopping_list.items.filter(manual=True).count() >= cap:
+            raise _limit_reached(f"at most {cap} manual items per list")
+        row = ShoppingListItem.objects.create(shopping_list=shopping_list, manual=True, **fields)
     return JsonResponse(shopping.manual_item_dict(row), status=201)
 
 
