@@ -51,7 +51,6 @@ def _time_ms(fn) -> float:
 def run(ctx) -> ScenarioResult:
     from django.core.cache import cache
 
-    from eventcache import events as schema
     from eventcache.store import invalidation, ops, rules
 
     sizes = ctx.size([10_000, 100_000, 1_000_000], [10_000, 100_000])
@@ -113,13 +112,27 @@ def run(ctx) -> ScenarioResult:
             f"using it, their families' shopping lists - plus a namespace bump of the recipe listings), median of {ours_iters} runs, "
             "with N unrelated keys in the same Redis db. `ours` is `eventcache.store.invalidation.apply_events` (database lookup of the "
             "dependents + one Redis round trip); `Redis part` is `eventcache.store.ops.invalidate` alone. The baseline is django-redis "
-            "`cache.delete_pattern(\"recipe:*\")` (SCAN MATCH + DEL; median of 1-3 runs), which also misses the meal-plan and "
+            '`cache.delete_pattern("recipe:*")` (SCAN MATCH + DEL; median of 1-3 runs), which also misses the meal-plan and '
             "shopping-list keys that show the recipe."
         ),
-        columns=["unrelated keys", "keys in db", "ours", "ours: Redis part", "delete_pattern (10)", "delete_pattern (1000)",
-                 "ratio vs 10", "ratio vs 1000"],
+        columns=[
+            "unrelated keys",
+            "keys in db",
+            "ours",
+            "ours: Redis part",
+            "delete_pattern (10)",
+            "delete_pattern (1000)",
+            "ratio vs 10",
+            "ratio vs 1000",
+        ],
         rows=rows,
         targets=targets,
-        chart=Chart("Invalidating one recipe vs keyspace size", "milliseconds (log)", [fmt_int(s) for s in sizes], chart, log=True,
-                    xlabel="unrelated keys in Redis"),
+        chart=Chart(
+            "Invalidating one recipe vs keyspace size",
+            "milliseconds (log)",
+            [fmt_int(s) for s in sizes],
+            chart,
+            log=True,
+            xlabel="unrelated keys in Redis",
+        ),
     )

@@ -51,7 +51,7 @@ def _checkpoint(conn, events_done: int) -> dict:
 
 
 def _value_sizes(conn, world) -> list[list[str]]:
-    from eventcache.store import keys, ops, readthrough
+    from eventcache.store import ops, readthrough
     from planner import payloads, shopping
 
     shopping.create_list(world.user_id, world.family_id, start=world.week[0], end=world.week[-1])
@@ -60,7 +60,8 @@ def _value_sizes(conn, world) -> list[list[str]]:
             (cache.recipe(rid), lambda rid=rid: payloads.recipe_detail(rid)) for rid in world.recipe_ids[14:114]
         ],
         "meal plan (one day, 2 entries)": [
-            (cache.meal_plan(day, world.family_id), lambda day=day: payloads.meal_plan(world.family_id, day)) for day in world.week
+            (cache.meal_plan(day, world.family_id), lambda day=day: payloads.meal_plan(world.family_id, day))
+            for day in world.week
         ],
         "shopping lists of a user (one 50-item list)": [
             (cache.shopping_lists(world.user_id), lambda: payloads.shopping_lists(world.user_id))
@@ -83,7 +84,7 @@ def run(ctx) -> ScenarioResult:
     from django.test import override_settings
 
     from eventcache import relay
-    from eventcache.store import hotness, keys
+    from eventcache.store import hotness
     from planner.models import Recipe
 
     per_round = ctx.size(100_000, 5_000)
@@ -106,8 +107,12 @@ def run(ctx) -> ScenarioResult:
             next_reader += readers_per_round
             Recipe.objects.update(prep_minutes=F("prep_minutes") + 1)
             harness.flush_outbox()  # one flush is bounded; without beat, send the rest here
-            harness.wait_until(lambda: _outbox_unprocessed() == 0, timeout=600, interval=0.5,
-                               what=f"round {r + 1}'s events to be processed")
+            harness.wait_until(
+                lambda: _outbox_unprocessed() == 0,
+                timeout=600,
+                interval=0.5,
+                what=f"round {r + 1}'s events to be processed",
+            )
             with override_settings(OUTBOX_RETENTION_SECONDS=0):
                 while relay.sweep()["pruned"]:
                     pass
@@ -132,7 +137,14 @@ def run(ctx) -> ScenarioResult:
         extra = byte_pairs.get(name)
         cell = lambda c: show(c[name]) + (f" ({fmt_bytes(c[extra])})" if extra else "")  # noqa: E731
         peak = max(c[name] for c in checkpoints)
-        rows.append([name, cell(first), cell(last), f"peak {show(peak)}; bound {show(bound) if bound is not None else 'none (must plateau: 2nd-half peak <= 1.5x 1st-half peak)'}"])
+        rows.append(
+            [
+                name,
+                cell(first),
+                cell(last),
+                f"peak {show(peak)}; bound {show(bound) if bound is not None else 'none (must plateau: 2nd-half peak <= 1.5x 1st-half peak)'}",
+            ]
+        )
         if bound is not None and peak > bound:
             unbounded.append(f"{name} peaked at {show(peak)} > {show(bound)}")
         # No declared bound: the second half's peak must not exceed the first half's by half again. Peaks, not two
@@ -141,8 +153,10 @@ def run(ctx) -> ScenarioResult:
         early = max(c[name] for c in checkpoints[1 : half + 1] or checkpoints[-1:])
         late = max(c[name] for c in checkpoints[half + 1 :] or checkpoints[-1:])
         if bound is None and late > early * 1.5 + 16:
-            unbounded.append(f"{name} still growing: peak {show(early)} in the first {fmt_int(mid['events'])} events -> "
-                             f"peak {show(late)} in the rest")
+            unbounded.append(
+                f"{name} still growing: peak {show(early)} in the first {fmt_int(mid['events'])} events -> "
+                f"peak {show(late)} in the rest"
+            )
     for name in ("Redis keys", "Redis used memory"):
         show = fmt_bytes if "memory" in name else fmt_int
         rows.append([f"{name} (cached values included)", show(first[name]), show(last[name]), ""])
@@ -164,16 +178,31 @@ def run(ctx) -> ScenarioResult:
         name="memory",
         title="Memory per value and bookkeeping after many events",
         method=__doc__.split("\n", 2)[2].strip().replace("\n", " "),
-        columns=["what", f"after round 1 ({fmt_int(per_round)} events) / bytes in Redis", f"after {fmt_int(total)} events / body bytes", "notes"],
+        columns=[
+            "what",
+            f"after round 1 ({fmt_int(per_round)} events) / bytes in Redis",
+            f"after {fmt_int(total)} events / body bytes",
+            "notes",
+        ],
         rows=rows,
         targets=targets,
-        notes=[f"{rounds} rounds of {fmt_int(per_round)} recipe.changed events; {fmt_int(3 * tracked_max)} distinct shopping-list "
-               f"readers recorded in all (HOT_LISTS_TRACKED_MAX={fmt_int(tracked_max)}). The outbox table's bytes are "
-               "PostgreSQL's, indexes included (the sweep's VACUUM makes deleted rows' space reusable; it is not returned to the OS)."],
-        chart=Chart("Bookkeeping sizes as events accumulate", "count (log)", [fmt_int(c["events"]) for c in checkpoints[1:]],
-                    {**{name: [max(1, c[name]) for c in checkpoints[1:]] for name in series_names},
-                     "outbox table (KiB)": [max(1, c["outbox table bytes"] // 1024) for c in checkpoints[1:]]}, log=True, kind="line",
-                    xlabel="events processed"),
+        notes=[
+            f"{rounds} rounds of {fmt_int(per_round)} recipe.changed events; {fmt_int(3 * tracked_max)} distinct shopping-list "
+            f"readers recorded in all (HOT_LISTS_TRACKED_MAX={fmt_int(tracked_max)}). The outbox table's bytes are "
+            "PostgreSQL's, indexes included (the sweep's VACUUM makes deleted rows' space reusable; it is not returned to the OS)."
+        ],
+        chart=Chart(
+            "Bookkeeping sizes as events accumulate",
+            "count (log)",
+            [fmt_int(c["events"]) for c in checkpoints[1:]],
+            {
+                **{name: [max(1, c[name]) for c in checkpoints[1:]] for name in series_names},
+                "outbox table (KiB)": [max(1, c["outbox table bytes"] // 1024) for c in checkpoints[1:]],
+            },
+            log=True,
+            kind="line",
+            xlabel="events processed",
+        ),
     )
 
 

@@ -191,7 +191,7 @@ def machine_info(redis_conn, db_connection, repo: Path) -> dict:
     commit = _first_line(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"])
     dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True).stdout
     return {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "CPU": f"{cpu}, {os.cpu_count()} cores",
         "memory": mem,
         "OS": platform.platform(),

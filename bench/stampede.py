@@ -65,11 +65,13 @@ def run(ctx) -> ScenarioResult:
     from django.core.cache import cache
     from django.core.serializers.json import DjangoJSONEncoder
 
-    from eventcache.store import keys, ops, readthrough
+    from eventcache.store import ops, readthrough
     from planner import shopping
 
     rounds = ctx.size(6, 2)
-    world = seed.build(recipes=ctx.size(5000, 500), families=ctx.size(200, 20), recipes_with_ingredients=ctx.size(5000, 500))
+    world = seed.build(
+        recipes=ctx.size(5000, 500), families=ctx.size(200, 20), recipes_with_ingredients=ctx.size(5000, 500)
+    )
     shopping.create_list(world.user_id, world.family_id, start=world.week[0], end=world.week[-1])
     key = planner_cache.shopping_lists(world.user_id)
 
@@ -123,10 +125,17 @@ def run(ctx) -> ScenarioResult:
         columns=["read path", "computations per round", "read p50", "read p99", "read max"],
         rows=rows,
         targets=targets,
-        notes=[f"The bench process raises its own redis-py pool limit from {pool_default} to {READERS + 50} connections so that "
-               f"{READERS} threads of one process can all talk to Redis (otherwise the pool raises MaxConnectionsError and "
-               "readthrough degrades to the database for a moment).",
-               f"{rounds} rounds of {READERS} readers each; p99 ratio baseline/ours {fmt_ratio(ratio(b_lat.p99_ms, o_lat.p99_ms))}."],
-        chart=Chart("Stampede: computations and p99 latency", "count / milliseconds (log)", ["computations per round (max)", "read p99 (ms)"],
-                    {"baseline": [max(b_comp), b_lat.p99_ms], "ours": [max(o_comp), o_lat.p99_ms]}, log=True),
+        notes=[
+            f"The bench process raises its own redis-py pool limit from {pool_default} to {READERS + 50} connections so that "
+            f"{READERS} threads of one process can all talk to Redis (otherwise the pool raises MaxConnectionsError and "
+            "readthrough degrades to the database for a moment).",
+            f"{rounds} rounds of {READERS} readers each; p99 ratio baseline/ours {fmt_ratio(ratio(b_lat.p99_ms, o_lat.p99_ms))}.",
+        ],
+        chart=Chart(
+            "Stampede: computations and p99 latency",
+            "count / milliseconds (log)",
+            ["computations per round (max)", "read p99 (ms)"],
+            {"baseline": [max(b_comp), b_lat.p99_ms], "ours": [max(o_comp), o_lat.p99_ms]},
+            log=True,
+        ),
     )

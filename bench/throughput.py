@@ -47,8 +47,8 @@ def run(ctx) -> ScenarioResult:
     from django.conf import settings
     from django.test import override_settings
 
-    from eventcache import relay
     from eventcache import events as schema
+    from eventcache import relay
     from eventcache.models import OutboxEvent
     from planner.models import Recipe
 
@@ -72,7 +72,9 @@ def run(ctx) -> ScenarioResult:
     harness.broker_redis().flushdb()  # drop the relay's batched tasks; send single-event ones instead
     rows = list(OutboxEvent.objects.order_by("id"))
     events = [
-        schema.from_dict({"v": schema.SCHEMA_VERSION, "id": r.id, "kind": r.kind, "at": r.created_at.timestamp(), "data": r.data})
+        schema.from_dict(
+            {"v": schema.SCHEMA_VERSION, "id": r.id, "kind": r.kind, "at": r.created_at.timestamp(), "data": r.data}
+        )
         for r in rows
     ]
     start = now_ns()
@@ -104,8 +106,15 @@ def run(ctx) -> ScenarioResult:
         columns=["mode", "events", "events/s (one worker)", "ratio", "notes"],
         rows=rows_out,
         targets=targets,
-        notes=[f"The baseline rate is measured over {fmt_int(n_base)} events (a rate; one task per event for "
-               f"all {fmt_int(n)} would take minutes)."],
-        chart=Chart("Events per second, one worker process", "events/s (log)", ["batched (ours)", "one task per event"],
-                    {"events/s": [ours_rate, base_rate]}, log=True),
+        notes=[
+            f"The baseline rate is measured over {fmt_int(n_base)} events (a rate; one task per event for "
+            f"all {fmt_int(n)} would take minutes)."
+        ],
+        chart=Chart(
+            "Events per second, one worker process",
+            "events/s (log)",
+            ["batched (ours)", "one task per event"],
+            {"events/s": [ours_rate, base_rate]},
+            log=True,
+        ),
     )

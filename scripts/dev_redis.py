@@ -129,13 +129,25 @@ def start_embedded(prefer_default_port: bool = True, quiet: bool = False) -> Emb
     if binary:
         kind = "redis-server"
         command = [
-            binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", workdir.name, "--loglevel", "warning",
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir.name,
+            "--loglevel",
+            "warning",
         ]
     else:
         kind = "fakeredis TCP server (pure Python, a last resort: no real Redis could be found or installed)"
         command = [
-            sys.executable, "-c",
+            sys.executable,
+            "-c",
             "import sys; from fakeredis import TcpFakeServer; "
             "TcpFakeServer(('127.0.0.1', int(sys.argv[1]))).serve_forever()",
             str(port),

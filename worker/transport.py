@@ -18,7 +18,6 @@ from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import str_to_bytes
 
 from eventcache import broker
-
 from worker.rejections import count_rejected_message
 
 logger = logging.getLogger("worker.transport")

@@ -148,6 +148,8 @@ def preferences(body: dict) -> dict:
     }
     fields = {k: value for k, value in fields.items() if value is not v.MISSING}
     if "disliked_ingredients" in fields:
-        names = [_ingredient_name(x, f"disliked_ingredients[{i}]") for i, x in enumerate(fields["disliked_ingredients"])]
+        names = [
+            _ingredient_name(x, f"disliked_ingredients[{i}]") for i, x in enumerate(fields["disliked_ingredients"])
+        ]
         fields["disliked_ingredients"] = sorted(set(names))
     return fields

@@ -178,7 +178,11 @@ def _answer(environ) -> tuple[str, list, bytes] | None:
     """(status, headers, body) of a verified hit, or None: Django answers (see the module doc)."""
     config = _config()
     # Cheap first: most other requests leave here (the hint is parsed properly below).
-    if config is None or environ.get("REQUEST_METHOD") != "GET" or identity.HINT_COOKIE not in environ.get("HTTP_COOKIE", ""):
+    if (
+        config is None
+        or environ.get("REQUEST_METHOD") != "GET"
+        or identity.HINT_COOKIE not in environ.get("HTTP_COOKIE", "")
+    ):
         return None
     try:
         match = get_resolver().resolve(get_path_info(environ) or "/")  # WSGIRequest's path_info, as Django resolves it
@@ -210,7 +214,9 @@ def _answer(environ) -> tuple[str, list, bytes] | None:
     if planned is None or readthrough.is_degraded():
         return None
     session_name = keys.session(session)
-    prefetched = identity.Prefetched(session_name, user_id, planned, identity.read_together(session_name, user_id, planned))
+    prefetched = identity.Prefetched(
+        session_name, user_id, planned, identity.read_together(session_name, user_id, planned)
+    )
     environ[identity.PREFETCHED_ENVIRON_KEY] = prefetched  # for Django, unless answered below
     body = _verified_body(prefetched)
     if body is None:

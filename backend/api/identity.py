@@ -123,7 +123,9 @@ def _authenticated_user_id(session) -> int | None:
 
 def _identity_holds(session, identity: dict) -> bool:
     """The session's user may act on it: active, and the session carries the identity's auth hash (constant time)."""
-    return identity["is_active"] and constant_time_compare(session.get(HASH_SESSION_KEY) or "", identity["session_hash"])
+    return identity["is_active"] and constant_time_compare(
+        session.get(HASH_SESSION_KEY) or "", identity["session_hash"]
+    )
 
 
 def verify_fetched(session_data: dict, user_id: int, identity: ReadResult | None) -> dict | None:

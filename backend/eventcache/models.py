@@ -41,14 +41,18 @@ class OutboxEvent(models.Model):
         ordering = ["id"]
         indexes = [
             # The relay and the sweep only ever look at unprocessed rows; processed ones wait to be pruned.
-            models.Index(fields=["id"], condition=models.Q(processed_at__isnull=True), name="events_outbox_unprocessed"),
+            models.Index(
+                fields=["id"], condition=models.Q(processed_at__isnull=True), name="events_outbox_unprocessed"
+            ),
             # The writer's after-commit look-up of its own rows, and the relay's claim: the few rows nobody sent yet.
             models.Index(
                 fields=["writer_pid", "id"],
                 condition=models.Q(sent_at__isnull=True, processed_at__isnull=True),
                 name="events_outbox_unsent_by_writer",
             ),
-            models.Index(fields=["processed_at"], condition=models.Q(processed_at__isnull=False), name="events_outbox_processed"),
+            models.Index(
+                fields=["processed_at"], condition=models.Q(processed_at__isnull=False), name="events_outbox_processed"
+            ),
         ]
 
     def __str__(self):

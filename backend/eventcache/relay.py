@@ -40,8 +40,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import celery
@@ -147,7 +146,9 @@ def publish(events: list[schema.Event], covered: dict[int, list[int]] | None = N
                 producer=producer,
                 # What logs and monitors show for the message; without it Celery builds a repr of the arguments
                 # on every send (a measurable part of it).
-                argsrepr=f"[{len(batch)} event(s), outbox ids {ids[0]}..{ids[-1]}]" if ids else f"[{len(batch)} event(s)]",
+                argsrepr=f"[{len(batch)} event(s), outbox ids {ids[0]}..{ids[-1]}]"
+                if ids
+                else f"[{len(batch)} event(s)]",
                 kwargsrepr="{}",
                 ignore_result=True,
                 add_to_parent=False,
@@ -218,7 +219,9 @@ def _claim(queryset, limit=CLAIM_LIMIT) -> list[OutboxEvent]:
             f"RETURNING {returning}"
         )
     else:
-        sql = f"UPDATE {table} SET sent_at = %s, attempts = attempts + 1 WHERE id IN ({inner_sql}) RETURNING {returning}"
+        sql = (
+            f"UPDATE {table} SET sent_at = %s, attempts = attempts + 1 WHERE id IN ({inner_sql}) RETURNING {returning}"
+        )
     params = (timezone.now(), *inner_params)
     rows = list(OutboxEvent.objects.raw(sql, params))
     rows.sort(key=lambda row: row.id)
@@ -353,7 +356,7 @@ def select_rows(sql: str, params) -> list[OutboxRow]:
 def _aware(value) -> datetime:
     if isinstance(value, str):  # SQLite hands back the stored text
         value = parse_datetime(value)
-    return timezone.make_aware(value, dt_timezone.utc) if timezone.is_naive(value) else value
+    return timezone.make_aware(value, UTC) if timezone.is_naive(value) else value
 
 
 def _own_unsent_rows() -> list[OutboxRow]:
@@ -446,7 +449,7 @@ def mark_dropped(dropped: dict[int, float]) -> set[int]:
                 return {row[0] for row in cursor.fetchall()}
             marked = set()
             for outbox_id, at in dropped.items():
-                at_time = datetime.fromtimestamp(at, tz=dt_timezone.utc)
+                at_time = datetime.fromtimestamp(at, tz=UTC)
                 if OutboxEvent.objects.filter(id=outbox_id, dropped_at__isnull=True).update(dropped_at=at_time):
                     marked.add(outbox_id)
             return marked

@@ -292,6 +292,4 @@ WARMERS = (
     declare.RefreshPages("refresh_preferences", PREFERENCES, pages=active_user_pages, ttl=preferences_ttl),
 )
 
-DOMAIN = declare.Domain(
-    families=FAMILIES, kinds=KINDS, captures=CAPTURES, rules=RULES, refill=REFILL, warmers=WARMERS
-)
+DOMAIN = declare.Domain(families=FAMILIES, kinds=KINDS, captures=CAPTURES, rules=RULES, refill=REFILL, warmers=WARMERS)

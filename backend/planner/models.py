@@ -151,7 +151,9 @@ class ShoppingList(models.Model):
 
     class Meta:
         ordering = ["-start", "id"]
-        constraints = [models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="list_end_after_start")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="list_end_after_start")
+        ]
 
     def __str__(self):
         return self.name or f"{self.start}..{self.end}"
@@ -197,7 +199,9 @@ class UnitSystem(models.TextChoices):
 class UserPreferences(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences")
     diet = models.CharField(max_length=16, choices=Diet.choices, default=Diet.OMNIVORE)
-    default_servings = models.PositiveSmallIntegerField(default=4, validators=[MinValueValidator(1), MaxValueValidator(100)])
+    default_servings = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
     unit_system = models.CharField(max_length=8, choices=UnitSystem.choices, default=UnitSystem.METRIC)
     disliked_ingredients = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -43,7 +43,12 @@ def recipe_detail(recipe_id: int) -> dict:
         "description": recipe.description,
         "author_id": recipe.author_id,
         "ingredients": [
-            {"id": line.id, "ingredient": line.ingredient, "quantity": shopping.json_quantity(line.quantity), "unit": line.unit}
+            {
+                "id": line.id,
+                "ingredient": line.ingredient,
+                "quantity": shopping.json_quantity(line.quantity),
+                "unit": line.unit,
+            }
             for line in recipe.ingredients.all()
         ],
         "created_at": recipe.created_at.isoformat(),

@@ -55,7 +55,10 @@ def test_app_services_share_one_environment_pointing_at_the_compose_services():
     environments = [files.compose_environment(service) for service in APP_SERVICES]
     assert all(environment == environments[0] for environment in environments)
     assert environments[0]["REDIS_URL"] == "redis://redis:6379/0"
-    assert environments[0]["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in environments[0]["DATABASE_URL"]
+    assert (
+        environments[0]["DATABASE_URL"].startswith("postgres://")
+        and "@postgres:5432/" in environments[0]["DATABASE_URL"]
+    )
 
 
 def test_every_variable_compose_reads_is_documented_in_env_example():
@@ -97,8 +100,12 @@ def test_flower_is_opt_in_behind_the_monitoring_profile():
 
 @pytest.mark.parametrize(
     "service, dockerfile, target",
-    [("web", "Dockerfile", "web"), ("migrate", "Dockerfile", "web"), ("worker", "Dockerfile.worker", "worker"),
-     ("beat", "Dockerfile.worker", "worker")],
+    [
+        ("web", "Dockerfile", "web"),
+        ("migrate", "Dockerfile", "web"),
+        ("worker", "Dockerfile.worker", "worker"),
+        ("beat", "Dockerfile.worker", "worker"),
+    ],
 )
 def test_app_images_are_the_repo_dockerfiles(service, dockerfile, target):
     assert files.dockerfile_for(service).name == dockerfile

@@ -51,7 +51,9 @@ def test_dependencies_install_in_a_layer_before_the_code(name):
     instructions = files.dockerfile_instructions(files.REPO / name)
     order = [f"{keyword} {rest}" for keyword, rest in instructions]
     copy_requirements = order.index("COPY requirements.txt .")
-    install = next(i for i, line in enumerate(order) if line.startswith("RUN pip install") and "-r requirements.txt" in line)
+    install = next(
+        i for i, line in enumerate(order) if line.startswith("RUN pip install") and "-r requirements.txt" in line
+    )
     first_code_copy = next(i for i, line in enumerate(order) if line.startswith("COPY backend"))
     assert copy_requirements < install < first_code_copy
 

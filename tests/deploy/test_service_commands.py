@@ -115,8 +115,19 @@ def machine(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("deploy")
     redis_port = free_port()
     redis = subprocess.Popen(
-        [redis_server_binary(), "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
+        [
+            redis_server_binary(),
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
         stdout=subprocess.DEVNULL,
         start_new_session=True,
     )
@@ -218,7 +229,11 @@ def consumed_queues(env: dict[str, str]) -> list[str]:
     node = f"celery@{env['HOSTNAME']}"
     result = subprocess.run(
         ["celery", "-A", "worker.celery_app", "inspect", "active_queues", "-d", node, "--json", "--timeout", "10"],
-        cwd=files.REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=files.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return sorted(queue["name"] for queue in json.loads(result.stdout)[node])
@@ -304,5 +319,3 @@ def test_railway_worker_answers_inspect_ping(machine):
 
 def test_railway_beat_ticks(machine):
     check_beat("railway-beat", files.railway_start_command("beat"), railway_env("beat", machine), machine)
-
-

@@ -56,7 +56,11 @@ def test_a_thousand_reads_of_far_dates_add_no_key(ann_api, pantry, redis_conn, w
     assert ann_api.get(f"/api/meal-plans/{today}/").status_code == 200
     before = _keys(redis_conn)
     rng = random.Random(7)
-    days = {today + dt.timedelta(days=sign * rng.randint(window + 1, 700_000)) for sign in (1, -1) for _ in range(READS // 2)}
+    days = {
+        today + dt.timedelta(days=sign * rng.randint(window + 1, 700_000))
+        for sign in (1, -1)
+        for _ in range(READS // 2)
+    }
     for day in sorted(days):
         response = ann_api.get(f"/api/meal-plans/{day.isoformat()}/")
         assert response.status_code == 400, (day, response.content)
@@ -81,4 +85,9 @@ def test_a_plan_outside_the_window_cannot_be_written(ann_api, pantry, window):
     assert json.loads(response.content)["error"] == "invalid_date"
     assert not MealPlan.objects.filter(date=day).exists()
     inside = dt.date.today() + dt.timedelta(days=window)
-    assert ann_api.put(f"/api/meal-plans/{inside}/", {"entries": [{"meal": "lunch", "recipe_id": pantry["soup"].id}]}).status_code == 200
+    assert (
+        ann_api.put(
+            f"/api/meal-plans/{inside}/", {"entries": [{"meal": "lunch", "recipe_id": pantry["soup"].id}]}
+        ).status_code
+        == 200
+    )

@@ -21,8 +21,12 @@ def _parallel_logins(username, password, attempts, address_of):
         client = Client()
         barrier.wait()
         try:
-            response = client.post("/api/auth/login/", {"username": username, "password": password},
-                                   content_type="application/json", REMOTE_ADDR=address_of(n))
+            response = client.post(
+                "/api/auth/login/",
+                {"username": username, "password": password},
+                content_type="application/json",
+                REMOTE_ADDR=address_of(n),
+            )
             statuses[n] = response.status_code
         finally:
             connections.close_all()  # this thread's own database connection
@@ -43,8 +47,12 @@ def test_parallel_wrong_passwords_check_at_most_the_limit(api, make_user, settin
     assert statuses.count(401) <= LIMIT, sorted(statuses)
     from tests.fixtures.api import PASSWORD
 
-    right = Client().post("/api/auth/login/", {"username": "ann", "password": PASSWORD}, content_type="application/json",
-                          REMOTE_ADDR="10.30.0.1")
+    right = Client().post(
+        "/api/auth/login/",
+        {"username": "ann", "password": PASSWORD},
+        content_type="application/json",
+        REMOTE_ADDR="10.30.0.1",
+    )
     assert right.status_code == 429
 
 
@@ -56,8 +64,16 @@ def test_parallel_wrong_passwords_from_one_address_check_at_most_the_limit(api, 
     def attempt(n):
         barrier.wait()
         try:
-            statuses[n] = Client().post("/api/auth/login/", {"username": f"user{n}", "password": "wrong"},
-                                        content_type="application/json", REMOTE_ADDR="10.40.0.1").status_code
+            statuses[n] = (
+                Client()
+                .post(
+                    "/api/auth/login/",
+                    {"username": f"user{n}", "password": "wrong"},
+                    content_type="application/json",
+                    REMOTE_ADDR="10.40.0.1",
+                )
+                .status_code
+            )
         finally:
             connections.close_all()
 

@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from eventcache.models import OutboxEvent
-from eventcache.store import keys, ops
+from eventcache.store import ops
 from planner import cache as planner_cache
 from planner.models import Family, FamilyMembership, MealPlan, MealPlanEntry, Recipe
 from tests.fixtures.worker import wait_until
@@ -50,7 +50,10 @@ def test_reads_writes_sessions_and_health_through_an_outage_and_nothing_stale_af
         client.request("GET", path)
         status, headers, _ = client.request("GET", path)
         assert status == 200 and headers["X-Cache"] == "HIT"
-    recipe_key, plan_key = (ops.full_name(k.name) for k in (planner_cache.recipe(recipe.id), planner_cache.meal_plan(plan.date, plan.family_id)))
+    recipe_key, plan_key = (
+        ops.full_name(k.name)
+        for k in (planner_cache.recipe(recipe.id), planner_cache.meal_plan(plan.date, plan.family_id))
+    )
     assert OLD_TITLE.encode() in raw.get(recipe_key) and OLD_TITLE.encode() in raw.get(plan_key)
     OutboxEvent.objects.update(processed_at=dt.datetime.now(dt.UTC))  # the set-up's events are not this test's
 

@@ -60,14 +60,18 @@ def test_manual_items_past_the_cap_are_409(ann_api, household, settings):
     assert ShoppingListItem.objects.filter(shopping_list_id=list_id, manual=True).count() == 3
 
 
-def test_a_user_at_the_caps_reads_in_the_queries_of_one_list(ann_api, household, make_recipe, redis_conn, django_assert_num_queries):
+def test_a_user_at_the_caps_reads_in_the_queries_of_one_list(
+    ann_api, household, make_recipe, redis_conn, django_assert_num_queries
+):
     """Plans with three recipes on every day, the user at the list cap, each list as long as allowed."""
     ann, family = household["ann"], household["family"]
     recipes = [make_recipe(ann, f"R{n}", lines=[(f"thing {n}.{i}", "1", "g") for i in range(5)]) for n in range(3)]
     max_days, max_lists = django_settings.SHOPPING_LIST_MAX_DAYS, django_settings.SHOPPING_LISTS_MAX_PER_USER
     days = [START + dt.timedelta(days=n) for n in range(max_days + max_lists)]
     plans = MealPlan.objects.bulk_create([MealPlan(family=family, date=day) for day in days])
-    MealPlanEntry.objects.bulk_create([MealPlanEntry(meal_plan=p, meal="dinner", recipe=r, servings=2) for p in plans for r in recipes])
+    MealPlanEntry.objects.bulk_create(
+        [MealPlanEntry(meal_plan=p, meal="dinner", recipe=r, servings=2) for p in plans for r in recipes]
+    )
 
     first = shopping.create_list(ann.id, family.id, START, START + dt.timedelta(days=max_days - 1))
     redis_conn.flushdb()
@@ -77,7 +81,9 @@ def test_a_user_at_the_caps_reads_in_the_queries_of_one_list(ann_api, household,
         assert ann_api.get("/api/shopping-lists/").status_code == 200
     for n in range(1, max_lists):  # the rest up to the cap, each starting a day later
         start = START + dt.timedelta(days=n)
-        response = ann_api.post("/api/shopping-lists/", {"start": str(start), "end": str(start + dt.timedelta(days=max_days - 1))})
+        response = ann_api.post(
+            "/api/shopping-lists/", {"start": str(start), "end": str(start + dt.timedelta(days=max_days - 1))}
+        )
         assert response.status_code == 201, response.content
     assert ann_api.post("/api/shopping-lists/", _list_body()).status_code == 409
     redis_conn.flushdb()

@@ -109,7 +109,6 @@ def seed_world(rng: random.Random) -> SoakWorld:
         MealPlanEntry,
         Recipe,
         RecipeIngredient,
-        ShoppingList,
         ShoppingListItem,
         Tag,
         UserPreferences,
@@ -140,7 +139,9 @@ def seed_world(rng: random.Random) -> SoakWorld:
             plan = MealPlan.objects.create(family=family, date=day)
             plans.append(plan)
             for meal in rng.sample(MEALS, 2):
-                MealPlanEntry.objects.create(meal_plan=plan, meal=meal, recipe=rng.choice(shared), servings=rng.randint(1, 6))
+                MealPlanEntry.objects.create(
+                    meal_plan=plan, meal=meal, recipe=rng.choice(shared), servings=rng.randint(1, 6)
+                )
 
     for index, user in enumerate(members):
         family_id = user.membership.family_id
@@ -182,7 +183,9 @@ def update_recipes(rng, world):
     if rng.random() < 0.5:
         Recipe.objects.filter(pk__in=ids).update(servings=rng.randint(1, 6))
     else:
-        Recipe.objects.filter(pk__in=ids).update(prep_minutes=F("prep_minutes") + 1, title=f"Batch {rng.randint(1, 10**6)}")
+        Recipe.objects.filter(pk__in=ids).update(
+            prep_minutes=F("prep_minutes") + 1, title=f"Batch {rng.randint(1, 10**6)}"
+        )
 
 
 def change_ingredient(rng, world):
@@ -199,7 +202,9 @@ def change_ingredient(rng, world):
         rng.choice(lines).delete()
     else:
         ingredient, unit = rng.choice(INGREDIENTS)
-        RecipeIngredient.objects.create(recipe_id=recipe_id, ingredient=ingredient, quantity=rng.randint(1, 500), unit=unit)
+        RecipeIngredient.objects.create(
+            recipe_id=recipe_id, ingredient=ingredient, quantity=rng.randint(1, 500), unit=unit
+        )
 
 
 def toggle_tag(rng, world):
@@ -240,7 +245,9 @@ def replace_entries(rng, world):
     with transaction.atomic():
         MealPlanEntry.objects.filter(meal_plan_id=plan_id).delete()
         MealPlanEntry.objects.bulk_create(
-            MealPlanEntry(meal_plan_id=plan_id, meal=meal, recipe_id=rng.choice(world.recipe_ids), servings=rng.randint(1, 6))
+            MealPlanEntry(
+                meal_plan_id=plan_id, meal=meal, recipe_id=rng.choice(world.recipe_ids), servings=rng.randint(1, 6)
+            )
             for meal in rng.sample(MEALS, rng.randint(1, 3))
         )
 
@@ -451,7 +458,9 @@ def stale_keys(conn, world: SoakWorld) -> tuple[list[str], int]:
         cached += 1
         expected = json.loads(readthrough.encode(compute()))
         if body != expected:
-            stale.append(f"{key.name}\n    cached:   {json.dumps(body)[:400]}\n    database: {json.dumps(expected)[:400]}")
+            stale.append(
+                f"{key.name}\n    cached:   {json.dumps(body)[:400]}\n    database: {json.dumps(expected)[:400]}"
+            )
     return stale, cached
 
 
@@ -470,8 +479,10 @@ def test_after_a_soak_of_concurrent_writers_and_readers_every_cached_value_equal
 
     bursts = max(1, round(SOAK_SECONDS / BURST_SECONDS))
     soak = Soak(world)
-    print(f"\nsoak: {SOAK_SECONDS:g} s of writes in {bursts} bursts, {WRITERS} writers, {READERS} readers, "
-          f"a celery worker subprocess; {len(world.reads())} keys")
+    print(
+        f"\nsoak: {SOAK_SECONDS:g} s of writes in {bursts} bursts, {WRITERS} writers, {READERS} readers, "
+        f"a celery worker subprocess; {len(world.reads())} keys"
+    )
     stale_at, cached = {}, 0
     soak.start()
     try:
@@ -480,19 +491,27 @@ def test_after_a_soak_of_concurrent_writers_and_readers_every_cached_value_equal
             soak.stop.wait(SOAK_SECONDS / bursts)
             soak.quiesce(worker)
             stale, cached = stale_keys(redis_conn, world)
-            print(f"  checkpoint {burst}: writes {soak.counts['writes']}, keys served from the cache {cached}, stale {len(stale)}")
+            print(
+                f"  checkpoint {burst}: writes {soak.counts['writes']}, keys served from the cache {cached}, stale {len(stale)}"
+            )
             if stale:
                 stale_at[burst] = stale
     finally:
         soak.finish()
 
     counts = soak.counts
-    print(f"  writes {counts['writes']} ({counts['writes rolled back']} rolled back by conflicts): "
-          + ", ".join(f"{name[6:]} {n}" for name, n in sorted(counts.items()) if name.startswith("write:")))
-    print(f"  reads {counts['reads']}: hits {counts['hits']}, misses {counts['misses (computed)']} "
-          "(computed; filled when the lease still held)")
-    print(f"  outbox rows {OutboxEvent.objects.count()} (at most {counts['largest backlog']} waiting at once), "
-          f"worker batches {worker.log().count('batch: ')}")
+    print(
+        f"  writes {counts['writes']} ({counts['writes rolled back']} rolled back by conflicts): "
+        + ", ".join(f"{name[6:]} {n}" for name, n in sorted(counts.items()) if name.startswith("write:"))
+    )
+    print(
+        f"  reads {counts['reads']}: hits {counts['hits']}, misses {counts['misses (computed)']} "
+        "(computed; filled when the lease still held)"
+    )
+    print(
+        f"  outbox rows {OutboxEvent.objects.count()} (at most {counts['largest backlog']} waiting at once), "
+        f"worker batches {worker.log().count('batch: ')}"
+    )
 
     assert not soak.errors, soak.errors
     assert counts["writes"] > 0 and counts["hits"] > 0 and counts["misses (computed)"] > 0, counts

@@ -9,8 +9,7 @@ import threading
 import pytest
 from django.db import connection
 
-from eventcache import events as schema
-from eventcache.store import invalidation, keys, ops, readthrough
+from eventcache.store import invalidation, ops, readthrough
 from planner import cache as planner_cache
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -78,7 +77,9 @@ def test_a_paused_read_through_fill_never_lands_after_the_invalidation(real_cach
     def invalidate(key):
         invalidation.apply_events([planner_cache.RecipeChanged(id=1, at=0.0, recipe_id=recipe.id)])
 
-    key, reader = run_race(recipe, real_cache, lambda compute: readthrough.read(planner_cache.recipe(recipe.id), compute), invalidate)
+    key, reader = run_race(
+        recipe, real_cache, lambda compute: readthrough.read(planner_cache.recipe(recipe.id), compute), invalidate
+    )
 
     assert reader.result.hit is False and json.loads(reader.result.body)["title"] == "Old title"  # served once
     assert cached_title(real_cache, key) in (None, "New title")  # but never stored

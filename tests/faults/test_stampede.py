@@ -9,8 +9,7 @@ import pytest
 from django.db import connection
 
 from eventcache import stats
-from eventcache import events as schema
-from eventcache.store import invalidation, keys, readthrough
+from eventcache.store import invalidation, readthrough
 from planner import cache
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -44,7 +43,9 @@ def test_one_computation_for_a_hundred_readers_of_a_just_invalidated_list(real_c
     from planner import payloads
 
     settings.CACHE_LEASE_WAIT_SECONDS = WAIT  # waiters must outlast the deliberately slow computation
-    settings.HOT_LISTS_TOP_N = 0  # the read below makes the list hot, and a hot list is re-filled at once, not left empty
+    settings.HOT_LISTS_TOP_N = (
+        0  # the read below makes the list hot, and a hot list is re-filled at once, not left empty
+    )
     key = cache.shopping_lists(shopper)
     readthrough.read(key, lambda: payloads.shopping_lists(shopper))
     invalidation.apply_events([cache.ShoppingListChanged(id=1, at=0.0, user_id=shopper)])

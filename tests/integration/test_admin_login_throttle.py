@@ -20,7 +20,9 @@ def boss(make_user):
 
 
 def _admin_login(client, username, password, address="10.9.0.1"):
-    return client.post(ADMIN_LOGIN, {"username": username, "password": password, "next": "/admin/"}, REMOTE_ADDR=address)
+    return client.post(
+        ADMIN_LOGIN, {"username": username, "password": password, "next": "/admin/"}, REMOTE_ADDR=address
+    )
 
 
 def _logged_in(client) -> bool:
@@ -61,11 +63,21 @@ def test_admin_and_api_failures_count_together(api, boss, settings):
     settings.LOGIN_RATE_LIMIT = "4/m"
     for n in range(2):
         _admin_login(Client(), "boss", "wrong", address=f"10.9.3.{n}")
-        assert ApiClient().post("/api/auth/login/", {"username": "boss", "password": "wrong"}, csrf=False, REMOTE_ADDR=f"10.9.4.{n}").status_code == 401
+        assert (
+            ApiClient()
+            .post("/api/auth/login/", {"username": "boss", "password": "wrong"}, csrf=False, REMOTE_ADDR=f"10.9.4.{n}")
+            .status_code
+            == 401
+        )
     client = Client()
     _admin_login(client, "boss", PASSWORD, address="10.9.5.1")
     assert not _logged_in(client)
-    assert ApiClient().post("/api/auth/login/", {"username": "boss", "password": PASSWORD}, csrf=False, REMOTE_ADDR="10.9.5.2").status_code == 429
+    assert (
+        ApiClient()
+        .post("/api/auth/login/", {"username": "boss", "password": PASSWORD}, csrf=False, REMOTE_ADDR="10.9.5.2")
+        .status_code
+        == 429
+    )
 
 
 def test_the_admin_login_waits_when_attempts_cannot_be_counted(api, boss, settings):

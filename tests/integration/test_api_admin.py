@@ -8,8 +8,18 @@ from planner import models
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
-PLANNER_MODELS = [models.Family, models.FamilyMembership, models.Tag, models.Recipe, models.RecipeIngredient, models.MealPlan,
-                  models.MealPlanEntry, models.ShoppingList, models.ShoppingListItem, models.UserPreferences]
+PLANNER_MODELS = [
+    models.Family,
+    models.FamilyMembership,
+    models.Tag,
+    models.Recipe,
+    models.RecipeIngredient,
+    models.MealPlan,
+    models.MealPlanEntry,
+    models.ShoppingList,
+    models.ShoppingListItem,
+    models.UserPreferences,
+]
 
 
 def test_every_model_is_registered():

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from eventcache.store import keys
 from planner import cache
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -35,7 +34,9 @@ def _miss_then_hit(client, path, queries, django_assert_num_queries, **query):
 
 
 def test_recipe_detail(ann_api, warm_identity, household, make_recipe, redis_conn, django_assert_num_queries):
-    recipe = make_recipe(household["ann"], "Pea soup", lines=[("peas", "500", "g"), ("onion", "1", "piece")], tags=["soup"])
+    recipe = make_recipe(
+        household["ann"], "Pea soup", lines=[("peas", "500", "g"), ("onion", "1", "piece")], tags=["soup"]
+    )
     body = _miss_then_hit(ann_api, f"/api/recipes/{recipe.id}/", 3, django_assert_num_queries)
     assert body["title"] == "Pea soup"
     assert body["tags"] == ["soup"]

@@ -46,7 +46,9 @@ def _ann_paths(ann_api, pantry):
     ]
 
 
-def test_a_cached_hit_is_one_redis_round_trip_and_no_query(ann_api, pantry, redis_round_trips, django_assert_num_queries):
+def test_a_cached_hit_is_one_redis_round_trip_and_no_query(
+    ann_api, pantry, redis_round_trips, django_assert_num_queries
+):
     for path in _ann_paths(ann_api, pantry):
         body = _warm(ann_api, path)
         redis_round_trips.clear()
@@ -56,7 +58,9 @@ def test_a_cached_hit_is_one_redis_round_trip_and_no_query(ann_api, pantry, redi
         assert redis_round_trips == ONE_TRIP, path
 
 
-def test_me_is_one_round_trip_and_a_meal_plan_two(ann_api, household, pantry, redis_round_trips, django_assert_num_queries):
+def test_me_is_one_round_trip_and_a_meal_plan_two(
+    ann_api, household, pantry, redis_round_trips, django_assert_num_queries
+):
     assert ann_api.get("/api/me/").status_code == 200
     redis_round_trips.clear()
     with django_assert_num_queries(0):
@@ -88,7 +92,9 @@ def test_a_hit_counts_the_identity_and_the_value_once_like_the_separate_reads(an
     before = stats.snapshot()
     assert ann_api.get(path)["X-Cache"] == "HIT"
     after = stats.snapshot()
-    changed = {name: after.get(name, 0) - before.get(name, 0) for name in after if after.get(name, 0) != before.get(name, 0)}
+    changed = {
+        name: after.get(name, 0) - before.get(name, 0) for name in after if after.get(name, 0) != before.get(name, 0)
+    }
     assert changed == {"identity:hits": 1, "recipe:hits": 1}
 
 
@@ -106,7 +112,9 @@ def test_login_sets_the_hint_with_the_session_cookies_flags_and_logout_removes_i
     assert api.get("/api/me/").status_code == 401
 
 
-def test_a_hint_naming_another_user_never_serves_their_data(ann_api, bob_api, household, pantry, redis_conn, redis_round_trips):
+def test_a_hint_naming_another_user_never_serves_their_data(
+    ann_api, bob_api, household, pantry, redis_conn, redis_round_trips
+):
     """Ann's session with Bob's id in the hint: Ann gets her own lists, preferences and identity, and the
     script touched nothing of Bob's (no hit counted, no lease taken, no hotness added)."""
     assert bob_api.post("/api/shopping-lists/", {"start": str(DAY), "end": str(DAY)}).status_code == 201
@@ -132,8 +140,15 @@ def test_a_hint_naming_another_user_never_serves_their_data(ann_api, bob_api, ho
     after = stats.snapshot()
     assert after.get("shopping_lists:hits", 0) - before.get("shopping_lists:hits", 0) == 1  # Ann's own read
     assert after.get("identity:hits", 0) - before.get("identity:hits", 0) == 3  # Ann's, once per request
-    assert redis_conn.zscore(ops.full_name(keys.hot_set(planner_cache.SHOPPING_LISTS)), str(household["bob"].id)) == bob_score
-    for key in (planner_cache.shopping_lists(household["bob"].id), planner_cache.preferences(household["bob"].id), planner_cache.identity(household["bob"].id)):
+    assert (
+        redis_conn.zscore(ops.full_name(keys.hot_set(planner_cache.SHOPPING_LISTS)), str(household["bob"].id))
+        == bob_score
+    )
+    for key in (
+        planner_cache.shopping_lists(household["bob"].id),
+        planner_cache.preferences(household["bob"].id),
+        planner_cache.identity(household["bob"].id),
+    ):
         assert not redis_conn.exists(ops.full_name(keys.lease(key)))
 
 
@@ -178,7 +193,9 @@ def test_a_session_hash_that_does_not_match_the_identity_is_401_and_reads_no_val
 
 
 @pytest.mark.parametrize("hint", [None, "", "abc", "0", "-3", "1e3", " 5", "1²", "9" * 40, "1;2"])
-def test_a_missing_or_garbage_hint_takes_the_separate_reads(ann_api, pantry, redis_round_trips, django_assert_num_queries, hint):
+def test_a_missing_or_garbage_hint_takes_the_separate_reads(
+    ann_api, pantry, redis_round_trips, django_assert_num_queries, hint
+):
     path = f"/api/recipes/{pantry['soup'].id}/"
     body = _warm(ann_api, path)
     if hint is None:
@@ -201,7 +218,9 @@ def test_a_hint_naming_nobody_takes_the_separate_reads(ann_api, pantry, redis_ro
     assert redis_round_trips == ["EVALSHA", "EVALSHA", "EVALSHA"]  # session only, then identity and value
 
 
-def test_a_session_missing_from_redis_is_read_from_the_database(ann_api, pantry, redis_conn, redis_round_trips, django_assert_num_queries):
+def test_a_session_missing_from_redis_is_read_from_the_database(
+    ann_api, pantry, redis_conn, redis_round_trips, django_assert_num_queries
+):
     path = f"/api/recipes/{pantry['soup'].id}/"
     body = _warm(ann_api, path)
     redis_conn.delete(ops.full_name(keys.session(ann_api.client.session)))  # evicted, or Redis restarted
@@ -213,7 +232,9 @@ def test_a_session_missing_from_redis_is_read_from_the_database(ann_api, pantry,
     assert redis_round_trips == ONE_TRIP
 
 
-def test_an_identity_miss_is_computed_under_its_lease_then_the_value_read(ann_api, household, pantry, redis_round_trips, django_assert_num_queries):
+def test_an_identity_miss_is_computed_under_its_lease_then_the_value_read(
+    ann_api, household, pantry, redis_round_trips, django_assert_num_queries
+):
     path = f"/api/recipes/{pantry['soup'].id}/"
     body = _warm(ann_api, path)
     from django.core.cache import cache
@@ -230,7 +251,9 @@ def test_an_identity_miss_is_computed_under_its_lease_then_the_value_read(ann_ap
     assert redis_round_trips == ONE_TRIP
 
 
-def test_a_value_miss_is_filled_under_the_lease_taken_in_the_one_trip(ann_api, pantry, redis_conn, redis_round_trips, django_assert_num_queries):
+def test_a_value_miss_is_filled_under_the_lease_taken_in_the_one_trip(
+    ann_api, pantry, redis_conn, redis_round_trips, django_assert_num_queries
+):
     path = f"/api/recipes/{pantry['soup'].id}/"
     assert ann_api.get("/api/me/").status_code == 200
     redis_round_trips.clear()

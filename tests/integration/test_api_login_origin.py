@@ -26,7 +26,13 @@ def _logged_in(api) -> bool:
 
 @pytest.mark.parametrize(
     "content_type",
-    ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""],
+    [
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "",
+    ],
 )
 def test_a_body_that_is_not_json_is_415_and_logs_no_one_in(api, household, content_type):
     response = _login(api, content_type=content_type, HTTP_ORIGIN="https://evil.example")
@@ -42,7 +48,9 @@ def test_a_text_plain_body_is_415_even_without_an_origin(api, household):
     assert not _logged_in(api)
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", "http://testserver.evil.example", "null", "http://testserver:8080"])
+@pytest.mark.parametrize(
+    "origin", ["https://evil.example", "http://testserver.evil.example", "null", "http://testserver:8080"]
+)
 def test_json_from_another_origin_is_403(api, household, origin):
     response = _login(api, HTTP_ORIGIN=origin)
     assert response.status_code == 403, response.content
@@ -78,5 +86,10 @@ def test_wrong_origin_does_not_count_as_a_failed_login(api, household, settings)
     """Refused before the password check: a cross-site page cannot lock a user out either."""
     settings.LOGIN_RATE_LIMIT = "2/m"
     for _ in range(5):
-        assert _login(api, raw=json.dumps({"username": "ann", "password": "x"}), HTTP_ORIGIN="https://evil.example").status_code == 403
+        assert (
+            _login(
+                api, raw=json.dumps({"username": "ann", "password": "x"}), HTTP_ORIGIN="https://evil.example"
+            ).status_code
+            == 403
+        )
     assert _login(api).status_code == 200

@@ -6,7 +6,16 @@ import json
 import pytest
 from django.core.management import call_command
 
-from planner.models import Family, MealPlan, MealPlanEntry, Recipe, RecipeIngredient, ShoppingList, ShoppingListItem, Tag
+from planner.models import (
+    Family,
+    MealPlan,
+    MealPlanEntry,
+    Recipe,
+    RecipeIngredient,
+    ShoppingList,
+    ShoppingListItem,
+    Tag,
+)
 from tests.fixtures.api import ApiClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -53,7 +62,9 @@ def test_seeded_data_covers_every_endpoint(fast_passwords, redis_conn, cache_sta
     call_command("seed_demo")
     assert Recipe.objects.filter(pk=1).exists()
     assert Recipe.objects.count() >= 50
-    assert all(3 <= r.ingredients.count() <= 8 and r.tags.exists() for r in Recipe.objects.filter(author__username="demo"))
+    assert all(
+        3 <= r.ingredients.count() <= 8 and r.tags.exists() for r in Recipe.objects.filter(author__username="demo")
+    )
 
     demo = ApiClient()
     demo.login("demo", "demo123")

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from eventcache.models import OutboxEvent
-from eventcache.store import hotness, keys, ops
+from eventcache.store import hotness, ops
 from planner import cache
 from planner.models import UserPreferences
 from tests.fixtures.events import queued_tasks
@@ -25,12 +25,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 def test_schedule_has_the_outbox_sweep_hot_list_refresh_and_preference_refresh():
     scheduled = {entry["task"]: entry["schedule"] for entry in app.conf.beat_schedule.values()}
-    assert set(scheduled) == {"worker.tasks.sweep_outbox", "worker.tasks.refresh_hot_lists", "worker.tasks.refresh_preferences"}
+    assert set(scheduled) == {
+        "worker.tasks.sweep_outbox",
+        "worker.tasks.refresh_hot_lists",
+        "worker.tasks.refresh_preferences",
+    }
     assert all(name in app.tasks for name in scheduled)  # beat sends names the worker knows
     # Preferences live 24 h: refreshing hourly keeps every active user's entry warm long before it expires.
     assert dt.timedelta(seconds=0) < _as_delta(scheduled["worker.tasks.refresh_preferences"]) < dt.timedelta(hours=24)
     assert _as_delta(scheduled["worker.tasks.refresh_hot_lists"]) < dt.timedelta(seconds=cache.SHOPPING_LISTS.ttl)
-    assert _as_delta(scheduled["worker.tasks.sweep_outbox"]) <= dt.timedelta(seconds=settings.OUTBOX_RESEND_AFTER_SECONDS)
+    assert _as_delta(scheduled["worker.tasks.sweep_outbox"]) <= dt.timedelta(
+        seconds=settings.OUTBOX_RESEND_AFTER_SECONDS
+    )
 
 
 def _as_delta(schedule) -> dt.timedelta:
@@ -42,7 +48,9 @@ def test_refresh_preferences_caches_active_users_with_a_jittered_24_hour_ttl(red
     active = [users.create_user(f"active{i}", last_login=timezone.now()) for i in range(5)]
     for user in active:
         UserPreferences.objects.create(user=user, diet="vegan", default_servings=3)
-    idle = users.create_user("idle", last_login=timezone.now() - dt.timedelta(days=settings.PREFERENCES_ACTIVE_DAYS + 1))
+    idle = users.create_user(
+        "idle", last_login=timezone.now() - dt.timedelta(days=settings.PREFERENCES_ACTIVE_DAYS + 1)
+    )
     redis_conn.flushdb()  # drop whatever the set-up's own events left
 
     tasks.refresh_preferences.apply().get()
@@ -84,6 +92,6 @@ def test_sweep_outbox_sends_rows_nobody_sent(world, broker_conn, settings):
 
     lost.refresh_from_db()
     assert lost.sent_at is not None
-    (envelope, (events, outbox_ids)), = queued_tasks(broker_conn)
+    ((envelope, (events, outbox_ids)),) = queued_tasks(broker_conn)
     assert envelope["headers"]["task"] == "worker.tasks.process_events"
     assert outbox_ids == [lost.id] and events[0]["data"] == {"recipe_id": world.recipe.id}

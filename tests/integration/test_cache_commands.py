@@ -128,4 +128,3 @@ def test_commands_fail_loudly_naming_the_cache_they_would_use(command, redis, re
             "(is REDIS_URL right, is Redis up?)"
         )
     assert real_cache.get("recipe_planner:1:ns:recipe") == b"7"
-

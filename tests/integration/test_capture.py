@@ -136,7 +136,11 @@ def test_family_membership_through_the_many_to_many(family_world, outbox):
 
 
 def test_moving_a_membership_touches_both_families(family_world, outbox):
-    membership, family, other_family = family_world["carol"].membership, family_world["family"], family_world["other_family"]
+    membership, family, other_family = (
+        family_world["carol"].membership,
+        family_world["family"],
+        family_world["other_family"],
+    )
 
     membership.family = family
     membership.save()

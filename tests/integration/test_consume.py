@@ -8,7 +8,7 @@ from django.utils import timezone
 from eventcache import events as schema
 from eventcache.consume import apply as consume
 from eventcache.models import OutboxEvent
-from eventcache.store import keys, ops
+from eventcache.store import ops
 from planner import cache
 from tests.fixtures.events import outbox_row_locked_elsewhere
 
@@ -27,7 +27,9 @@ def delivered_row(recipe_id) -> OutboxEvent:
 
 
 def event_of(row: OutboxEvent):
-    return schema.from_dict({"v": 1, "id": row.id, "kind": row.kind, "at": row.created_at.timestamp(), "data": row.data})
+    return schema.from_dict(
+        {"v": 1, "id": row.id, "kind": row.kind, "at": row.created_at.timestamp(), "data": row.data}
+    )
 
 
 def cache_recipe(redis_conn, recipe_id):

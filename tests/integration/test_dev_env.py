@@ -22,7 +22,9 @@ def _developer_env(**extra):
 
 
 def _run(*command, **env):
-    return subprocess.run(list(command), cwd=REPO, env=_developer_env(**env), capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        list(command), cwd=REPO, env=_developer_env(**env), capture_output=True, text=True, timeout=120
+    )
 
 
 def test_make_runs_env_file_lets_manage_py_run_as_printed(tmp_path):

@@ -10,7 +10,7 @@ from django.core.signals import request_finished, request_started
 from eventcache import stats
 from eventcache.consume import listener as monitor_module
 from eventcache.models import OutboxEvent
-from eventcache.store import keys, readthrough
+from eventcache.store import readthrough
 from planner import cache
 from planner.models import Recipe
 from tests.fixtures.events import queued_tasks
@@ -46,7 +46,11 @@ def listener(settings):
 
 def _keys(world):
     plan = world["plan"]
-    touched = [cache.meal_plan(plan.date, plan.family_id), cache.shopping_lists(world["alice"].id), cache.shopping_lists(world["bob"].id)]
+    touched = [
+        cache.meal_plan(plan.date, plan.family_id),
+        cache.shopping_lists(world["alice"].id),
+        cache.shopping_lists(world["bob"].id),
+    ]
     return touched, cache.shopping_lists(world["carol"].id)  # carol is in another family
 
 
@@ -134,7 +138,9 @@ def test_dropped_at_is_written_after_the_drop_with_the_time_of_the_drop(world, s
     Recipe.objects.filter(id=world["soup"].id).update(title="Leek soup")
     row = OutboxEvent.objects.get()
     monitor = monitor_module.EventMonitor()
-    event = monitor.handle(f'{{"v":1,"id":{row.id},"kind":"recipe.changed","at":1,"data":{{"recipe_id":{world["soup"].id}}}}}')
+    event = monitor.handle(
+        f'{{"v":1,"id":{row.id},"kind":"recipe.changed","at":1,"data":{{"recipe_id":{world["soup"].id}}}}}'
+    )
 
     before = time.time()
     assert monitor.drop([event]) == 1
@@ -160,7 +166,9 @@ def test_a_row_a_task_holds_is_never_waited_for_and_gets_its_dropped_at_later(wo
     Recipe.objects.filter(id=world["soup"].id).update(title="Leek soup")
     row = OutboxEvent.objects.get()
     monitor = monitor_module.EventMonitor()
-    event = monitor.handle(f'{{"v":1,"id":{row.id},"kind":"recipe.changed","at":1,"data":{{"recipe_id":{world["soup"].id}}}}}')
+    event = monitor.handle(
+        f'{{"v":1,"id":{row.id},"kind":"recipe.changed","at":1,"data":{{"recipe_id":{world["soup"].id}}}}}'
+    )
     monitor.drop([event])
     dropped = time.time()
 

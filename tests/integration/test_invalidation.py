@@ -34,7 +34,9 @@ def all_keys_of(world):
 
 
 @pytest.mark.faults
-def test_a_recipe_in_three_families_plans_drops_exactly_its_dependents(real_cache, three_families, redis_commands, settings):
+def test_a_recipe_in_three_families_plans_drops_exactly_its_dependents(
+    real_cache, three_families, redis_commands, settings
+):
     settings.HOT_LISTS_TOP_N = 0  # every list read below counts as hot; none is re-filled here (see the hot-list test)
     world = three_families
     everything = all_keys_of(world)
@@ -65,7 +67,9 @@ def test_a_recipe_in_three_families_plans_drops_exactly_its_dependents(real_cach
 def test_a_burst_of_events_costs_one_delete_per_key(real_cache, three_families, redis_commands):
     family = three_families["families"][0]
     burst = [ev(cache.MealPlanChanged, n, family_id=family.id, date="2030-01-07") for n in range(1, 51)]
-    burst += [ev(cache.ShoppingListChanged, 100 + n, user_id=three_families["members"][family.id][0]) for n in range(20)]
+    burst += [
+        ev(cache.ShoppingListChanged, 100 + n, user_id=three_families["members"][family.id][0]) for n in range(20)
+    ]
     with redis_commands() as seen:
         result = invalidation.apply_events(burst)
     deletes = [command.split()[1:] for command in seen if command.upper().startswith("DEL")]
@@ -121,7 +125,9 @@ def test_primary_keys_are_dropped_in_one_round_trip_without_the_database(
     assert seen.verbs() == ["DEL", "INCRBY"]  # a pipeline: one round trip (no MULTI needed without leases)
 
 
-def test_the_events_can_be_published_in_the_same_round_trip_after_the_drop(real_cache, redis_commands, redis_round_trips):
+def test_the_events_can_be_published_in_the_same_round_trip_after_the_drop(
+    real_cache, redis_commands, redis_round_trips
+):
     """What the relay does at commit in a request: subscribers hear of the events only once the keys are gone."""
     recipe_key = cache.recipe(5)
     fill(recipe_key, {})

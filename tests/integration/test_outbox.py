@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from eventcache import relay
 from eventcache.models import OutboxEvent
-from eventcache.store import keys, readthrough
+from eventcache.store import readthrough
 from planner import cache as planner_cache
 from planner.models import Recipe
 from tests.fixtures.events import outbox_row_locked_elsewhere, queued_tasks
@@ -61,7 +61,9 @@ def test_sweep_delivers_rows_left_unsent_after_the_grace_period(world, settings,
 def test_sweep_resends_rows_no_worker_confirmed(world, settings, broker_conn):
     settings.OUTBOX_RESEND_AFTER_SECONDS = 30
     now = timezone.now()
-    lost = aged(left_by_a_dead_writer(world["soup"], age_seconds=60), sent_at=now - dt.timedelta(seconds=31), attempts=1)
+    lost = aged(
+        left_by_a_dead_writer(world["soup"], age_seconds=60), sent_at=now - dt.timedelta(seconds=31), attempts=1
+    )
     in_flight = aged(left_by_a_dead_writer(world["salad"], age_seconds=60), sent_at=now, attempts=1)
 
     assert relay.sweep() == {"sent": 0, "resent": 1, "pruned": 0}

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from eventcache.store import keys, ops, readthrough
+from eventcache.store import ops, readthrough
 from planner import cache
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

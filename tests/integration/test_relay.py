@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from eventcache import declare, relay
 from eventcache import events as schema
 from eventcache.models import OutboxEvent
-from eventcache.store import keys, readthrough
+from eventcache.store import readthrough
 from planner import cache as planner_cache
 from planner.models import MealPlanEntry, Recipe, RecipeIngredient
 from tests.fixtures.events import queued_tasks
@@ -173,7 +173,11 @@ def test_the_write_watcher_recognises_writes_to_captured_tables_only():
     from eventcache.capture.triggers import captured_tables
 
     for table in captured_tables():
-        for sql in (f'INSERT INTO "{table}" ("a") VALUES (%s)', f'UPDATE "{table}" SET "a" = 1', f"\n delete from {table}"):
+        for sql in (
+            f'INSERT INTO "{table}" ("a") VALUES (%s)',
+            f'UPDATE "{table}" SET "a" = 1',
+            f"\n delete from {table}",
+        ):
             assert relay._captured_write(declare.domain()).match(sql), sql
     for sql in (
         'SELECT * FROM "planner_recipe"',
@@ -185,7 +189,9 @@ def test_the_write_watcher_recognises_writes_to_captured_tables_only():
         assert not relay._captured_write(declare.domain()).match(sql), sql
 
 
-def test_in_a_request_the_key_is_dropped_at_commit_and_the_rest_waits_for_the_response(world, event_subscriber, broker_conn):
+def test_in_a_request_the_key_is_dropped_at_commit_and_the_rest_waits_for_the_response(
+    world, event_subscriber, broker_conn
+):
     """What the WSGI handler does around a view: request_started, the view's commit, the response goes out,
     request_finished. Until then the row is unsent and nothing is queued; only the writer's key is gone."""
     soup = world["soup"]
@@ -215,7 +221,9 @@ def test_a_request_that_writes_nothing_delivers_nothing(world, broker_conn):
     assert OutboxEvent.objects.get().sent_at is None  # left to its writer or the sweep
 
 
-def test_an_api_write_is_delivered_by_the_time_the_client_has_the_response(ann_api, household, make_recipe, broker_conn, outbox):
+def test_an_api_write_is_delivered_by_the_time_the_client_has_the_response(
+    ann_api, household, make_recipe, broker_conn, outbox
+):
     """Through Django's request handling (the test client closes the response, as gunicorn does)."""
     recipe = make_recipe(household["ann"])
     broker_conn.flushdb()
@@ -232,6 +240,7 @@ def test_an_api_write_is_delivered_by_the_time_the_client_has_the_response(ann_a
 
 def test_the_relay_bookkeeping_commits_without_waiting_for_the_wal_flush():
     """Only inside the relay's own transactions; the application's writes keep synchronous commit."""
+
     def setting():
         with connection.cursor() as cursor:
             cursor.execute("SHOW synchronous_commit")
@@ -253,7 +262,10 @@ def test_a_request_sends_only_the_rows_its_own_connection_wrote(world, broker_co
     def other_process_write():
         try:  # autocommit on another connection, outside any request: it would flush at once, so write raw SQL
             with connection.cursor() as cursor:
-                cursor.execute("INSERT INTO events_outbox (kind, data) VALUES ('recipe.changed', %s)", [json.dumps({"recipe_id": salad.id})])
+                cursor.execute(
+                    "INSERT INTO events_outbox (kind, data) VALUES ('recipe.changed', %s)",
+                    [json.dumps({"recipe_id": salad.id})],
+                )
         finally:
             connection.close()
 
@@ -272,7 +284,6 @@ def test_a_request_sends_only_the_rows_its_own_connection_wrote(world, broker_co
     assert outbox_ids == [mine.id] and mine.writer_pid != theirs.writer_pid
     theirs.refresh_from_db()
     assert theirs.sent_at is None  # left to its writer, or the sweep
-
 
 
 def test_the_producer_publishes_through_one_redis_client_per_channel(world, broker_conn):

@@ -63,9 +63,15 @@ print(json.dumps({"journal": journal, "busy_ms": busy, "errors": errors[:3], "er
 
 def test_concurrent_writers_on_the_sqlite_fallback_never_see_database_is_locked(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", DEBUG="1", SQLITE_PATH=str(tmp_path / "db.sqlite3"),
-               PYTHONPATH=os.pathsep.join([str(REPO / "backend"), str(REPO)]))
-    result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DEBUG="1",
+        SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+        PYTHONPATH=os.pathsep.join([str(REPO / "backend"), str(REPO)]),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120, cwd=REPO
+    )
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome["error_count"] == 0, outcome

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from eventcache import warm
-from eventcache.store import hotness, keys, ops, readthrough
+from eventcache.store import hotness, ops, readthrough
 from planner import cache
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -38,7 +38,9 @@ def test_preferences_of_active_users_are_refreshed_with_ttl_jitter(real_cache, u
     for uid in users["active"]:
         name = ops.full_name(cache.preferences(uid).name)
         assert 24 * 3600 - 3600 <= real_cache.ttl(name) <= 24 * 3600
-    assert json.loads(real_cache.get(ops.full_name(cache.preferences(users["active"][0]).name)))["body"]["diet"] == "vegan"
+    assert (
+        json.loads(real_cache.get(ops.full_name(cache.preferences(users["active"][0]).name)))["body"]["diet"] == "vegan"
+    )
     assert all(real_cache.get(ops.full_name(cache.preferences(uid).name)) is None for uid in users["inactive"])
 
 

@@ -67,7 +67,9 @@ def test_generated_sql_has_a_trigger_for_every_captured_table_and_operation(vend
             (clause,) = re.findall(rf"CREATE TRIGGER \w+ AFTER (.+?) ON {table} FOR EACH ROW", install_sql)
             assert {op for op in (INSERT, UPDATE, DELETE) if op in clause} == operations
         else:
-            found = set(re.findall(rf"CREATE TRIGGER \w+ AFTER (INSERT|UPDATE|DELETE)\b[^;]*? ON {table} FOR EACH", install_sql))
+            found = set(
+                re.findall(rf"CREATE TRIGGER \w+ AFTER (INSERT|UPDATE|DELETE)\b[^;]*? ON {table} FOR EACH", install_sql)
+            )
             assert found == operations
     for entry in CAPTURES:
         assert f"'{entry.kind.kind}'" in install_sql

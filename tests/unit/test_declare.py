@@ -26,8 +26,18 @@ def test_a_pattern_and_its_parts_must_agree():
 @pytest.mark.parametrize(
     "extra, problem",
     [
-        ({"rules": (Rule(cache.RecipeChanged, primary=lambda e: [PLAN.key(date=dt.date(2030, 1, 7), family_id=1)],
-                         bump=(PLAN,)),)}, "plan is used but not declared"),
+        (
+            {
+                "rules": (
+                    Rule(
+                        cache.RecipeChanged,
+                        primary=lambda e: [PLAN.key(date=dt.date(2030, 1, 7), family_id=1)],
+                        bump=(PLAN,),
+                    ),
+                )
+            },
+            "plan is used but not declared",
+        ),
         ({"families": (cache.RECIPE,)}, "two families share a name"),
         ({"refill": (declare.Refill(cache.STATIC_CONFIG),)}, "config is refilled or warmed but has no payload"),
     ],

@@ -19,7 +19,10 @@ def half_life(settings):
 
 
 def scores(fake_redis):
-    return {int(m): s for m, s in fake_redis.zrange(ops.full_name(keys.hot_set(cache.SHOPPING_LISTS)), 0, -1, withscores=True)}
+    return {
+        int(m): s
+        for m, s in fake_redis.zrange(ops.full_name(keys.hot_set(cache.SHOPPING_LISTS)), 0, -1, withscores=True)
+    }
 
 
 def test_hottest_orders_by_read_count(half_life):
@@ -27,7 +30,11 @@ def test_hottest_orders_by_read_count(half_life):
         for _ in range(reads):
             hotness.record(cache.shopping_lists(user_id), now=T0)
     assert hotness.hottest(cache.SHOPPING_LISTS, 2) == [cache.shopping_lists(2), cache.shopping_lists(3)]
-    assert hotness.hottest(cache.SHOPPING_LISTS, 10) == [cache.shopping_lists(2), cache.shopping_lists(3), cache.shopping_lists(1)]
+    assert hotness.hottest(cache.SHOPPING_LISTS, 10) == [
+        cache.shopping_lists(2),
+        cache.shopping_lists(3),
+        cache.shopping_lists(1),
+    ]
     assert hotness.hottest(cache.SHOPPING_LISTS, 0) == []
 
 
@@ -58,7 +65,11 @@ def test_scores_are_renormalised_before_they_can_overflow(fake_redis, half_life)
     hotness.record(cache.shopping_lists(3), now=far)
     current = scores(fake_redis)
     assert all(math.isfinite(score) for score in current.values())
-    assert hotness.hottest(cache.SHOPPING_LISTS, 3) == [cache.shopping_lists(3), cache.shopping_lists(2), cache.shopping_lists(1)]
+    assert hotness.hottest(cache.SHOPPING_LISTS, 3) == [
+        cache.shopping_lists(3),
+        cache.shopping_lists(2),
+        cache.shopping_lists(1),
+    ]
     epoch = float(fake_redis.get(ops.full_name(keys.hot_epoch(cache.SHOPPING_LISTS))))
     assert (far - epoch) / half_life <= hotness.RENORMALISE_AFTER
 

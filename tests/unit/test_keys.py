@@ -11,7 +11,10 @@ from planner import cache
 
 def test_key_names_and_ttls():
     assert cache.recipe(42).name == "recipe:42" and cache.recipe(42).ttl == 30 * 60
-    assert cache.recipe_list("vegan", 2).name == "api:recipes:tag=vegan:page=2" and cache.recipe_list(None, 1).ttl == 5 * 60
+    assert (
+        cache.recipe_list("vegan", 2).name == "api:recipes:tag=vegan:page=2"
+        and cache.recipe_list(None, 1).ttl == 5 * 60
+    )
     assert cache.recipe_list(None, 1).name == "api:recipes:tag=:page=1"
     assert cache.meal_plan(dt.date(2030, 1, 7), 3).name == "meal_plan:2030-01-07:3"
     assert cache.shopping_lists(5).name == "user:5:shopping_lists" and cache.shopping_lists(5).ttl == 30 * 60
@@ -28,7 +31,15 @@ def test_bookkeeping_names():
 
 
 def test_every_family_is_listed_once_by_name():
-    assert set(cache.DOMAIN.families_by_name) == {"recipe", "recipe_list", "meal_plan", "shopping_lists", "preferences", "identity", "config"}
+    assert set(cache.DOMAIN.families_by_name) == {
+        "recipe",
+        "recipe_list",
+        "meal_plan",
+        "shopping_lists",
+        "preferences",
+        "identity",
+        "config",
+    }
     assert all(cache.DOMAIN.families_by_name[name].name == name for name in cache.DOMAIN.families_by_name)
 
 

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from eventcache import stats
-from eventcache.store import keys, ops, plain, readthrough
+from eventcache.store import ops, plain, readthrough
 from planner import cache
 
 KEY = cache.recipe(42)

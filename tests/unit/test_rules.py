@@ -4,8 +4,7 @@ import datetime as dt
 
 import pytest
 
-from eventcache import events as schema
-from eventcache.store import keys, rules
+from eventcache.store import rules
 from planner import cache
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 
 from eventcache import stats
 from eventcache.models import OutboxEvent
-from eventcache.store import keys, ops
+from eventcache.store import ops
 from planner import cache as planner_cache
 from worker import tasks
 from worker.celery_app import app
@@ -41,7 +41,11 @@ def test_a_batch_applies_its_valid_events_and_counts_the_others(db, fake_redis, 
     recipe = Recipe.objects.create(author=django_user_model.objects.create_user("cook"), title="Soup")
     row = OutboxEvent.objects.filter(kind="recipe.changed").latest("id")
     fake_redis.set(ops.full_name(planner_cache.recipe(recipe.id).name), b'{"ns":"1","body":{}}')
-    garbage = [{"v": 2, "kind": "recipe.changed"}, {"v": 1, "id": 5, "kind": "no.such.kind", "at": 1.0, "data": {}}, "x"]
+    garbage = [
+        {"v": 2, "kind": "recipe.changed"},
+        {"v": 1, "id": 5, "kind": "no.such.kind", "at": 1.0, "data": {}},
+        "x",
+    ]
 
     summary = tasks.process_events.apply(args=[[recipe_event(recipe.id, row.id), *garbage], [row.id]]).get()
 

@@ -4,8 +4,8 @@ The monitor running inside a real worker is exercised by tests/faults/test_bad_m
 
 import time
 
-from eventcache import stats
 from eventcache import events as schema
+from eventcache import stats
 from planner import cache
 
 

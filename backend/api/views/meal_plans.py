@@ -47,7 +47,9 @@ def _replace(request, me, day):
     date = _date(day)
     family_id = _family(request, me)
     entries = bodies.meal_plan_entries(validation.json_object(request))
-    recipe_servings = dict(Recipe.objects.filter(pk__in={e["recipe_id"] for e in entries}).values_list("id", "servings"))
+    recipe_servings = dict(
+        Recipe.objects.filter(pk__in={e["recipe_id"] for e in entries}).values_list("id", "servings")
+    )
     unknown = sorted({e["recipe_id"] for e in entries} - recipe_servings.keys())
     if unknown:
         raise bad_input({"recipe_id": f"no such recipes: {unknown}"}, "unknown_recipe")
@@ -56,7 +58,12 @@ def _replace(request, me, day):
         plan.entries.all().delete()
         MealPlanEntry.objects.bulk_create(
             [
-                MealPlanEntry(meal_plan=plan, meal=e["meal"], recipe_id=e["recipe_id"], servings=e["servings"] or recipe_servings[e["recipe_id"]])
+                MealPlanEntry(
+                    meal_plan=plan,
+                    meal=e["meal"],
+                    recipe_id=e["recipe_id"],
+                    servings=e["servings"] or recipe_servings[e["recipe_id"]],
+                )
                 for e in entries
             ]
         )

@@ -99,4 +99,6 @@ def _delete(request, me, recipe_id):
 
 
 collection = endpoint(GET=_list, POST=_create, cached_get=_plan_list, serves_cached_body=True)
-detail = endpoint(GET=_detail, PUT=_replace, PATCH=_patch, DELETE=_delete, cached_get=_plan_detail, serves_cached_body=True)
+detail = endpoint(
+    GET=_detail, PUT=_replace, PATCH=_patch, DELETE=_delete, cached_get=_plan_detail, serves_cached_body=True
+)

@@ -102,14 +102,18 @@ def _update_item(request, me, list_id, item_id):
     lid = validation.path_id(list_id, "list_id")
     iid = validation.path_id(item_id, "item_id")
     fields = bodies.item_update(validation.json_object(request))
-    updated = ShoppingListItem.objects.filter(pk=iid, shopping_list_id=lid, shopping_list__owner_id=me["id"]).update(**fields)
+    updated = ShoppingListItem.objects.filter(pk=iid, shopping_list_id=lid, shopping_list__owner_id=me["id"]).update(
+        **fields
+    )
     if not updated:
         raise not_found_error("no such item")
     row = ShoppingListItem.objects.get(pk=iid)
     if row.manual:
         return JsonResponse(shopping.manual_item_dict(row))
     # A generated line's quantity is computed from the plans (see GET); the row holds only its state.
-    return JsonResponse({"id": row.id, "ingredient": row.ingredient, "unit": row.unit, "checked": row.checked, "manual": False})
+    return JsonResponse(
+        {"id": row.id, "ingredient": row.ingredient, "unit": row.unit, "checked": row.checked, "manual": False}
+    )
 
 
 collection = endpoint(GET=_list, POST=_create, cached_get=_plan_all, serves_cached_body=True)

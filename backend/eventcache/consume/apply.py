@@ -24,8 +24,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from eventcache import relay
 from eventcache import events as schema
+from eventcache import relay
 from eventcache.models import OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -65,10 +65,13 @@ def _claim(outbox_ids: list[int], limit: int) -> list[relay.OutboxRow]:
         extra = f"SELECT {columns} FROM {table} WHERE sent_at IS NOT NULL AND processed_at IS NULL ORDER BY id LIMIT %s{skip_locked}"
     if own and extra and connection.vendor == "postgresql":
         rows = relay.select_rows(
-            f"WITH own AS ({own}), extra AS ({extra}) SELECT * FROM own UNION ALL SELECT * FROM extra", [*own_params, limit]
+            f"WITH own AS ({own}), extra AS ({extra}) SELECT * FROM own UNION ALL SELECT * FROM extra",
+            [*own_params, limit],
         )
     else:
-        rows = (relay.select_rows(own, own_params) if own else []) + (relay.select_rows(extra, [limit]) if extra else [])
+        rows = (relay.select_rows(own, own_params) if own else []) + (
+            relay.select_rows(extra, [limit]) if extra else []
+        )
     return sorted({row.id: row for row in rows}.values(), key=lambda row: row.id)
 
 
@@ -107,7 +110,15 @@ def _merge(events: list, rows: list[relay.OutboxRow]) -> list:
             continue
         try:
             merged.append(
-                schema.from_dict({"v": schema.SCHEMA_VERSION, "id": row.id, "kind": row.kind, "at": row.created_at.timestamp(), "data": data})
+                schema.from_dict(
+                    {
+                        "v": schema.SCHEMA_VERSION,
+                        "id": row.id,
+                        "kind": row.kind,
+                        "at": row.created_at.timestamp(),
+                        "data": data,
+                    }
+                )
             )
         except schema.InvalidEvent as exc:
             log.error("outbox row %s is not a valid event, skipped: %s", row.id, exc)

@@ -101,7 +101,9 @@ class EventMonitor:
         try:
             invalidation.drop_touched(events)
         except Exception as exc:  # noqa: BLE001 - the queue is the guarantee; this listener must go on
-            logger.warning("dropping the keys of %d published event(s) failed (the worker's task will): %r", len(events), exc)
+            logger.warning(
+                "dropping the keys of %d published event(s) failed (the worker's task will): %r", len(events), exc
+            )
             stats.incr(DROP_FAILURES)
             close_old_connections()  # a broken database connection is replaced on the next use
             return 0
@@ -146,7 +148,9 @@ class EventMonitor:
         while not self._stopping.is_set():
             # A dedicated connection with no socket_timeout: a blocking subscriber must not time out while the
             # channel is quiet (redis-py's health checks keep it honest instead).
-            client = redis.Redis.from_url(self.redis_url, socket_timeout=None, socket_connect_timeout=5, health_check_interval=30)
+            client = redis.Redis.from_url(
+                self.redis_url, socket_timeout=None, socket_connect_timeout=5, health_check_interval=30
+            )
             try:
                 with client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     pubsub.subscribe(self.channel)

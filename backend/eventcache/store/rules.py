@@ -1,9 +1,9 @@
 """Which cache keys a batch of events touches, from the domain's Rules (eventcache.declare.Rule).
 
-    primary_keys(events) -> Resolution   the keys the events name themselves and the families to bump; no database
-    resolve(events) -> Resolution        those, plus the dependents: ONE call of each batched look-up for all the
-                                         events of the batch whose rules share it - never per event, never by
-                                         scanning Redis (no KEYS, no SCAN)
+primary_keys(events) -> Resolution   the keys the events name themselves and the families to bump; no database
+resolve(events) -> Resolution        those, plus the dependents: ONE call of each batched look-up for all the
+                                     events of the batch whose rules share it - never per event, never by
+                                     scanning Redis (no KEYS, no SCAN)
 """
 
 from collections.abc import Iterable

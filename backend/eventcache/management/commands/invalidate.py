@@ -25,5 +25,7 @@ class Command(BaseCommand):
             try:
                 invalidate_family(name)
             except RedisError as exc:
-                raise CommandError(f"{name} keys NOT invalidated: {target} failed ({type(exc).__name__}: {exc})") from exc
+                raise CommandError(
+                    f"{name} keys NOT invalidated: {target} failed ({type(exc).__name__}: {exc})"
+                ) from exc
             self.stdout.write(f"invalidated every {name} key ({families[name].pattern}) in {target}")
