@@ -223,7 +223,7 @@ class Proc:
         self.name = name
         self.cmd = cmd
         self.log_path = workdir / f"{name}.log"
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop(); lives as long as the process)
         self.popen = subprocess.Popen(
             cmd, env=env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )

@@ -105,14 +105,16 @@ class Family:
 
     def member(self, key: "Key") -> str:
         """The key's parts as one string (its member in the family's hot set): "42", "2026-01-05:7"."""
-        return ":".join(part.format(value) for part, value in zip(self.parts.values(), key.args))
+        return ":".join(part.format(value) for part, value in zip(self.parts.values(), key.args, strict=True))
 
     def from_member(self, member: str) -> "Key":
-        return self.key(**{f: part.parse(t) for (f, part), t in zip(self.parts.items(), member.split(":"))})
+        return self.key(
+            **{f: part.parse(t) for (f, part), t in zip(self.parts.items(), member.split(":"), strict=True)}
+        )
 
     def compute(self, key: "Key") -> Callable[[], Any]:
         """A no-argument function computing the key's value with the family's payload."""
-        kwargs = dict(zip(self._fields, key.args))
+        kwargs = dict(zip(self._fields, key.args, strict=True))
         return lambda: self.payload(**kwargs)
 
     def __repr__(self):

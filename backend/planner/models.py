@@ -44,7 +44,7 @@ class Recipe(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Which demo recipe this is (seed_demo finds it by this, so renaming it does not make the next seed add another).
-    seed_key = models.CharField(max_length=80, null=True, blank=True, editable=False)
+    seed_key = models.CharField(max_length=80, null=True, blank=True, editable=False)  # noqa: DJ001 (None: not a demo recipe)
 
     class Meta:
         ordering = ["id"]

@@ -61,7 +61,7 @@ class Running:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path):
         self.name = name
         self.log_path = log_dir / f"{name}.log"
-        self.log = open(self.log_path, "w")
+        self.log = open(self.log_path, "w")  # noqa: SIM115 (closed when the process is stopped)
         self.process = subprocess.Popen(
             argv, cwd=files.REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )

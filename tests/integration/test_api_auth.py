@@ -111,7 +111,6 @@ def _drop_identity(user):
     """Dropping user:{id}:identity after a users-row change is the event pipeline's job; do it as it would."""
     from django.core.cache import cache
 
-
     cache.delete(planner_cache.identity(user.id).name)
 
 

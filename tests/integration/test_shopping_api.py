@@ -148,7 +148,6 @@ def test_query_count_does_not_grow_with_the_lists(
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
-
         cache.delete(planner_cache.shopping_lists(ann.id).name)
         with CaptureQueriesContext(connection) as ctx:
             response = ann_api.get("/api/shopping-lists/")

@@ -43,7 +43,7 @@ local function record_hot(hot_set, hot_epoch, member, now_text, half_life_text, 
     redis.call('ZREMRANGEBYRANK', hot_set, 0, extra - 1)
   end
 end
-""" % {"renormalise_after": RENORMALISE_AFTER}
+""" % {"renormalise_after": RENORMALISE_AFTER}  # noqa: UP031 (Lua braces make str.format awkward)
 
 _RECORD_SCRIPT = RECORD_LUA + "record_hot(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\nreturn 1\n"
 

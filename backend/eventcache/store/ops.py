@@ -370,7 +370,7 @@ def invalidate_and_lease(
         replies = replies[: len(replies) - len(then_publish)]
     # The last 2 replies per lease family are (SET NX, GET): take the GETs.
     ns_replies = replies[len(replies) - 2 * len(lease_families) :][1::2]
-    namespaces = dict(zip(lease_families, ns_replies))
+    namespaces = dict(zip(lease_families, ns_replies, strict=True))
     return {key: Lease(token=token, ns=_text(namespaces[key.family])) for key, token in tokens.items()}
 
 
