@@ -306,3 +306,46 @@ def log_in(threads, port, clock) -> None:
 
 def new_rng(seed: int, name: str) -> random.Random:
     return random.Random(f"{seed}:{name}")
+
+
+class SessionProbe(threading.Thread):
+    """Ended sessions must stay ended, whatever Redis did: log in, read, log out (204), then keep presenting the old
+    cookies to /api/me/ and a cached read for a minute. Any 200 for them is an ended session accepted again."""
+
+    KEEP = 60.0
+
+    def __init__(self, port, clock, until, rng, lock):
+        super().__init__(daemon=True, name="session probe")
+        self.port, self.clock, self.until, self.rng, self.lock = port, clock, until, rng, lock
+        self.ended: list[tuple[float, dict]] = []  # (logout answered at, the cookies it ended)
+        self.logouts = 0
+        self.checks = 0
+        self.accepted: list[tuple[float, float, str]] = []  # (when, logged out at, path)
+
+    def run(self):
+        while self.clock() < self.until:
+            client = Client(self.port, self.clock)
+            if client.login("alex", USERS["alex"]).status == 200:
+                client.request("GET", "/api/preferences/")
+                cookies = dict(client.cookies)
+                reply = client.request("POST", "/api/auth/logout/")
+                if reply.status == 204:
+                    self.logouts += 1
+                    self.ended.append((reply.ended, cookies))
+            client.close()
+            self.check_ended()
+            threading.Event().wait(self.rng.uniform(1.0, 3.0))
+
+    def check_ended(self):
+        now = self.clock()
+        self.ended = [(at, cookies) for at, cookies in self.ended if now - at < self.KEEP]
+        for at, cookies in self.ended:
+            old = Client(self.port, self.clock)
+            old.cookies = dict(cookies)
+            for path in ("/api/me/", "/api/preferences/"):
+                reply = old.request("GET", path)
+                self.checks += 1
+                if reply.status == 200:
+                    with self.lock:
+                        self.accepted.append((reply.started, at, path))
+            old.close()

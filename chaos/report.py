@@ -7,7 +7,7 @@ from chaos.check import LAG_BOUND
 COLORS = {"web": "tab:blue", "worker": "tab:orange", "beat": "tab:green", "redis": "tab:red"}
 
 
-def goal(result, events, crashes) -> list[tuple[str, int, bool]]:
+def goal(result, events, crashes, sessions) -> list[tuple[str, int, bool]]:
     """(criterion, figure, met) - the exit code is non-zero unless every one is met."""
     return [
         (f"stale reads beyond {LAG_BOUND:g} s after the write and after any fault ended", result.counts["STALE"],
@@ -16,6 +16,7 @@ def goal(result, events, crashes) -> list[tuple[str, int, bool]]:
         ("lost events (outbox rows unprocessed after the final drain)", events["unprocessed"], events["unprocessed"] == 0),
         ("5xx or no answer outside fault windows (+2 s grace)", len(result.errors_outside), not result.errors_outside),
         ("processes that died on their own (restarted by the soak's supervisor)", len(crashes), not crashes),
+        ("requests with a logged-out session's cookies answered 200", len(sessions["accepted"]), not sessions["accepted"]),
     ]
 
 
@@ -23,12 +24,12 @@ def _fmt_s(value) -> str:
     return f"{value:.1f} s"
 
 
-def markdown(meta, result, windows, events, crashes, started) -> str:
+def markdown(meta, result, windows, events, crashes, sessions, started) -> str:
     reads = [r for r, _ in result.verdicts]
     hits = sum(1 for r in reads if r.x_cache == "HIT")
     lines = [f"# Chaos soak: {meta['title']}", "", meta["summary"], ""]
     lines += ["| goal | figure | met |", "| --- | ---: | :---: |"]
-    for text, figure, met in goal(result, events, crashes):
+    for text, figure, met in goal(result, events, crashes, sessions):
         lines.append(f"| {text} | {figure} | {'yes' if met else '**NO**'} |")
     lines += ["", "| measure | value |", "| --- | ---: |"]
     ok_reads = sum(1 for r in reads if r.status == 200)
@@ -52,6 +53,7 @@ def markdown(meta, result, windows, events, crashes, started) -> str:
         ("drain after the load", _fmt_s(events["drain_seconds"])),
         ("slowest event, outbox insert to processed", _fmt_s(events["max_lag"])),
         (f"events processed more than {LAG_BOUND:g} s after insert", events["slow"]),
+        ("logouts probed / requests with their old cookies", f"{sessions['logouts']} / {sessions['checks']}"),
         ("faults injected", ", ".join(f"{k} {n}" for k, n in sorted(Counter(w.kind for w in windows).items())) or "none"),
     ]
     lines += [f"| {k} | {v} |" for k, v in rows]
@@ -81,6 +83,10 @@ def markdown(meta, result, windows, events, crashes, started) -> str:
             lines.append(f"| {what} | {at - started:.1f} | {status or 'no answer'} |")
         if len(result.errors_outside) > 30:
             lines.append(f"| ... | {len(result.errors_outside) - 30} more | |")
+    if sessions["accepted"]:
+        lines += ["", "## Logged-out sessions accepted again", "", "| at | logged out at | path |", "| ---: | ---: | --- |"]
+        for at, ended, path in sessions["accepted"][:20]:
+            lines.append(f"| {at - started:.1f} | {ended - started:.1f} | {path} |")
     if crashes:
         lines += ["", "## Processes that died on their own", ""]
         for name, at, code, tail in crashes:
