@@ -194,7 +194,10 @@ def main(argv=None) -> int:
     }
     dump(logs, writes, result, driver.windows, started)
     report.chart(out / f"{args.name}.png", result, writes, driver.windows, started, span)
-    sessions = {"logouts": probe.logouts, "checks": probe.checks, "accepted": probe.accepted}
+    redis_windows = [w for w in driver.windows if w.kind == "redis"]
+    sessions = {"logouts": probe.logouts, "checks": probe.checks, "accepted": probe.accepted,
+                "in_redis_outage": sum(1 for sent, answered in probe.logout_times
+                                       if any(w.started <= answered and sent <= (w.ended or sent) for w in redis_windows))}
     text = report.markdown(meta, result, driver.windows, events, crashes, sessions, started)
     (out / f"{args.name}.md").write_text(text)
     print(text)

@@ -309,15 +309,20 @@ def new_rng(seed: int, name: str) -> random.Random:
 
 
 class SessionProbe(threading.Thread):
-    """Ended sessions must stay ended, whatever Redis did: log in, read, log out (204), then keep presenting the old
-    cookies to /api/me/ and a cached read for a minute. Any 200 for them is an ended session accepted again."""
+    """Ended sessions must stay ended, whatever Redis did. Each round logs a new session in and reads with it, and logs
+    out the oldest of the LIVE sessions (so a session made before an outage can be ended during it, while Redis still
+    holds its copy); every ended session's cookies are then presented to /api/me/ and a cached read for a minute. Any
+    200 for them is an ended session accepted again."""
 
     KEEP = 60.0
+    LIVE = 4
 
     def __init__(self, port, clock, until, rng, lock):
         super().__init__(daemon=True, name="session probe")
         self.port, self.clock, self.until, self.rng, self.lock = port, clock, until, rng, lock
+        self.live: list[Client] = []
         self.ended: list[tuple[float, dict]] = []  # (logout answered at, the cookies it ended)
+        self.logout_times: list[tuple[float, float]] = []  # (sent, answered) of every 204
         self.logouts = 0
         self.checks = 0
         self.accepted: list[tuple[float, float, str]] = []  # (when, logged out at, path)
@@ -327,12 +332,17 @@ class SessionProbe(threading.Thread):
             client = Client(self.port, self.clock)
             if client.login("alex", USERS["alex"]).status == 200:
                 client.request("GET", "/api/preferences/")
-                cookies = dict(client.cookies)
-                reply = client.request("POST", "/api/auth/logout/")
+                self.live.append(client)
+            if len(self.live) > self.LIVE:
+                oldest = self.live[0]
+                cookies = dict(oldest.cookies)
+                reply = oldest.request("POST", "/api/auth/logout/")
+                oldest.close()
                 if reply.status == 204:
+                    self.live.pop(0)
                     self.logouts += 1
                     self.ended.append((reply.ended, cookies))
-            client.close()
+                    self.logout_times.append((reply.started, reply.ended))
             self.check_ended()
             threading.Event().wait(self.rng.uniform(1.0, 3.0))
 

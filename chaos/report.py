@@ -53,12 +53,17 @@ def markdown(meta, result, windows, events, crashes, sessions, started) -> str:
         ("drain after the load", _fmt_s(events["drain_seconds"])),
         ("slowest event, outbox insert to processed", _fmt_s(events["max_lag"])),
         (f"events processed more than {LAG_BOUND:g} s after insert", events["slow"]),
-        ("logouts probed / requests with their old cookies", f"{sessions['logouts']} / {sessions['checks']}"),
+        ("logouts probed (during a Redis outage) / requests with their old cookies",
+         f"{sessions['logouts']} ({sessions['in_redis_outage']}) / {sessions['checks']}"),
         ("faults injected", ", ".join(f"{k} {n}" for k, n in sorted(Counter(w.kind for w in windows).items())) or "none"),
     ]
     lines += [f"| {k} | {v} |" for k, v in rows]
 
-    lines += ["", "## Fault windows", "", "| # | fault | start | end | length | note |", "| ---: | --- | ---: | ---: | ---: | --- |"]
+    lines += ["", "## Fault windows", ""]
+    if windows:
+        lines += ["| # | fault | start | end | length | note |", "| ---: | --- | ---: | ---: | ---: | --- |"]
+    else:
+        lines.append("No faults were injected.")
     for n, w in enumerate(windows, 1):
         end = w.ended if w.ended is not None else float("nan")
         lines.append(f"| {n} | {w.kind} | {w.started - started:.1f} | {end - started:.1f} | {end - w.started:.1f} | {w.note} |")
@@ -84,9 +89,16 @@ def markdown(meta, result, windows, events, crashes, sessions, started) -> str:
         if len(result.errors_outside) > 30:
             lines.append(f"| ... | {len(result.errors_outside) - 30} more | |")
     if sessions["accepted"]:
-        lines += ["", "## Logged-out sessions accepted again", "", "| at | logged out at | path |", "| ---: | ---: | --- |"]
-        for at, ended, path in sessions["accepted"][:20]:
-            lines.append(f"| {at - started:.1f} | {ended - started:.1f} | {path} |")
+        by_logout = defaultdict(list)
+        for at, ended, path in sessions["accepted"]:
+            by_logout[ended].append(at)
+        lines += ["", "## Logged-out sessions accepted again", "",
+                  "| logged out at | inside a Redis outage | accepted (200) | first at | last at |",
+                  "| ---: | --- | ---: | ---: | ---: |"]
+        for ended, times in sorted(by_logout.items()):
+            inside = next((w for w in windows if w.kind == "redis" and w.started <= ended <= (w.ended or ended)), None)
+            lines.append(f"| {ended - started:.1f} | {'yes' if inside else 'no'} | {len(times)} | "
+                         f"{min(times) - started:.1f} | {max(times) - started:.1f} |")
     if crashes:
         lines += ["", "## Processes that died on their own", ""]
         for name, at, code, tail in crashes:
@@ -117,7 +129,7 @@ def chart(path, result, writes, windows, started, seconds) -> None:
         second = int(write.started - started)
         if 0 <= second < span:
             wrote[second] += 1
-    fig, ax = plt.subplots(figsize=(11, 4), dpi=100)
+    fig, ax = plt.subplots(figsize=(11, 4.6), dpi=100)
     seen = set()
     for w in windows:
         end = w.ended if w.ended is not None else started + seconds
@@ -132,7 +144,7 @@ def chart(path, result, writes, windows, started, seconds) -> None:
     ax.set_xlabel("seconds since the load started")
     ax.set_ylabel("requests per second")
     ax.set_xlim(0, span)
-    ax.legend(loc="upper right", fontsize=8, ncol=3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncol=8, frameon=False)
     ax.set_title("chaos soak: reads, stale reads, errors and fault windows")
     fig.tight_layout()
     fig.savefig(path)
