@@ -134,8 +134,8 @@ def main(argv=None) -> int:
         started = clock() + 2.0  # the threads' logins come first (load.log_in)
         until = started + args.seconds
         threads = [
-            load.Writer(web_port, world, source, user, clock, until, (0.4, 1.6), load.new_rng(args.seed, source), writes, lock,
-                        lulls)
+            load.Writer(web_port, world, source, user, clock, until, (0.4, 1.6), load.new_rng(args.seed, source),
+                        writes, lock, lulls)
             for source, user in load.sources()
         ]
         threads += [
@@ -182,7 +182,8 @@ def main(argv=None) -> int:
     result = check(writes, reads, driver.windows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    mode = f"{args.seconds:.0f} s" + (", quick" if quick else "") + (f", sabotage {args.sabotage}" if args.sabotage else "")
+    mode = f"{args.seconds:.0f} s" + (", quick" if quick else "")
+    mode += f", sabotage {args.sabotage}" if args.sabotage else ""
     meta = {
         "title": f"{args.name} ({mode})",
         "summary": (f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, seed {args.seed}, "
@@ -196,8 +197,9 @@ def main(argv=None) -> int:
     report.chart(out / f"{args.name}.png", result, writes, driver.windows, started, span)
     redis_windows = [w for w in driver.windows if w.kind == "redis"]
     sessions = {"logouts": probe.logouts, "checks": probe.checks, "accepted": probe.accepted,
-                "in_redis_outage": sum(1 for sent, answered in probe.logout_times
-                                       if any(w.started <= answered and sent <= (w.ended or sent) for w in redis_windows))}
+                "in_redis_outage": sum(
+                    1 for sent, answered in probe.logout_times
+                    if any(w.started <= answered and sent <= (w.ended or sent) for w in redis_windows))}
     text = report.markdown(meta, result, driver.windows, events, crashes, sessions, started)
     (out / f"{args.name}.md").write_text(text)
     print(text)
@@ -214,7 +216,8 @@ def dump(logs: Path, writes, result, windows, started) -> None:
                 "at": round(read.started - started, 3), "took": round(read.ended - read.started, 3), "user": read.user,
                 "endpoint": read.endpoint, "status": read.status, "x_cache": read.x_cache, "observed": read.observed,
                 "verdict": verdict.kind, "age": round(verdict.age, 3), "source": verdict.source,
-                "body": read.body.decode("utf-8", "replace") if verdict.kind in ("STALE", "phantom", "malformed") else None,
+                "body": read.body.decode("utf-8", "replace") if verdict.kind in ("STALE", "phantom", "malformed")
+                else None,
             }) + "\n")
     with open(logs / "writes.jsonl", "w") as fh:
         for w in writes:

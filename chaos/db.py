@@ -23,7 +23,8 @@ def recreate(url: str) -> None:
 
 def unprocessed(url: str, since_id: int = 0) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute("SELECT count(*) FROM events_outbox WHERE processed_at IS NULL AND id > %s", [since_id]).fetchone()[0]
+        query = "SELECT count(*) FROM events_outbox WHERE processed_at IS NULL AND id > %s"
+        return conn.execute(query, [since_id]).fetchone()[0]
 
 
 def last_id(url: str) -> int:

@@ -4,7 +4,7 @@ Each cached resource the soak writes is a *source* with one writer thread, so it
 n of a source is written as a marker the API's bodies carry back:
 
   recipe:i     PATCH /api/recipes/{id}/      title and its one ingredient line "chaos r{i} v{n}"
-  plan:u       PUT /api/meal-plans/{D}/      two entries (recipes u1, u2) with servings a = n % 100 + 1, b = n // 100 + 1
+  plan:u       PUT /api/meal-plans/{D}/      two entries with servings a = n % 100 + 1, b = n // 100 + 1
   manual:u     POST /api/shopping-lists/{id}/items/   a manual item "chaos m{u} v{n}" (the list shows the highest)
   prefs:u      PATCH /api/preferences/       disliked_ingredients ["chaos p{u} v{n}"]
 
@@ -122,12 +122,14 @@ def setup(port: int, day: dt.date, clock) -> tuple[World, list[Write]]:
         for i in RECIPES_OF[user]:
             mark = recipe_mark(i, 0)
             reply = client.request("POST", "/api/recipes/", {
-                "title": mark, "servings": 1, "tags": [TAG], "ingredients": [{"ingredient": mark, "quantity": 1, "unit": "g"}]})
+                "title": mark, "servings": 1, "tags": [TAG],
+                "ingredients": [{"ingredient": mark, "quantity": 1, "unit": "g"}]})
             if reply.status != 201:
                 raise SystemExit(f"chaos: creating a recipe answered {reply.status}: {reply.body[:300]!r}")
             world.recipe_ids[i] = reply.json()["id"]
             writes.append(Write(f"recipe:{i}", 0, reply.started, reply.ended, reply.status))
-        reply = client.request("POST", "/api/shopping-lists/", {"start": day.isoformat(), "end": day.isoformat(), "name": TAG})
+        span = {"start": day.isoformat(), "end": day.isoformat(), "name": TAG}
+        reply = client.request("POST", "/api/shopping-lists/", span)
         if reply.status != 201:
             raise SystemExit(f"chaos: creating a shopping list answered {reply.status}: {reply.body[:300]!r}")
         world.list_ids[user] = reply.json()["id"]
@@ -236,7 +238,8 @@ class Writer(threading.Thread):
         super().__init__(daemon=True, name=f"writer {source}")
         self.lulls = lulls
         self.client = Client(port, clock)
-        self.world, self.source, self.user, self.clock, self.until, self.pause = world, source, user, clock, until, pause
+        self.world, self.source, self.user = world, source, user
+        self.clock, self.until, self.pause = clock, until, pause
         self.rng, self.out, self.lock = rng, out, lock
         self.relogins = 0
 

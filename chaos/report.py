@@ -12,11 +12,14 @@ def goal(result, events, crashes, sessions) -> list[tuple[str, int, bool]]:
     return [
         (f"stale reads beyond {LAG_BOUND:g} s after the write and after any fault ended", result.counts["STALE"],
          result.counts["STALE"] == 0),
-        ("phantom reads (a version no committed write produced)", result.counts["phantom"], result.counts["phantom"] == 0),
-        ("lost events (outbox rows unprocessed after the final drain)", events["unprocessed"], events["unprocessed"] == 0),
+        ("phantom reads (a version no committed write produced)", result.counts["phantom"],
+         result.counts["phantom"] == 0),
+        ("lost events (outbox rows unprocessed after the final drain)", events["unprocessed"],
+         events["unprocessed"] == 0),
         ("5xx or no answer outside fault windows (+2 s grace)", len(result.errors_outside), not result.errors_outside),
         ("processes that died on their own (restarted by the soak's supervisor)", len(crashes), not crashes),
-        ("requests with a logged-out session's cookies answered 200", len(sessions["accepted"]), not sessions["accepted"]),
+        ("requests with a logged-out session's cookies answered 200", len(sessions["accepted"]),
+         not sessions["accepted"]),
     ]
 
 
@@ -55,7 +58,8 @@ def markdown(meta, result, windows, events, crashes, sessions, started) -> str:
         (f"events processed more than {LAG_BOUND:g} s after insert", events["slow"]),
         ("logouts probed (during a Redis outage) / requests with their old cookies",
          f"{sessions['logouts']} ({sessions['in_redis_outage']}) / {sessions['checks']}"),
-        ("faults injected", ", ".join(f"{k} {n}" for k, n in sorted(Counter(w.kind for w in windows).items())) or "none"),
+        ("faults injected", ", ".join(f"{k} {n}" for k, n in sorted(Counter(w.kind for w in windows).items()))
+         or "none"),
     ]
     lines += [f"| {k} | {v} |" for k, v in rows]
 
@@ -66,7 +70,8 @@ def markdown(meta, result, windows, events, crashes, sessions, started) -> str:
         lines.append("No faults were injected.")
     for n, w in enumerate(windows, 1):
         end = w.ended if w.ended is not None else float("nan")
-        lines.append(f"| {n} | {w.kind} | {w.started - started:.1f} | {end - started:.1f} | {end - w.started:.1f} | {w.note} |")
+        times = f"{w.started - started:.1f} | {end - started:.1f} | {end - w.started:.1f}"
+        lines.append(f"| {n} | {w.kind} | {times} | {w.note} |")
 
     stale = [(r, v) for r, v in result.verdicts if v.kind in ("STALE", "phantom")]
     if stale:

@@ -44,7 +44,8 @@ def test_an_unanswered_write_counts_once_a_read_showed_it_and_a_4xx_write_never_
 
 
 def test_errors_count_against_the_stack_only_outside_fault_windows():
-    errors = [Read("recipe 1", "demo", t, t + 0.01, status, "", None, b"") for t, status in ((5.0, 502), (30.0, 0), (50.0, 500))]
+    errors = [Read("recipe 1", "demo", t, t + 0.01, status, "", None, b"")
+              for t, status in ((5.0, 502), (30.0, 0), (50.0, 500))]
     result = check([], errors, [Window("web", 4.0, 6.0), Window("redis", 28.0, 29.0)])
     assert result.errors_inside == 2
     assert [(what, at, status) for what, at, status in result.errors_outside] == [("read", 50.0, 500)]
@@ -57,7 +58,9 @@ def test_bodies_give_back_the_versions_written_into_them():
     plan = {"entries": [{"servings": a, "recipe": {"id": 11, "title": "chaos r1 v7"}},
                         {"servings": b, "recipe": {"id": 12, "title": "chaos r2 v3"}}]}
     assert observe(world, "demo", "meal plan", plan) == {"recipe:1": 7, "recipe:2": 3, "plan:demo": 234}
-    shopping = {"id": 5, "items": [{"ingredient": "chaos r1 v6", "quantity": "%d" % a}, {"ingredient": "chaos r2 v3", "quantity": b},
-                                   {"ingredient": "chaos mdemo v4", "quantity": 1}, {"ingredient": "chaos mdemo v9", "quantity": 1}]}
-    assert observe(world, "demo", "shopping list", shopping) == {"recipe:1": 6, "recipe:2": 3, "plan:demo": 234, "manual:demo": 9}
+    shopping = {"id": 5, "items": [
+        {"ingredient": "chaos r1 v6", "quantity": "%d" % a}, {"ingredient": "chaos r2 v3", "quantity": b},
+        {"ingredient": "chaos mdemo v4", "quantity": 1}, {"ingredient": "chaos mdemo v9", "quantity": 1}]}
+    expected = {"recipe:1": 6, "recipe:2": 3, "plan:demo": 234, "manual:demo": 9}
+    assert observe(world, "demo", "shopping list", shopping) == expected
     assert observe(world, "demo", "meal plan", {"entries": []}) is None  # a plan without its entries is malformed
