@@ -184,12 +184,15 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     mode = f"{args.seconds:.0f} s" + (", quick" if quick else "")
     mode += f", sabotage {args.sabotage}" if args.sabotage else ""
+    mode += ", no faults" if args.no_faults else ""
     meta = {
         "title": f"{args.name} ({mode})",
         "summary": (f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, seed {args.seed}, "
                     f"{len(load.USERS) * args.readers} readers, {len(load.sources())} writers; commit "
-                    f"{git_head()}. Reproduce: `python -m chaos --seed {args.seed} --seconds {args.seconds:.0f}"
-                    f"{' --quick' if quick else ''}{' --sabotage ' + args.sabotage if args.sabotage else ''}`."),
+                    f"{git_head()}. The same random choices (timing differs): `make chaos{'-quick' if quick else ''} "
+                    f"ARGS=\"--seed {args.seed} --seconds {args.seconds:.0f}"
+                    f"{' --sabotage ' + args.sabotage if args.sabotage else ''}"
+                    f"{' --no-faults' if args.no_faults else ''}\"`."),
         "seconds": seconds,
         "chart": f"{args.name}.png",
     }
