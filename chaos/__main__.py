@@ -50,9 +50,10 @@ def parse_args(argv):
     return args
 
 
-def stack_env(redis_port: int, database_url: str) -> dict:
+def stack_env(redis_port: int, database_url: str, venv: str) -> dict:
     env = dict(os.environ)
     env.update({
+        "PATH": f"{ROOT / venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",  # a Procfile names bare gunicorn/celery
         "PYTHONPATH": f"{ROOT / 'backend'}{os.pathsep}{ROOT}",
         "DATABASE_URL": database_url,
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
@@ -92,14 +93,15 @@ def main(argv=None) -> int:
     (ROOT / "var").mkdir(exist_ok=True)
     redis_dir = tempfile.mkdtemp(prefix="chaos-redis-")
     redis_port, web_port = procs.free_port(), procs.free_port()
-    env = stack_env(redis_port, database_url)
+    env = stack_env(redis_port, database_url, args.venv)
     log(f"seed {args.seed}; Redis :{redis_port} (AOF in {redis_dir}), web :{web_port}, logs in {logs}")
 
     redis = Proc("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", redis_dir,
                            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no"],
                  env, logs / "redis.log", ready=lambda: redis_ping(redis_port))
     commands = procs.commands(web_port, args.venv)
-    stack = {name: Proc(name, procs.split(cmd), env, logs / f"{name}.log") for name, cmd in commands.items()}
+    stack = {name: Proc(name, procs.argv(cmd), env | {"PORT": str(web_port)}, logs / f"{name}.log")
+             for name, cmd in commands.items()}
     stack["web"].ready = lambda: http_ready(web_port)
     every = [redis, *stack.values()]
     supervisor = Supervisor(every, clock)

@@ -4,7 +4,6 @@ own (as compose's `restart: unless-stopped` would) and records that exit as a cr
 
 import os
 import re
-import shlex
 import signal
 import socket
 import subprocess
@@ -25,9 +24,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def commands(port: int, venv: str) -> dict[str, str]:
+def commands(port: int, venv: str, procfile: Path = ROOT / "Procfile") -> dict[str, str]:
     """web, worker and beat as the project runs them: the Procfile when there is one, else `make show-commands`."""
-    procfile = ROOT / "Procfile"
     if procfile.exists():
         text = procfile.read_text()
     else:
@@ -39,7 +37,7 @@ def commands(port: int, venv: str) -> dict[str, str]:
     for line in text.splitlines():
         name, sep, command = line.partition(":")
         if sep and name.strip() in ("web", "worker", "beat"):
-            found[name.strip()] = command.strip().replace("${PORT}", str(port)).replace("$PORT", str(port))
+            found[name.strip()] = command.strip()
     missing = {"web", "worker", "beat"} - found.keys()
     if missing:
         raise SystemExit(f"chaos: no command for {sorted(missing)} in the Procfile / make show-commands")
@@ -140,5 +138,7 @@ class Supervisor(threading.Thread):
                     proc.start()
 
 
-def split(command: str) -> list[str]:
-    return shlex.split(command)
+def argv(command: str) -> list[str]:
+    """Through the shell, as honcho and Railway run a Procfile line ($PORT, ${PORT:-8000}), with exec so the
+    process keeps the group the soak kills."""
+    return ["bash", "-c", f"exec {command}"]

@@ -64,3 +64,23 @@ def test_bodies_give_back_the_versions_written_into_them():
     expected = {"recipe:1": 6, "recipe:2": 3, "plan:demo": 234, "manual:demo": 9}
     assert observe(world, "demo", "shopping list", shopping) == expected
     assert observe(world, "demo", "meal plan", {"entries": []}) is None  # a plan without its entries is malformed
+
+
+def test_the_stack_commands_come_from_the_procfile_and_run_through_the_shell(tmp_path):
+    import os
+    import subprocess
+
+    from chaos import procs
+
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(
+        "release: python backend/manage.py migrate\n"
+        "web: gunicorn config.wsgi --chdir backend --bind 127.0.0.1:${PORT:-8000}\n"
+        "worker: celery -A worker.celery_app worker\n"
+        "beat: celery -A worker.celery_app beat\n"
+    )
+    found = procs.commands(1234, ".venv", procfile)
+    assert sorted(found) == ["beat", "web", "worker"]
+    echo = found["web"].replace("gunicorn config.wsgi --chdir backend --bind", "echo")
+    done = subprocess.run(procs.argv(echo), env=dict(os.environ, PORT="1234"), capture_output=True, text=True)
+    assert done.stdout.strip() == "127.0.0.1:1234"
