@@ -8,6 +8,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 PORT ?= 8000
 ARGS ?=
 
@@ -41,6 +42,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# The peers the bench compares us with (bench/peers/): bench-only, never in requirements*.txt.
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
 run: $(STAMP)
 	@mkdir -p var
 	DEBUG=1 $(WITH_SERVICES) $(PY) scripts/run_all.py --url http://127.0.0.1:$(PORT) \
@@ -61,12 +67,12 @@ lint: $(STAMP)
 	$(PY) -m pip check
 	DEBUG=1 $(PY) backend/manage.py check
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	@test -f bench/__main__.py || { echo "bench/ is not written yet"; exit 1; }
 	$(WITH_SERVICES) $(PY) -m bench $(ARGS)
 
 # CI smoke run of the benchmarks (asserts nothing about speed); a no-op until bench/ exists.
-bench-quick: $(STAMP)
+bench-quick: $(BENCH_STAMP)
 	@if [ -f bench/__main__.py ]; then $(WITH_SERVICES) $(PY) -m bench --quick; \
 	else echo "bench-quick: bench/__main__.py does not exist yet: nothing to run"; fi
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench import harness, report
 
-SCENARIOS = ["reads", "lag", "keyspace", "throughput", "stampede", "write_overhead", "memory"]
+SCENARIOS = ["reads", "lag", "keyspace", "throughput", "stampede", "write_overhead", "memory", "peers"]
 
 
 @dataclass
@@ -75,9 +75,12 @@ def main(argv=None) -> int:
                 name=name, title=f"{name} (FAILED)", method=module.__doc__.strip().splitlines()[0],
                 columns=["error"], rows=[[f"{type(exc).__name__}: {exc}".splitlines()[0][:300]]],
             )
-        result.seconds = time.monotonic() - started
-        report.print_result(result)
-        results.append(result)
+        # a scenario returns one result, or several tables (the peers: reads, floor, invalidation, ...)
+        parts = result if isinstance(result, list) else [result]
+        for part in parts:
+            part.seconds = (time.monotonic() - started) / len(parts)
+            report.print_result(part)
+        results.extend(parts)
     harness.reset_state()
     machine["load average at end (1, 5, 15 min)"] = report.load_average()
     path = report.write_markdown(results, machine, command, out, args.quick)

@@ -1,0 +1,13 @@
+"""Django settings of the cacheops process: the app's settings plus cacheops caching every planner query
+(and the user lookups), on its own Redis database. Our own read-through is off (CACHE_READS_ENABLED=0)."""
+
+from config.settings import *  # noqa: F403
+
+from bench.peers import peer_redis
+
+INSTALLED_APPS = [*INSTALLED_APPS, "cacheops"]  # noqa: F405
+CACHE_READS_ENABLED = False
+API_FAST_PATH = False
+CACHEOPS_REDIS = peer_redis.url("cacheops")
+CACHEOPS_DEFAULTS = {"timeout": 30 * 60}
+CACHEOPS = {"planner.*": {"ops": "all"}, "auth.user": {"ops": "all"}}
