@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench import harness, report
 
-SCENARIOS = ["reads", "lag", "keyspace", "throughput", "stampede", "write_overhead", "memory", "peers"]
+SCENARIOS = ["reads", "lag", "keyspace", "throughput", "stampede", "write_overhead", "memory", "peers", "misses"]
 
 
 @dataclass
