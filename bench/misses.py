@@ -128,7 +128,13 @@ def _per_key(ctx, server, world) -> dict:
             time.sleep(0.3)
     misses = sum(1 for _, start, _, x in readers.all() if start >= started and x == "MISS")
     reads = sum(1 for _, start, _, _ in readers.all() if start >= started)
-    return {"writes": writes, "keys": keys, "misses": misses, "reads": reads, "per_write_per_key": misses / (writes * keys)}
+    return {
+        "writes": writes,
+        "keys": keys,
+        "misses": misses,
+        "reads": reads,
+        "per_write_per_key": misses / (writes * keys),
+    }
 
 
 def _necessary_misses(reads, writes) -> int:
@@ -177,55 +183,113 @@ def _zipf(ctx, server, world) -> dict:
     with Readers(clients, lambda i, n: f"/api/recipes/{ids[samplers[i]()]}/") as readers:
         started = time.time() + WRITER_START_SECONDS
         procs = [
-            subprocess.Popen([harness.PY, "-m", "bench.writer", "--rate", str(WRITES_PER_SECOND / writers), "--seconds", str(duration),
-                              "--recipes", ",".join(map(str, seq)), "--start-at", str(started)],
-                             cwd=harness.REPO, env=harness.child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [
+                    harness.PY,
+                    "-m",
+                    "bench.writer",
+                    "--rate",
+                    str(WRITES_PER_SECOND / writers),
+                    "--seconds",
+                    str(duration),
+                    "--recipes",
+                    ",".join(map(str, seq)),
+                    "--start-at",
+                    str(started),
+                ],
+                cwd=harness.REPO,
+                env=harness.child_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for seq in sequences
-        ]  # fmt: skip
+        ]
         outs = []
-        for proc, seq in zip(procs, sequences):
+        for proc in procs:
             out, err = proc.communicate(timeout=duration + 120)
             if proc.returncode != 0:
                 raise harness.BenchError(f"writer failed: {err[-2000:]}")
             report = json.loads(out.strip().splitlines()[-1])
             outs.append(report)
         ended = max(c for o in outs for c in o["commits"])
-    writes = [(seq[i % len(seq)], at) for o, seq in zip(outs, sequences) for i, at in enumerate(o["commits"])]
+    writes = [
+        (seq[i % len(seq)], at) for o, seq in zip(outs, sequences, strict=True) for i, at in enumerate(o["commits"])
+    ]
     reads = [r for r in readers.all() if started <= r[1] <= ended]
     hits = sum(1 for r in reads if r[3] == "HIT")
     necessary = _necessary_misses(reads, writes)
     rate = len(writes) / max(1e-9, ended - started)
     ideal = 1 - necessary / max(1, len(reads))
-    return {"reads": len(reads), "hits": hits, "writes": len(writes), "rate": rate, "ideal_misses": necessary,
-            "hit_ratio": hits / max(1, len(reads)), "ideal_hit_ratio": ideal, "keys": k}
+    return {
+        "reads": len(reads),
+        "hits": hits,
+        "writes": len(writes),
+        "rate": rate,
+        "ideal_misses": necessary,
+        "hit_ratio": hits / max(1, len(reads)),
+        "ideal_hit_ratio": ideal,
+        "keys": k,
+    }
 
 
 def run(ctx) -> ScenarioResult:
-    world = seed.build(recipes=ctx.size(3000, 500), families=ctx.size(20, 10), recipes_with_ingredients=ctx.size(3000, 500))
+    world = seed.build(
+        recipes=ctx.size(3000, 500), families=ctx.size(20, 10), recipes_with_ingredients=ctx.size(3000, 500)
+    )
     with harness.Worker("misses-worker", ctx.workdir), harness.WebServer("misses-web", ctx.workdir) as server:
         per_key = _per_key(ctx, server, world)
         zipf = _zipf(ctx, server, world)
     gap = zipf["ideal_hit_ratio"] - zipf["hit_ratio"]
     rows = [
-        ["misses per write per dependent key (concurrent readers)", f"{per_key['per_write_per_key']:.2f}", "1.00",
-         f"{per_key['writes']} writes x {per_key['keys']} keys, {fmt_int(per_key['misses'])} misses in {fmt_int(per_key['reads'])} reads"],
-        [f"Zipf hit ratio at {zipf['rate']:.0f} writes/s", f"{zipf['hit_ratio']:.2%}", f"{zipf['ideal_hit_ratio']:.2%}",
-         f"{fmt_int(zipf['reads'])} reads of {fmt_int(zipf['keys'])} keys, {fmt_int(zipf['writes'])} writes, "
-         f"{fmt_int(zipf['reads'] - zipf['hits'])} misses, {fmt_int(zipf['ideal_misses'])} of them necessary"],
-    ]  # fmt: skip
+        [
+            "misses per write per dependent key (concurrent readers)",
+            f"{per_key['per_write_per_key']:.2f}",
+            "1.00",
+            f"{per_key['writes']} writes x {per_key['keys']} keys, {fmt_int(per_key['misses'])} misses "
+            f"in {fmt_int(per_key['reads'])} reads",
+        ],
+        [
+            f"Zipf hit ratio at {zipf['rate']:.0f} writes/s",
+            f"{zipf['hit_ratio']:.2%}",
+            f"{zipf['ideal_hit_ratio']:.2%}",
+            f"{fmt_int(zipf['reads'])} reads of {fmt_int(zipf['keys'])} keys, {fmt_int(zipf['writes'])} writes, "
+            f"{fmt_int(zipf['reads'] - zipf['hits'])} misses, {fmt_int(zipf['ideal_misses'])} of them necessary",
+        ],
+    ]
     targets = [
-        Target("misses per write per dependent key = 1.00", f"{per_key['per_write_per_key']:.2f}",
-               per_key["per_write_per_key"] <= MISSES_PER_WRITE_TARGET + 0.005,
-               "" if per_key["per_write_per_key"] <= MISSES_PER_WRITE_TARGET + 0.005 else
-               "each write is invalidated up to three times (the writer's drop, the listener's, the task's), and each pass "
-               "voids a fill that began after the commit (issue 13 item 2: engine work not done yet)"),
-        Target(f"Zipf hit ratio at {WRITES_PER_SECOND} writes/s within {ZIPF_GAP_TARGET:.0%} of the ideal",
-               f"{zipf['hit_ratio']:.2%} vs {zipf['ideal_hit_ratio']:.2%} ({gap * 100:.1f} points; writes reached {zipf['rate']:.0f}/s)", gap <= ZIPF_GAP_TARGET,
-               "" if gap <= ZIPF_GAP_TARGET else "the extra misses: fills voided by a later invalidation pass of a write that committed before they began (issue 13 item 2)"),
-    ]  # fmt: skip
+        Target(
+            "misses per write per dependent key = 1.00",
+            f"{per_key['per_write_per_key']:.2f}",
+            per_key["per_write_per_key"] <= MISSES_PER_WRITE_TARGET + 0.005,
+            ""
+            if per_key["per_write_per_key"] <= MISSES_PER_WRITE_TARGET + 0.005
+            else "each write is invalidated up to three times (the writer's drop, the listener's, the task's), "
+            "and each pass "
+            "voids a fill that began after the commit (issue 13 item 2: engine work not done yet)",
+        ),
+        Target(
+            f"Zipf hit ratio at {WRITES_PER_SECOND} writes/s within {ZIPF_GAP_TARGET:.0%} of the ideal",
+            f"{zipf['hit_ratio']:.2%} vs {zipf['ideal_hit_ratio']:.2%} "
+            f"({gap * 100:.1f} points; writes reached {zipf['rate']:.0f}/s)",
+            gap <= ZIPF_GAP_TARGET,
+            ""
+            if gap <= ZIPF_GAP_TARGET
+            else "the extra misses: fills voided by a later invalidation pass of a write that committed before they "
+            "began (issue 13 item 2)",
+        ),
+    ]
     return ScenarioResult(
-        name="misses", title="Misses per write", method=__doc__.split("\n\n")[1].replace("\n", " "),
-        columns=["measure", "measured", "ideal", "counts"], rows=rows, targets=targets,
-        chart=Chart("Misses per write against the ideal", "value", ["misses/write/key", "Zipf hit ratio"],
-                    {"measured": [per_key["per_write_per_key"], zipf["hit_ratio"]], "ideal": [1.0, zipf["ideal_hit_ratio"]]}),
+        name="misses",
+        title="Misses per write",
+        method=__doc__.split("\n\n")[1].replace("\n", " "),
+        columns=["measure", "measured", "ideal", "counts"],
+        rows=rows,
+        targets=targets,
+        chart=Chart(
+            "Misses per write against the ideal",
+            "value",
+            ["misses/write/key", "Zipf hit ratio"],
+            {"measured": [per_key["per_write_per_key"], zipf["hit_ratio"]], "ideal": [1.0, zipf["ideal_hit_ratio"]]},
+        ),
     )

@@ -43,15 +43,23 @@ class Approach:
         raise NotImplementedError
 
     def read_recipe(self, recipe_id: int):
-        return _or_none(lambda: self.cached(f"recipe:{recipe_id}", ("recipe", recipe_id), lambda: payloads.recipe_detail(recipe_id)))
+        return _or_none(
+            lambda: self.cached(f"recipe:{recipe_id}", ("recipe", recipe_id), lambda: payloads.recipe_detail(recipe_id))
+        )
 
     def read_meal_plan(self, family_id: int, day) -> dict:
-        return self.cached(f"meal_plan:{day.isoformat()}:{family_id}", ("meal_plan", day, family_id),
-                           lambda: payloads.meal_plan(family_id, day))
+        return self.cached(
+            f"meal_plan:{day.isoformat()}:{family_id}",
+            ("meal_plan", day, family_id),
+            lambda: payloads.meal_plan(family_id, day),
+        )
 
     def read_recipe_list(self, tag, page: int) -> dict:
-        return self.cached(f"api:recipes:tag={tag or ''}:page={page}", ("recipe_list", tag, page),
-                           lambda: payloads.recipe_list(tag, page))
+        return self.cached(
+            f"api:recipes:tag={tag or ''}:page={page}",
+            ("recipe_list", tag, page),
+            lambda: payloads.recipe_list(tag, page),
+        )
 
     def settle(self) -> None:
         pass

@@ -58,7 +58,9 @@ def _cachalot_table_keys() -> set:
     from django.db import connection
 
     cache = caches["cachalot"]
-    return {str(cache.make_key(get_table_cache_key("default", t))).encode() for t in connection.introspection.table_names()}
+    return {
+        str(cache.make_key(get_table_cache_key("default", t))).encode() for t in connection.introspection.table_names()
+    }
 
 
 def key_kind(name: str):
@@ -86,8 +88,14 @@ def task_reads(approach, cfg) -> dict:
 
     day = dt.date.fromisoformat(cfg["day"])
     reads = {
-        "recipe detail": (lambda: approach.read_recipe(cfg["recipe_id"]), lambda: payloads.recipe_detail(cfg["recipe_id"])),
-        "meal plan, one day": (lambda: approach.read_meal_plan(cfg["family_id"], day), lambda: payloads.meal_plan(cfg["family_id"], day)),
+        "recipe detail": (
+            lambda: approach.read_recipe(cfg["recipe_id"]),
+            lambda: payloads.recipe_detail(cfg["recipe_id"]),
+        ),
+        "meal plan, one day": (
+            lambda: approach.read_meal_plan(cfg["family_id"], day),
+            lambda: payloads.meal_plan(cfg["family_id"], day),
+        ),
         "recipe list, page 1": (lambda: approach.read_recipe_list(None, 1), lambda: payloads.recipe_list(None, 1)),
     }
     out = {}
@@ -127,7 +135,7 @@ def task_invalidation(approach, cfg) -> dict:
     for size in cfg["sizes"]:
         samples = []
         reps = cfg["reps_small"] if size < 1_000_000 else cfg["reps_large"]
-        for rep in range(reps):
+        for _ in range(reps):
             conn.flushdb()
             approach.read_recipe_list(None, 1)
             approach.read_recipe(recipe_id)
@@ -164,7 +172,12 @@ def task_invalidation(approach, cfg) -> dict:
                 cache = approach.cache
                 pipe = conn.pipeline(transaction=False)
                 for start in range(0, size, 1000):
-                    pipe.mset({cache.make_key(f"api:recipes:tag=t{i}:page=1"): FILLER for i in range(start, min(size, start + 1000))})
+                    pipe.mset(
+                        {
+                            cache.make_key(f"api:recipes:tag=t{i}:page=1"): FILLER
+                            for i in range(start, min(size, start + 1000))
+                        }
+                    )
                     if len(pipe) >= 20:
                         pipe.execute()
                 pipe.execute()
@@ -177,8 +190,12 @@ def task_invalidation(approach, cfg) -> dict:
             start = time.perf_counter_ns()
             fn()
             samples.append((time.perf_counter_ns() - start) / 1e6)
-        out[str(size)] = {"median_ms": statistics.median(samples), "runs": len(samples), "keys_in_db": keys_in_db,
-                          "keys_after": conn.dbsize()}
+        out[str(size)] = {
+            "median_ms": statistics.median(samples),
+            "runs": len(samples),
+            "keys_in_db": keys_in_db,
+            "keys_after": conn.dbsize(),
+        }
     conn.flushdb()
     return out
 
@@ -219,16 +236,31 @@ def task_bookkeeping(approach, cfg) -> dict:
         with CaptureQueriesContext(connection) as queries:
             approach.read_recipe(rid)
         voided += bool(len(queries))
-    return {"reads": len(ids), "value_keys": counts["value"][0], "value_bytes": counts["value"][1],
-            "bookkeeping_keys": counts["bookkeeping"][0], "bookkeeping_bytes": counts["bookkeeping"][1],
-            "keys_without_ttl": no_ttl, "voided_share": voided / max(1, len(sample)), "keys_after_write": conn.dbsize()}
+    return {
+        "reads": len(ids),
+        "value_keys": counts["value"][0],
+        "value_bytes": counts["value"][1],
+        "bookkeeping_keys": counts["bookkeeping"][0],
+        "bookkeeping_bytes": counts["bookkeeping"][1],
+        "keys_without_ttl": no_ttl,
+        "voided_share": voided / max(1, len(sample)),
+        "keys_after_write": conn.dbsize(),
+    }
 
 
 def task_matrix(approach, cfg) -> list:
     from bench.peers import matrix
 
-    return [{"number": o.row.number, "name": o.row.name, "correct": o.correct, "expected": repr(o.expected), "got": repr(o.got)}
-            for o in matrix.run_all(approach)]
+    return [
+        {
+            "number": o.row.number,
+            "name": o.row.name,
+            "correct": o.correct,
+            "expected": repr(o.expected),
+            "got": repr(o.got),
+        }
+        for o in matrix.run_all(approach)
+    ]
 
 
 TASKS = {"reads": task_reads, "invalidation": task_invalidation, "bookkeeping": task_bookkeeping, "matrix": task_matrix}

@@ -4,6 +4,7 @@ cache at all, the floor (a WSGI app answering a constant, same gunicorn settings
 One client sends requests one at a time, round by round over every server, so drift hits all alike. Server
 time is gunicorn's own (%(D)s in the access log, matched by the request's tag header)."""
 
+import concurrent.futures
 import contextlib
 
 from bench import harness, seed
@@ -40,6 +41,26 @@ def _redis_get(n: int) -> dict:
     return _stats(summarize_ns(samples))
 
 
+def _start_servers(stack, workdir) -> dict:
+    """Every gunicorn at once (each waits for its own start-up), each stopped by `stack` whatever happens."""
+    specs = {name: ({"name": f"peers-web-{name.replace(' ', '-')}"}, env) for name, env in SERVERS.items()}
+    specs["floor"] = ({"name": "peers-web-floor", "app": "bench.peers.floor:application"}, {})
+    with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
+        futures = {
+            name: pool.submit(lambda kw, env: harness.WebServer(workdir=workdir, **kw, **env), kw, env)
+            for name, (kw, env) in specs.items()
+        }
+    started, errors = {}, []
+    for name, future in futures.items():
+        try:
+            started[name] = stack.enter_context(future.result())
+        except Exception as exc:  # the others are stopped by the stack; the first error is raised
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+    return started
+
+
 def _ok(resp, what):
     if resp.status != 200:
         raise harness.BenchError(f"{what} answered {resp.status}: {resp.body[:300]!r}")
@@ -51,9 +72,9 @@ def measure(ctx, world) -> dict:
     recipe_id, day = world.recipe_ids[0], world.week[0].isoformat()
     reads = {"recipe detail": f"/api/recipes/{recipe_id}/", "meal plan, one day": f"/api/meal-plans/{day}/"}
     with contextlib.ExitStack() as stack:
-        servers = {name: stack.enter_context(harness.WebServer(f"peers-web-{name.replace(' ', '-')}", ctx.workdir, **env))
-                   for name, env in SERVERS.items()}  # fmt: skip
-        floor = stack.enter_context(harness.WebServer("peers-web-floor", ctx.workdir, app="bench.peers.floor:application"))
+        started = _start_servers(stack, ctx.workdir)
+        floor = started.pop("floor")
+        servers = started
         me = Client(servers["ours"].url)
         me.login(world.username, seed.PASSWORD)
         clients = {name: me if name == "ours" else Client(s.url).use_session_of(me) for name, s in servers.items()}
@@ -84,7 +105,9 @@ def measure(ctx, world) -> dict:
             times |= s.server_times_ms()
     out = {"reads": {}, "client": {}, "ours_hits": ours_cache.count("HIT") / max(1, len(ours_cache))}
     for read in reads:
-        out["reads"][read] = {name: _stats(summarize_ms([times[t] for t in tags[(read, name)] if t in times])) for name in servers}
+        out["reads"][read] = {
+            name: _stats(summarize_ms([times[t] for t in tags[(read, name)] if t in times])) for name in servers
+        }
         out["client"][read] = {name: _stats(summarize_ns(client_ns[(read, name)])) for name in servers}
     out["floor"] = {
         "redis_get": _redis_get(ctx.size(5000, 500)),

@@ -42,8 +42,12 @@ class Rollback(Exception):
 
 def _dsn() -> dict:
     db = connection.settings_dict
-    params = {"dbname": db["NAME"], "user": db["USER"] or os.environ.get("PGUSER", "postgres"),
-              "host": db["HOST"] or "127.0.0.1", "port": db["PORT"] or 5432}
+    params = {
+        "dbname": db["NAME"],
+        "user": db["USER"] or os.environ.get("PGUSER", "postgres"),
+        "host": db["HOST"] or "127.0.0.1",
+        "port": db["PORT"] or 5432,
+    }
     if db.get("PASSWORD"):
         params["password"] = db["PASSWORD"]
     return params
@@ -56,9 +60,12 @@ def truth(world: World) -> tuple:
         row = conn.execute("SELECT title FROM planner_recipe WHERE id = %s", (world.recipe_id,)).fetchone()
         recipe = None
         if row:
-            lines = conn.execute("SELECT ingredient FROM planner_recipeingredient WHERE recipe_id = %s", (world.recipe_id,))
+            lines = conn.execute(
+                "SELECT ingredient FROM planner_recipeingredient WHERE recipe_id = %s", (world.recipe_id,)
+            )
             tags = conn.execute(
-                "SELECT t.name FROM planner_tag t JOIN planner_recipe_tags rt ON rt.tag_id = t.id WHERE rt.recipe_id = %s",
+                "SELECT t.name FROM planner_tag t JOIN planner_recipe_tags rt ON rt.tag_id = t.id "
+                "WHERE rt.recipe_id = %s",
                 (world.recipe_id,),
             )
             recipe = (row[0], tuple(sorted(r[0] for r in lines)), tuple(sorted(r[0] for r in tags)))
@@ -74,7 +81,11 @@ def seen(approach, world: World) -> tuple:
     payload = approach.read_recipe(world.recipe_id)
     recipe = None
     if payload is not None:
-        recipe = (payload["title"], tuple(sorted(i["ingredient"] for i in payload["ingredients"])), tuple(sorted(payload["tags"])))
+        recipe = (
+            payload["title"],
+            tuple(sorted(i["ingredient"] for i in payload["ingredients"])),
+            tuple(sorted(payload["tags"])),
+        )
     plan = approach.read_meal_plan(world.family_id, world.day)
     return recipe, tuple((e["id"], e["recipe"]["title"]) for e in plan["entries"])
 
@@ -133,7 +144,9 @@ def w_update(a, w):
 def w_bulk_create(a, w):
     from planner.models import RecipeIngredient
 
-    RecipeIngredient.objects.bulk_create([RecipeIngredient(recipe_id=w.recipe_id, ingredient="salt", quantity=1, unit="g")])
+    RecipeIngredient.objects.bulk_create(
+        [RecipeIngredient(recipe_id=w.recipe_id, ingredient="salt", quantity=1, unit="g")]
+    )
 
 
 def w_bulk_update(a, w):
@@ -162,12 +175,29 @@ def w_raw_sql(a, w):
 
 def w_other_process(a, w):
     dsn = _dsn()
-    env = {**os.environ, "PGHOST": str(dsn["host"]), "PGPORT": str(dsn["port"]), "PGUSER": dsn["user"], "PGDATABASE": dsn["dbname"]}
+    env = {
+        **os.environ,
+        "PGHOST": str(dsn["host"]),
+        "PGPORT": str(dsn["port"]),
+        "PGUSER": dsn["user"],
+        "PGDATABASE": dsn["dbname"],
+    }
     if "password" in dsn:
         env["PGPASSWORD"] = dsn["password"]
-    subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-q", "-c",
-                    f"UPDATE planner_recipe SET title = 'psql title' WHERE id = {int(w.recipe_id)}"],
-                   env=env, check=True, capture_output=True, timeout=WAIT)  # fmt: skip
+    subprocess.run(
+        [
+            "psql",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-c",
+            f"UPDATE planner_recipe SET title = 'psql title' WHERE id = {int(w.recipe_id)}",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=WAIT,
+    )
 
 
 def w_rollback_warm(a, w):

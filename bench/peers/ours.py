@@ -52,7 +52,9 @@ def settle(timeout: float = 15.0) -> None:
         if pending.filter(sent_at__isnull=True).exists():
             relay.flush()
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{pending.count()} outbox rows still unapplied after {timeout:.0f} s (is a worker running?)")
+            raise TimeoutError(
+                f"{pending.count()} outbox rows still unapplied after {timeout:.0f} s (is a worker running?)"
+            )
         time.sleep(0.02)
 
 
@@ -71,7 +73,7 @@ def silence_relay() -> None:
 def bookkeeping_kind(redis_key: bytes) -> str:
     """'value' for a stored cached read, else 'bookkeeping' (leases, namespace versions, stats, hot lists)."""
     name = redis_key.decode()
-    bare = name[len(store.full_name("")):] if name.startswith(store.full_name("")) else name
+    bare = name[len(store.full_name("")) :] if name.startswith(store.full_name("")) else name
     if bare.startswith(("lease:", "ns:", "stats:", "hot:")):
         return "bookkeeping"
     return "value"
