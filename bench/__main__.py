@@ -7,6 +7,8 @@ table per scenario and writes BENCHMARKS.md plus one PNG chart per scenario.
   python -m bench                  # every scenario, full sizes (< 15 min), writes docs/BENCHMARKS.md
   python -m bench keyspace         # one scenario (writes a temp dir unless --out is given)
   python -m bench --quick          # CI smoke (< 2 min): small sizes, writes a temp dir unless --out is given
+  python -m bench peers            # ours vs django-cacheops, django-cachalot and delete_pattern, and the floor of
+                                   # a hit (bench/peers/; the peers come from bench/requirements.txt)
 """
 
 import argparse
