@@ -8,6 +8,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 PORT ?= 8000
 ARGS ?=
 VERBOSE ?=
@@ -47,6 +48,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# The peers the bench compares us with (bench/peers/): bench-only, never in requirements*.txt.
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
 # .env (git-ignored): DEBUG=1, a generated SECRET_KEY and the service URLs, read by every command; written once.
 .env: | $(STAMP)
 	$(PY) scripts/dev_env.py
@@ -76,12 +82,12 @@ lint: $(STAMP)
 lint-imports: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	@test -f bench/__main__.py || { echo "bench/ is not written yet"; exit 1; }
 	$(WITH_SERVICES) $(PY) -m bench $(ARGS)
 
 # CI smoke run of the benchmarks (asserts nothing about speed); a no-op until bench/ exists.
-bench-quick: $(STAMP)
+bench-quick: $(BENCH_STAMP)
 	@if [ -f bench/__main__.py ]; then $(WITH_SERVICES) $(PY) -m bench --quick; \
 	else echo "bench-quick: bench/__main__.py does not exist yet: nothing to run"; fi
 

@@ -7,6 +7,8 @@ table per scenario and writes BENCHMARKS.md plus one PNG chart per scenario.
   python -m bench                  # every scenario, full sizes (< 15 min), writes docs/BENCHMARKS.md
   python -m bench keyspace         # one scenario (writes a temp dir unless --out is given)
   python -m bench --quick          # CI smoke (< 2 min): small sizes, writes a temp dir unless --out is given
+  python -m bench peers            # ours vs django-cacheops, django-cachalot and delete_pattern, and the floor of
+                                   # a hit (bench/peers/; the peers come from bench/requirements.txt)
 """
 
 import argparse
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from bench import harness, report
 
-SCENARIOS = ["reads", "lag", "keyspace", "throughput", "stampede", "write_overhead", "memory"]
+SCENARIOS = ["reads", "lag", "keyspace", "throughput", "stampede", "write_overhead", "memory", "peers", "misses"]
 
 
 @dataclass
@@ -87,9 +89,12 @@ def main(argv=None) -> int:
                 columns=["error"],
                 rows=[[f"{type(exc).__name__}: {exc}".splitlines()[0][:300]]],
             )
-        result.seconds = time.monotonic() - started
-        report.print_result(result)
-        results.append(result)
+        # a scenario returns one result, or several tables (the peers: reads, floor, invalidation, ...)
+        parts = result if isinstance(result, list) else [result]
+        for part in parts:
+            part.seconds = (time.monotonic() - started) / len(parts)
+            report.print_result(part)
+        results.extend(parts)
     harness.reset_state()
     machine["load average at end (1, 5, 15 min)"] = report.load_average()
     path = report.write_markdown(results, machine, command, out, args.quick)
