@@ -23,7 +23,10 @@ import re
 import string
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # events.py imports this module
+    from eventcache.events import Event
 
 # --- Key parts ----------------------------------------------------------------------------------------------
 
@@ -151,7 +154,7 @@ class Capture:
 
     table: str
     operations: tuple[str, ...]
-    kind: type  # an eventcache.events.Event subclass
+    kind: type["Event"]
     data: dict[str, str]
     update_of: tuple[str, ...] = ()
 
@@ -163,7 +166,7 @@ class Rule:
     `dependents(events)` -> keys found from the database, called once per batch with every event of the batch
     whose rule names this same function. A kind may have several rules."""
 
-    kind: type
+    kind: type["Event"]
     primary: Callable[[Any], Iterable[Key]] = lambda event: ()
     bump: tuple[Family, ...] = ()
     dependents: Callable[[list], Iterable[Key]] | None = None
@@ -201,7 +204,7 @@ class RefreshPages:
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity
 class Domain:
     families: tuple[Family, ...]
-    kinds: tuple[type, ...]
+    kinds: tuple[type["Event"], ...]
     captures: tuple[Capture, ...] = ()
     rules: tuple[Rule, ...] = ()
     refill: tuple[Refill, ...] = ()
@@ -273,7 +276,8 @@ def load(module_path: str) -> Domain:
     return loaded
 
 
-def install(new: Domain) -> None:
+def install(new: Domain | None) -> None:
+    """Make `new` the domain in use (None only to restore "nothing loaded yet", as `use` may)."""
     global _current
     _current = new
 
