@@ -8,7 +8,10 @@ Wire format (JSON, on the pub/sub channel and inside Celery task arguments):
     {"v": 1, "id": 1234, "kind": "recipe.changed", "at": 1764100000.123, "data": {"recipe_id": 42}}
 
 `id` is the outbox row id (unique, increasing), `at` the commit-side creation time in Unix seconds.
-`decode` accepts only this shape and raises InvalidEvent on anything else; nothing here ever unpickles.
+`decode` accepts only this shape and raises InvalidEvent on anything else (whatever the bytes: NaN or Infinity,
+numbers no float holds, ids beyond a bigint, nesting deep enough to exhaust the parser's recursion, a message
+larger than any event); nothing here ever unpickles. An `at` far from now still decodes (an outbox row re-sent
+after a long outage is a real event), but `lag_ms` leaves it out of the lag figures.
 Events are produced by database triggers (eventcache/capture/triggers.py) and published by `publish` in
 eventcache/relay.py.
 """
@@ -16,6 +19,7 @@ eventcache/relay.py.
 import dataclasses
 import datetime as dt
 import json
+import math
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar, NewType
@@ -23,6 +27,9 @@ from typing import ClassVar, NewType
 from eventcache import declare
 
 SCHEMA_VERSION = 1
+MAX_ID = 2**63 - 1  # the outbox's bigint ids; a larger one can only make a database query fail
+MAX_MESSAGE_BYTES = 64 * 1024  # an event is a few hundred bytes; anything far larger is not one
+LAG_PLAUSIBLE_SECONDS = 24 * 3600  # an `at` further from now than this says nothing about the live path's lag
 
 
 class InvalidEvent(ValueError):
@@ -42,12 +49,12 @@ IsoDate = NewType("IsoDate", str)  # a data field holding a date as YYYY-MM-DD
 
 
 @cache
-def data_fields(cls: type[Event]) -> tuple[str, ...]:
+def data_fields(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("id", "at"))
 
 
 @cache
-def _checks(cls: type[Event]) -> dict:
+def _checks(cls: type) -> dict:
     """Data field -> its wire check, from the field's type: IsoDate, else a positive integer id."""
     return {
         f.name: _iso_date if f.type in (IsoDate, "IsoDate") else _positive_int
@@ -57,12 +64,13 @@ def _checks(cls: type[Event]) -> dict:
 
 
 def to_dict(event: Event) -> dict:
+    kind_class: type = type(event)  # as plain `type`: mypy takes type[Event] for unhashable (Event.__hash__)
     return {
         "v": SCHEMA_VERSION,
         "id": event.id,
         "kind": event.kind,
         "at": event.at,
-        "data": {name: getattr(event, name) for name in data_fields(type(event))},
+        "data": {name: getattr(event, name) for name in data_fields(kind_class)},
     }
 
 
@@ -70,10 +78,37 @@ def encode(event: Event) -> str:
     return json.dumps(to_dict(event), separators=(",", ":"))
 
 
+def is_id(value) -> bool:
+    """A positive integer that fits the outbox's bigint ids."""
+    return type(value) is int and 0 < value <= MAX_ID
+
+
 def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidEvent(f"{name} must be a positive integer, got {value!r}")
+    if not is_id(value):
+        raise InvalidEvent(f"{name} must be a positive integer of at most {MAX_ID}, got {value!r:.50}")
     return value
+
+
+def _at(value) -> float:
+    """A finite, non-negative number of Unix seconds as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidEvent(f"at must be a number, got {value!r:.50}")
+    try:
+        at = float(value)
+    except OverflowError:  # an int too large for a float
+        raise InvalidEvent("at must be a finite number, got a huge integer") from None
+    if not math.isfinite(at) or at < 0:
+        raise InvalidEvent(f"at must be a finite, non-negative number, got {value!r:.50}")
+    return at
+
+
+def lag_ms(event: Event, now: float) -> int | None:
+    """Milliseconds from the event's `at` to `now` (0 when the clocks put it a little ahead), or None when `at`
+    is more than LAG_PLAUSIBLE_SECONDS away: such a value (`at: 1`, a clock a year off) would swamp any total."""
+    lag = now - event.at
+    if not -LAG_PLAUSIBLE_SECONDS <= lag <= LAG_PLAUSIBLE_SECONDS:
+        return None
+    return max(0, round(lag * 1000))
 
 
 def _iso_date(name, value):
@@ -90,23 +125,26 @@ def from_dict(message) -> Event:
         raise InvalidEvent(f"an event is a JSON object, got {type(message).__name__}")
     if message.get("v") != SCHEMA_VERSION:
         raise InvalidEvent(f"unknown schema version {message.get('v')!r} (this code reads {SCHEMA_VERSION})")
-    cls = declare.domain().kinds_by_name.get(message.get("kind"))
+    kind = message.get("kind")
+    cls = declare.domain().kinds_by_name.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise InvalidEvent(f"unknown event kind {message.get('kind')!r}")
+        raise InvalidEvent(f"unknown event kind {kind!r:.100}")
     data = message.get("data")
     if not isinstance(data, dict) or set(data) != set(data_fields(cls)):
-        raise InvalidEvent(f"{cls.kind} needs exactly the fields {sorted(data_fields(cls))}, got {data!r}")
-    at = message.get("at")
-    if isinstance(at, bool) or not isinstance(at, (int, float)) or at < 0:
-        raise InvalidEvent(f"at must be a non-negative number, got {at!r}")
+        raise InvalidEvent(f"{cls.kind} needs exactly the fields {sorted(data_fields(cls))}, got {data!r:.200}")
+    at = _at(message.get("at"))
     checks = _checks(cls)
     values = {name: checks[name](name, value) for name, value in data.items()}
-    return cls(id=_positive_int("id", message.get("id")), at=float(at), **values)
+    return cls(id=_positive_int("id", message.get("id")), at=at, **values)
 
 
 def decode(raw: str | bytes) -> Event:
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise InvalidEvent(f"{len(raw)} bytes, more than any event ({MAX_MESSAGE_BYTES})")
     try:
         message = json.loads(raw)
-    except (TypeError, ValueError, UnicodeDecodeError) as exc:
+    except (TypeError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise InvalidEvent(f"not JSON: {exc}") from None
+    except RecursionError:  # nesting deeper than the parser's recursion limit
+        raise InvalidEvent("not JSON: nested too deeply") from None
     return from_dict(message)
