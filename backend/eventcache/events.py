@@ -1,7 +1,8 @@
 """Events: the Event base class the domain's event kinds derive from, and their JSON wire format.
 
-A kind is a frozen dataclass with a `kind` name and data fields that are positive integer ids (`int`) or ISO dates
-(`IsoDate`); the domain lists its kinds in its Domain (eventcache.declare), and only those decode.
+A kind is a frozen dataclass with a `kind` name and data fields that are positive integer ids (`int`), ISO dates
+(`IsoDate`) or table names (`TableName`); the domain lists its kinds in its Domain (eventcache.declare), and only
+those decode, plus the engine's own TableTruncated (written by the TRUNCATE triggers of eventcache/capture).
 
 Wire format (JSON, on the pub/sub channel and inside Celery task arguments):
 
@@ -20,6 +21,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar, NewType
@@ -46,6 +48,16 @@ class Event:
 
 
 IsoDate = NewType("IsoDate", str)  # a data field holding a date as YYYY-MM-DD
+TableName = NewType("TableName", str)  # a data field holding a lower-case SQL table name
+
+
+@dataclass(frozen=True)
+class TableTruncated(Event):
+    """A captured table was emptied by TRUNCATE (or `manage.py flush`), which no row trigger sees. The engine
+    declares it for every domain (eventcache.declare.Domain), with a rule bumping every family's namespace."""
+
+    kind: ClassVar[str] = "table.truncated"
+    table: TableName
 
 
 @cache
@@ -55,12 +67,9 @@ def data_fields(cls: type) -> tuple[str, ...]:
 
 @cache
 def _checks(cls: type) -> dict:
-    """Data field -> its wire check, from the field's type: IsoDate, else a positive integer id."""
-    return {
-        f.name: _iso_date if f.type in (IsoDate, "IsoDate") else _positive_int
-        for f in dataclasses.fields(cls)
-        if f.name not in ("id", "at")
-    }
+    """Data field -> its wire check, from the field's type: IsoDate, TableName, else a positive integer id."""
+    by_type = {IsoDate: _iso_date, "IsoDate": _iso_date, TableName: _table_name, "TableName": _table_name}
+    return {f.name: by_type.get(f.type, _positive_int) for f in dataclasses.fields(cls) if f.name not in ("id", "at")}
 
 
 def to_dict(event: Event) -> dict:
@@ -118,6 +127,15 @@ def _iso_date(name, value):
         except ValueError:
             pass
     raise InvalidEvent(f"{name} must be an ISO date YYYY-MM-DD, got {value!r}")
+
+
+_TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def _table_name(name, value):
+    if isinstance(value, str) and _TABLE_NAME.fullmatch(value):
+        return value
+    raise InvalidEvent(f"{name} must be a lower-case SQL table name, got {value!r:.100}")
 
 
 def from_dict(message) -> Event:

@@ -11,7 +11,14 @@ from eventcache import events as schema
 from eventcache.events import InvalidEvent
 from planner import cache
 
-SAMPLE_DATA = {"recipe_id": 42, "tag_id": 7, "family_id": 3, "user_id": 9, "date": "2030-01-07"}
+SAMPLE_DATA = {
+    "recipe_id": 42,
+    "tag_id": 7,
+    "family_id": 3,
+    "user_id": 9,
+    "date": "2030-01-07",
+    "table": "planner_recipe",
+}
 
 
 def sample(cls, event_id=1):
