@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from eventcache import relay, stats, warm
 from eventcache.consume import apply as consume
-from eventcache.events import InvalidEvent, from_dict
+from eventcache.events import InvalidEvent, from_dict, is_id, lag_ms
 
 logger = logging.getLogger("worker.tasks")
 
@@ -52,7 +52,7 @@ class TransientTask(Task):
 
 
 def _is_id_list(value) -> bool:
-    return isinstance(value, list) and all(type(i) is int and i > 0 for i in value)
+    return isinstance(value, list) and all(is_id(i) for i in value)
 
 
 def _pause_for_crash_test() -> None:
@@ -87,7 +87,8 @@ def process_events(events, outbox_ids):
     _pause_for_crash_test()
     consumed = consume.apply_message(valid, outbox_ids)
     applied = consumed.events
-    lag_ms = round((time.time() - min(e.at for e in applied)) * 1000) if applied else 0
+    now = time.time()
+    lags = [lag for event in applied if (lag := lag_ms(event, now)) is not None]  # an implausible `at` has none
     summary = {
         "events": len(events),
         "rejected": rejected,
@@ -95,7 +96,7 @@ def process_events(events, outbox_ids):
         "already_applied": consumed.already_applied,
         "keys_dropped": consumed.keys_dropped,
         "keys_prewarmed": consumed.keys_prewarmed,
-        "lag_ms": lag_ms,
+        "lag_ms": max(lags, default=0),
     }
     if consumed.already_applied:
         logger.debug("batch: the %(events)d events were already applied with an earlier batch", summary)

@@ -7,6 +7,8 @@ A domain (settings.EVENTCACHE_DOMAIN names its module, e.g. "planner.cache") dec
     Capture(table, operations, kind, data)            which table writes produce which events (database triggers)
     Rule(kind, primary, bump, dependents)             which keys an event touches; `dependents` is ONE batched
                                                       look-up for every event of a batch that shares it
+                                                      (the engine adds TableTruncated: TRUNCATE of a captured
+                                                      table bumps every family)
     Refill(family, hottest)                           keys computed again right after they are dropped
     RefreshHot(name, family, top_n) /                 warmers: keep values warm ahead of expiry (eventcache.warm)
     RefreshPages(name, family, pages, ttl)
@@ -25,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # events.py imports this module
+if TYPE_CHECKING:
     from eventcache.events import Event
 
 # --- Key parts ----------------------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ class Capture:
 
     table: str
     operations: tuple[str, ...]
-    kind: type["Event"]
+    kind: "type[Event]"
     data: dict[str, str]
     update_of: tuple[str, ...] = ()
 
@@ -166,7 +168,7 @@ class Rule:
     `dependents(events)` -> keys found from the database, called once per batch with every event of the batch
     whose rule names this same function. A kind may have several rules."""
 
-    kind: type["Event"]
+    kind: "type[Event]"
     primary: Callable[[Any], Iterable[Key]] = lambda event: ()
     bump: tuple[Family, ...] = ()
     dependents: Callable[[list], Iterable[Key]] | None = None
@@ -204,7 +206,7 @@ class RefreshPages:
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity
 class Domain:
     families: tuple[Family, ...]
-    kinds: tuple[type["Event"], ...]
+    kinds: tuple["type[Event]", ...]
     captures: tuple[Capture, ...] = ()
     rules: tuple[Rule, ...] = ()
     refill: tuple[Refill, ...] = ()
@@ -216,9 +218,15 @@ class Domain:
     captured_tables: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        kinds = {cls.kind: cls for cls in self.kinds}
+        from eventcache.events import TableTruncated  # events imports this module
+
+        all_kinds: tuple[type[Event], ...] = (*self.kinds, TableTruncated)
+        kinds = {cls.kind: cls for cls in all_kinds}
         by_kind: dict[str, tuple[Rule, ...]] = {name: () for name in kinds}
-        for rule in self.rules:
+        # TRUNCATE (eventcache.capture.triggers) bumps every family, not only those reading the table: it is a rare
+        # bulk operation (flush, a reload), a bump is constant-time, and a per-table list would have to follow every
+        # payload's joins (shopping lists read recipes, plans and memberships) or leave a family stale.
+        for rule in (Rule(TableTruncated, bump=self.families), *self.rules):
             by_kind[rule.kind.kind] = (*by_kind.get(rule.kind.kind, ()), rule)
         families = {f.name: f for f in self.families}
         problems = [] if len(families) == len(self.families) else ["two families share a name"]
@@ -277,7 +285,6 @@ def load(module_path: str) -> Domain:
 
 
 def install(new: Domain | None) -> None:
-    """Make `new` the domain in use (None only to restore "nothing loaded yet", as `use` may)."""
     global _current
     _current = new
 

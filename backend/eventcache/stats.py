@@ -6,6 +6,8 @@ Hits and misses are counted inside the read script itself (same round trip as th
 
 When Redis cannot be reached the count is kept in this process instead (that is how `redis_errors` is
 counted), and `snapshot()` adds the in-process counts to the shared ones.
+
+`memory_warnings()` says what an operator must act on in Redis's memory figures (`manage.py cache_stats`).
 """
 
 import threading
@@ -24,7 +26,9 @@ REDIS_ERRORS = "redis_errors"
 EVENTS_SEEN = "events_seen"
 EVENTS_REJECTED = "events_rejected"
 
-_local = Counter()
+NO_EVICTION = "noeviction"
+
+_local: Counter[str] = Counter()
 _local_lock = threading.Lock()
 
 
@@ -54,7 +58,7 @@ def snapshot() -> dict[str, int]:
     """Every counter: the shared ones from Redis (if it answers) plus this process's own."""
     from eventcache.store import ops
 
-    counts = Counter()
+    counts: Counter[str] = Counter()
     if ops.uses_redis():
         try:
             shared = ops.connection().hgetall(ops.full_name(keys.STATS))
@@ -85,3 +89,24 @@ def reset_local() -> None:
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def memory_warnings(used: int, maxmemory: int, policy: str, ratio: float, *, holds_broker: bool) -> list[str]:
+    """What is wrong with Redis's memory, one sentence each: used memory at `ratio` of maxmemory or more (under
+    noeviction Redis is about to refuse writes: every read a miss, logins 503), or a maxmemory-policy that may
+    evict keys the cache's correctness needs (namespace versions, leases, the hot set; the broker's queue when
+    it shares the server). Nothing when maxmemory is 0 (unlimited: the policy never applies)."""
+    if not maxmemory:
+        return []
+    warnings = []
+    if used >= ratio * maxmemory:
+        warnings.append(
+            f"used_memory is {used / maxmemory:.0%} of maxmemory ({used} of {maxmemory} bytes, warned from "
+            f"{ratio:.0%}): under noeviction Redis is about to refuse writes; raise maxmemory or find what grew"
+        )
+    if policy != NO_EVICTION:
+        held = "the cache's bookkeeping (namespace versions, leases, hot sets)"
+        if holds_broker:
+            held += " and the Celery broker's queue"
+        warnings.append(f"maxmemory-policy {policy} can evict {held}; this project needs {NO_EVICTION} (README)")
+    return warnings

@@ -360,10 +360,7 @@ def _matrix_result(results) -> ScenarioResult:
         f"correctness {count}/{count} (the peers: best {best_peer}/{count})",
         f"ours {totals['ours']}/{count}",
         met,
-        ""
-        if met
-        else "row 11: a read-through fill inside a transaction that wrote lands uncommitted data; "
-        "issue 12 item 4 fixes it (tests/integration/test_peers_matrix.py marks it xfail until then)",
+        "" if met else "ours is wrong on a row: tests/integration/test_peers_matrix.py fails on it too",
     )
     stale = [
         f"{n} row {r['number']}: expected {r['expected']}, got {r['got']}"

@@ -10,15 +10,9 @@ from bench.peers import approaches, matrix
 
 pytestmark = [pytest.mark.integration, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-KNOWN_DEFECTS = {
-    11: "issue 12 item 4: a read-through fill inside a transaction that has written stores uncommitted rows, "
-    "which a rollback leaves cached",
-}
-
 
 def _param(row):
-    marks = [pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS[row.number])] if row.number in KNOWN_DEFECTS else []
-    return pytest.param(row, id=f"{row.number:02d}-{row.name.split(' (')[0].replace(' ', '-')}", marks=marks)
+    return pytest.param(row, id=f"{row.number:02d}-{row.name.split(' (')[0].replace(' ', '-')}")
 
 
 @pytest.mark.parametrize("row", [_param(r) for r in matrix.ROWS])

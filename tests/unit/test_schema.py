@@ -11,7 +11,14 @@ from eventcache import events as schema
 from eventcache.events import InvalidEvent
 from planner import cache
 
-SAMPLE_DATA = {"recipe_id": 42, "tag_id": 7, "family_id": 3, "user_id": 9, "date": "2030-01-07"}
+SAMPLE_DATA = {
+    "recipe_id": 42,
+    "tag_id": 7,
+    "family_id": 3,
+    "user_id": 9,
+    "date": "2030-01-07",
+    "table": "planner_recipe",
+}
 
 
 def sample(cls, event_id=1):
@@ -138,3 +145,48 @@ def test_decode_never_raises_anything_but_invalid_event(raw):
     # Whatever it accepts is a well-formed event that encodes back to the same thing.
     assert isinstance(event, schema.Event)
     assert schema.decode(schema.encode(event)) == event
+
+
+# --- Issue 12 item 12: input that used to escape decode or poison what follows it -------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        json.dumps(_with(at=float("nan"))),  # Python's json writes and reads NaN and Infinity
+        json.dumps(_with(at=float("inf"))),
+        json.dumps(_with(at=float("-inf"))),
+        json.dumps(_with(at=1e999)).replace("Infinity", "1e999"),  # a literal that overflows to inf
+        json.dumps(_with(at=10**400)),  # too large for a float: float() would raise OverflowError
+        json.dumps(_with(id=2**63)),  # not a bigint: the outbox could never hold it
+        json.dumps(_with(data={"recipe_id": 2**63})),
+        json.dumps(_with(kind=["recipe.changed"])),  # unhashable: a dict look-up would raise TypeError
+        json.dumps(_with(kind={"a": 1})),
+        json.dumps(_with(data="recipe_id")),
+        json.dumps(_with(data=None)),
+        "[" * 20_000 + "]" * 20_000,  # json.loads raises RecursionError (and it is under the size limit)
+        '{"v": 1, "data": ' + "[" * 20_000 + "]" * 20_000 + "}",
+        "[" * 100_000 + "]" * 100_000,
+        b'{"v": 1, "pad": "' + b"x" * 100_000 + b'"}',  # far larger than any event
+    ],
+)
+def test_decode_rejects_hostile_input_with_invalid_event_only(raw):
+    with pytest.raises(InvalidEvent):
+        schema.decode(raw)
+
+
+def test_from_dict_rejects_a_non_finite_at():
+    for at in (float("nan"), float("inf"), float("-inf")):
+        with pytest.raises(InvalidEvent):
+            schema.from_dict(_with(at=at))
+
+
+def test_an_old_at_still_decodes_but_has_no_lag():
+    """An outbox row re-sent after a long outage is a real event (rejecting it would drop an invalidation), but an
+    `at` more than a day from now says nothing about the live path's lag."""
+    now = 1764100000.0
+    old = schema.decode(json.dumps(_with(at=1)))
+    assert old.at == 1.0 and schema.lag_ms(old, now) is None
+    assert schema.lag_ms(schema.decode(json.dumps(_with(at=now + 3 * 86400))), now) is None
+    assert schema.lag_ms(schema.decode(json.dumps(_with(at=now - 0.25))), now) == 250
+    assert schema.lag_ms(schema.decode(json.dumps(_with(at=now + 0.5))), now) == 0  # clocks a little apart

@@ -11,7 +11,12 @@ entry moved to another plan touches both days). A payload with a NULL field is s
 only when the parent row is already gone in the same transaction (e.g. raw SQL deleting a meal plan
 before its entries), and the parent's own trigger has recorded the event that matters.
 
-The triggers are installed by migration 0002 (a change to the domain's Captures needs a migration calling
+TRUNCATE (and `manage.py flush`, which truncates) fires no row trigger. On PostgreSQL each captured table also has a
+statement-level AFTER TRUNCATE trigger writing one "table.truncated" event naming the table (events.TableTruncated,
+whose engine rule bumps every family). PostgreSQL fires it after the whole statement, so a TRUNCATE that empties
+the outbox too (flush) keeps the event. SQLite has no TRUNCATE: its flush deletes rows, which the row triggers see.
+
+The triggers are installed by migration 0002 (the TRUNCATE ones by 0006) (a change to the domain's Captures needs a migration calling
 `install` again). After every `migrate`, missing triggers are re-installed (eventcache/apps.py), because
 SQLite rebuilds a table, dropping its triggers, whenever a later migration alters it.
 """
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 
 from eventcache import declare
 from eventcache.declare import ALL, DELETE, INSERT, UPDATE, Capture
+from eventcache.events import TableTruncated
 
 OUTBOX_TABLE = "events_outbox"
 
@@ -106,7 +112,37 @@ def postgresql_install_sql() -> list[str]:
         statements.append(
             f"CREATE TRIGGER {function} AFTER {events} ON {table} FOR EACH ROW EXECUTE FUNCTION {function}();"
         )
+    return statements + postgresql_truncate_sql()
+
+
+TRUNCATE_FUNCTION = "events_capture_truncate"
+
+
+def _truncate_trigger_name(table: str) -> str:
+    return f"events_truncate_{table}"
+
+
+def postgresql_truncate_sql() -> list[str]:
+    """One shared function (the table's name comes from TG_TABLE_NAME) and an AFTER TRUNCATE ... FOR EACH
+    STATEMENT trigger on every captured table."""
+    statements = [
+        f"CREATE OR REPLACE FUNCTION {TRUNCATE_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        f"BEGIN\n  INSERT INTO {OUTBOX_TABLE} (kind, data) "
+        f"VALUES ('{TableTruncated.kind}', jsonb_build_object('table', TG_TABLE_NAME));\n  RETURN NULL;\nEND;\n$$;"
+    ]
+    for table in captured_tables():
+        name = _truncate_trigger_name(table)
+        statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table};")
+        statements.append(
+            f"CREATE TRIGGER {name} AFTER TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {TRUNCATE_FUNCTION}();"
+        )
     return statements
+
+
+def postgresql_truncate_uninstall_sql() -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS {_truncate_trigger_name(table)} ON {table};" for table in captured_tables()] + [
+        f"DROP FUNCTION IF EXISTS {TRUNCATE_FUNCTION}();"
+    ]
 
 
 def postgresql_uninstall_sql() -> list[str]:
@@ -117,7 +153,7 @@ def postgresql_uninstall_sql() -> list[str]:
             f"DROP TRIGGER IF EXISTS {_trigger_name(table)} ON {table};",
             f"DROP FUNCTION IF EXISTS {_trigger_name(table)}();",
         )
-    ]
+    ] + postgresql_truncate_uninstall_sql()
 
 
 def sqlite_install_sql() -> list[str]:
@@ -162,7 +198,7 @@ def _for_vendor(connection):
 
 def expected_triggers(vendor: str) -> set[str]:
     if vendor == "postgresql":
-        return {_trigger_name(table) for table in captured_tables()}
+        return {name for table in captured_tables() for name in (_trigger_name(table), _truncate_trigger_name(table))}
     return {
         _trigger_name(table, op)
         for table in captured_tables()
@@ -199,6 +235,17 @@ def _run(connection, statements) -> None:
     with connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)
+
+
+def install_truncate_on_postgresql(apps, schema_editor) -> None:
+    """Migration 0006: the TRUNCATE triggers on a database whose row triggers 0002 installed before they existed."""
+    if schema_editor.connection.vendor == "postgresql":
+        _run(schema_editor.connection, postgresql_truncate_sql())
+
+
+def uninstall_truncate_on_postgresql(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        _run(schema_editor.connection, postgresql_truncate_uninstall_sql())
 
 
 # --- Migrations that rebuild the outbox on SQLite -------------------------------------------------------------

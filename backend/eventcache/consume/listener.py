@@ -13,7 +13,12 @@ EVENTS_DROP_ON_PUBLISH=0 leaves the listener to observability.
 
 What it gives an operator: `events_seen`, `events_rejected`, `events_dropped_on_publish` and
 `drop_on_publish_failures` counters and the publish-to-receive lag (`events_lag_ms_total` divided by
-`events_seen` is the mean; the last value is logged at DEBUG), all visible in `manage.py cache_stats`.
+`events_seen` minus `events_lag_ignored` is the mean; the last value is logged at DEBUG), all visible in
+`manage.py cache_stats`. An event whose `at` is more than a day from now (`at: 1`, a clock far off, a row re-sent
+after a long outage) is dropped as usual but left out of the lag (events.lag_ms), so one message cannot swamp it.
+
+A message that is not an event (not JSON, NaN, nesting that exhausts the parser, a wrong shape) is logged,
+counted in `events_rejected` and skipped; the listener stays subscribed. It reconnects only when Redis fails.
 
 The worker runs one EventMonitor in a thread for its whole life (a bootstep in worker/celery_app.py).
 """
@@ -27,12 +32,13 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from eventcache import stats
-from eventcache.events import Event, InvalidEvent, decode
+from eventcache.events import Event, InvalidEvent, decode, lag_ms
 from eventcache.redis_url import cache_url, mask
 
 logger = logging.getLogger("eventcache.consume.listener")
 
 LAG_TOTAL = "events_lag_ms_total"
+LAG_IGNORED = "events_lag_ignored"  # events left out of the lag: their `at` is more than a day from now
 DROPPED = "events_dropped_on_publish"
 DROP_FAILURES = "drop_on_publish_failures"
 DROP_BATCH_MAX = 500  # messages already waiting are dropped together, up to this many
@@ -79,6 +85,9 @@ class EventMonitor:
             except InvalidEvent as exc:
                 logger.warning("pub/sub message rejected: %s: %.200r", exc, raw)
                 stats.incr(stats.EVENTS_REJECTED)
+            except Exception:  # noqa: BLE001 - a decoding bug must cost one message, never the subscription
+                logger.exception("pub/sub message rejected (unexpected error decoding it): %.200r", raw)
+                stats.incr(stats.EVENTS_REJECTED)
         return events
 
     def _count(self, events: list[Event]) -> None:
@@ -86,11 +95,18 @@ class EventMonitor:
         if not events:
             return
         now = time.time()
-        lags = [max(0, round((now - event.at) * 1000)) for event in events]
-        self.last_lag_ms = lags[-1]
+        lags = [lag for event in events if (lag := lag_ms(event, now)) is not None]
         stats.incr(stats.EVENTS_SEEN, len(events))
-        stats.incr(LAG_TOTAL, sum(lags))
-        logger.debug("pub/sub: %d event(s), last lag %d ms", len(events), self.last_lag_ms)
+        if lags:
+            self.last_lag_ms = lags[-1]
+            stats.incr(LAG_TOTAL, sum(lags))
+        if len(lags) < len(events):
+            stats.incr(LAG_IGNORED, len(events) - len(lags))
+            logger.warning(
+                "pub/sub: %d event(s) with an `at` more than a day from now left out of the lag",
+                len(events) - len(lags),
+            )
+        logger.debug("pub/sub: %d event(s), last lag %s ms", len(events), self.last_lag_ms)
 
     def drop(self, events: list[Event]) -> int:
         """Drop every key the events touch; returns how many events. When is noted for their outbox rows and

@@ -13,6 +13,10 @@ the read's own first round trip.
   it, so a value read from the database before a write can never land after that write's invalidation).
 - Miss while someone else holds the lease: poll with backoff up to CACHE_LEASE_WAIT_SECONDS for their
   value (served as a hit); after that, compute without filling. One computation per miss.
+- Inside a transaction that wrote to captured tables (or one managed by hand): compute from that transaction
+  and neither read nor fill the cache - its rows are uncommitted (a rollback would leave a value that never
+  existed cached for the TTL) and the cached value predates its own write (cacheops and cachalot refuse to
+  cache in a dirty transaction too). A transaction that wrote nothing captured reads and fills as usual.
 - Redis failing: log (rate-limited), count in this process, compute from the database - never a 500.
   The process is then "degraded"; the first read after Redis answers again runs the recovery callbacks
   (e.g. delivering events written during the outage) before anything is served from the cache.
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections
 from redis.exceptions import RedisError
 
 from eventcache import stats
@@ -127,6 +132,31 @@ def _cache_usable() -> bool:
     return True
 
 
+def _own_transaction_open(conn) -> bool:
+    """An atomic block of the application's is open, not only a TestCase's wrapping ones: writes made under those
+    alone stand for committed rows (Django's own durable=True check tells them apart by the same flag)."""
+    return any(not getattr(block, "_from_testcase", False) for block in conn.atomic_blocks)
+
+
+def in_dirty_transaction() -> bool:
+    """True when a database connection of this thread is in a transaction whose uncommitted writes may show in
+    a read: one that wrote to a captured table (the write watcher, eventcache.relay.notice_writes, registered
+    its after-commit hook; Django forgets it on rollback, also of the savepoint it was made in), or one managed
+    by hand (set_autocommit(False)), where no hook tells."""
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is None:
+            continue
+        if conn.in_atomic_block:
+            from eventcache import relay  # only here: the hit path outside transactions skips the import
+
+            wrote = any(func is relay.after_commit for _, func, _ in conn.run_on_commit)
+            if wrote and _own_transaction_open(conn):
+                return True
+        elif not conn.get_autocommit():
+            return True
+    return False
+
+
 def compute_body(key: Key, compute) -> bytes:
     """`compute()` encoded as the API body, counted as one computation of the key's family."""
     name = stats.family_counter(key.family.name, stats.COMPUTATIONS)
@@ -172,6 +202,10 @@ def _wait_for_filler(backend, key: Key, compute) -> CacheRead:
 def read(key: Key, compute, *, first: ops.ReadResult | None = None) -> CacheRead:
     """The cached API body of `key`, computing it with `compute()` on a miss (see the module doc). `first`:
     this key's read_or_lease result, already fetched by read_authenticated."""
+    if in_dirty_transaction():
+        if first is not None:
+            release(key, first)
+        return CacheRead(compute_body(key, compute), False)
     if first is None and (not settings.CACHE_READS_ENABLED or not _cache_usable()):
         return CacheRead(compute_body(key, compute), False)
     backend = cache_ops()
@@ -216,7 +250,10 @@ def release(key: Key, result: ops.ReadResult) -> None:
 def refresh(key: Key, compute, *, ttl=KEY_TTL) -> bool:
     """Replace the value of `key` under a lease, without dropping it first (readers keep getting the
     current value meanwhile). False if someone else holds the lease or an invalidation voided the fill.
-    `ttl` overrides the family's TTL (seconds, None for no expiry). Redis errors propagate."""
+    `ttl` overrides the family's TTL (seconds, None for no expiry). Redis errors propagate. Never from a dirty
+    transaction (False)."""
+    if in_dirty_transaction():
+        return False
     backend = cache_ops()
     lease = backend.take_lease(key)
     if lease is None:
