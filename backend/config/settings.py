@@ -50,10 +50,12 @@ INSTALLED_APPS = [
     "events",
     "caching",
     "api",
+    "drf_spectacular_sidecar",  # Swagger UI's assets for /api/docs/, served locally (no CDN)
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static assets (API docs, dashboard, admin) from the app itself
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -243,7 +245,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = REPO_DIR / "staticfiles"
+# The images run no collectstatic: WhiteNoise serves each app's static/ directly through Django's finders.
+# STATIC_ROOT only when a deployment collects the files (WhiteNoise then serves them from there too).
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
+WHITENOISE_USE_FINDERS = True
 
 # --- Logging: one line per record on stderr; URLs pass through config.redis_url.mask before logging -------
 LOGGING = {

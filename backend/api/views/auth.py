@@ -6,16 +6,15 @@ from django.contrib import auth
 from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 
-from api import identity, throttle, validation
+from api import bodies, identity, throttle, validation
 from api.dispatch import endpoint
 from api.errors import ApiError
 from planner.shopping import family_of
 
 
 def _login(request, _me):
-    body = validation.json_object(request)
-    username = validation.text(body, "username", max_length=150, required=True)
-    password = validation.text(body, "password", max_length=4096, required=True, strip=False)
+    fields = bodies.LOGIN.clean(validation.json_object(request))
+    username, password = fields["username"], fields["password"]
     if throttle.is_locked_out(request, username):
         raise ApiError(429, "too_many_attempts", "too many failed logins; try again later")
     user = auth.authenticate(request, username=username, password=password)
