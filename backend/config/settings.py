@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "caching",
     "api",
     "drf_spectacular_sidecar",  # Swagger UI's assets for /api/docs/, served locally (no CDN)
+    "observe",  # /dashboard/ (staff), its event stream, /metrics
 ]
 
 MIDDLEWARE = [
@@ -210,6 +211,14 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-hot-shopping-lists": {"task": "worker.tasks.refresh_hot_lists", "schedule": timedelta(minutes=5)},
     "refresh-preferences": {"task": "worker.tasks.refresh_preferences", "schedule": timedelta(hours=1)},
 }
+
+# --- Observability (backend/observe): the staff dashboard, its event stream, /metrics ----------------------
+OBSERVE_WINDOW_SECONDS = env.float("OBSERVE_WINDOW_SECONDS", default=300.0)  # the dashboard's "last minutes"
+# One event stream holds a gunicorn sync worker while it lasts: it ends within this many seconds (keep it under
+# gunicorn's --timeout, 30 s by default) or after this many events, and the browser reconnects.
+OBSERVE_SSE_MAX_SECONDS = env.float("OBSERVE_SSE_MAX_SECONDS", default=20.0)
+OBSERVE_SSE_MAX_EVENTS = env.int("OBSERVE_SSE_MAX_EVENTS", default=200)
+LOGIN_URL = "/admin/login/"  # where the dashboard sends anonymous visitors (staff log in there)
 
 # --- Security ---------------------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

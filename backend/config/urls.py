@@ -6,6 +6,7 @@ from api.views.health import healthz
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
+    path("dashboard/", include("observe.urls")),
     path("healthz", healthz, name="healthz"),
 ]
 
