@@ -219,6 +219,13 @@ OBSERVE_WINDOW_SECONDS = env.float("OBSERVE_WINDOW_SECONDS", default=300.0)  # t
 OBSERVE_SSE_MAX_SECONDS = env.float("OBSERVE_SSE_MAX_SECONDS", default=20.0)
 OBSERVE_SSE_MAX_EVENTS = env.int("OBSERVE_SSE_MAX_EVENTS", default=200)
 LOGIN_URL = "/admin/login/"  # where the dashboard sends anonymous visitors (staff log in there)
+# /metrics answers only `Authorization: Bearer <token>`; with no token configured it answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if not METRICS_TOKEN and env.str("METRICS_TOKEN_FILE", default=""):
+    METRICS_TOKEN = Path(env.str("METRICS_TOKEN_FILE")).read_text().strip()
+# The worker serves its own metrics (its batches) on this port (0: off); not published outside the private network.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="0.0.0.0")
 
 # --- Security ---------------------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
@@ -229,7 +236,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # platform health checks speak plain HTTP
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # health checks and scrapes speak plain HTTP inside the network
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG

@@ -2,12 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from api.views.health import healthz
+from observe.metrics.view import metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     path("dashboard/", include("observe.urls")),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
 ]
 
 handler404 = "api.errors.not_found"

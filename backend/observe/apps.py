@@ -8,3 +8,8 @@ from django.apps import AppConfig
 class ObserveConfig(AppConfig):
     name = "observe"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from observe.metrics import receivers
+
+        receivers.connect()

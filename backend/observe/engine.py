@@ -4,4 +4,8 @@
 from caching import hotness, stats  # noqa: F401 - re-exported: stats.snapshot(), stats.per_family(), hotness.hottest()
 from events.models import OutboxEvent  # noqa: F401 - the outbox table (label "events" survives the move)
 
-__all__ = ["OutboxEvent", "hotness", "stats"]
+# The Celery task whose batches the worker metrics describe (its summary dict: events, rejected, coalesced,
+# already_applied, lag_ms); worker/tasks.py today, eventcache/tasks.py after the move.
+PROCESS_EVENTS_TASK = "worker.tasks.process_events"
+
+__all__ = ["PROCESS_EVENTS_TASK", "OutboxEvent", "hotness", "stats"]
