@@ -10,6 +10,12 @@ class ObserveConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.conf import settings
+
         from observe.metrics import receivers
 
         receivers.connect()
+        if settings.LOG_FORMAT == "json":
+            from observe.logs import tasks
+
+            tasks.connect()
