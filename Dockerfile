@@ -1,6 +1,9 @@
-# The web image: Django behind gunicorn. Build: docker build -t recipe-planner-web .
+# The images, one multi-stage build: `app` holds the dependencies and the code; `worker` and `web` only add
+# their default command, the Procfile's line. `docker build .` builds web (the last stage);
+# `docker build --target worker .` or `docker build -f Dockerfile.worker .` builds the worker image, whose
+# stages are these same ones (tests/deploy/test_dockerfiles.py keeps them identical, so the layers are shared).
 # No secrets here: SECRET_KEY, DATABASE_URL and REDIS_URL come from the environment at run time.
-FROM python:3.11-slim-bookworm
+FROM python:3.11-slim-bookworm AS app
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -22,6 +25,11 @@ COPY backend ./backend
 COPY worker ./worker
 USER 10001:10001
 
+# Celery worker and beat (beat overrides the command: the Procfile's `beat` line).
+FROM app AS worker
+CMD ["/bin/sh", "-c", "exec celery -A worker.celery_app worker --loglevel INFO"]
+
+# Django behind gunicorn; Railway and compose set PORT.
+FROM app AS web
 EXPOSE 8000
-# [::] listens on IPv6 and IPv4 (Railway's private network is IPv6); Railway and compose set PORT.
-CMD ["/bin/sh", "-c", "exec gunicorn config.wsgi --chdir backend --bind [::]:${PORT:-8000} --access-logfile -"]
+CMD ["/bin/sh", "-c", "exec gunicorn config.wsgi --chdir backend --bind ${WEB_HOST:-[::]}:${PORT:-8000} --access-logfile -"]

@@ -8,78 +8,114 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 PORT ?= 8000
 ARGS ?=
+VERBOSE ?=
+# Quiet by default (VERBOSE=1 shows pip's and the services' full output).
+PIP_QUIET := $(if $(filter 1,$(VERBOSE)),-q,-qq)
 
-# The worker's -Q comes from the one list of queue names (backend/config/queues.py, stdlib only).
-QUEUES := $(shell cd backend && $(PYTHON) -m config.queues)
 MANAGE := $(PY) backend/manage.py
-WEB_CMD := $(VENV)/bin/gunicorn config.wsgi --chdir backend --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile -
-WORKER_CMD := $(VENV)/bin/celery -A worker.celery_app worker -Q $(QUEUES) --loglevel INFO
-BEAT_CMD := $(VENV)/bin/celery -A worker.celery_app beat --loglevel INFO -s var/celerybeat-schedule
 WITH_SERVICES := $(PY) scripts/with_services.py --
+# Tests never use your Redis: the session starts its own (tests/redis_server.py; TEST_REDIS_URL names another).
+WITH_TEST_SERVICES := $(PY) scripts/with_services.py --test --
 
 export PYTHONPATH := $(CURDIR)/backend:$(CURDIR)
 
-.PHONY: help install run test test-faults lint bench bench-quick deploy-check show-commands clean
+.PHONY: help install run test test-faults lint lint-imports bench bench-quick chaos chaos-quick deploy-check manage celery show-commands clean
 
 help:
-	@echo "make run           install, migrate, seed the demo, start web + worker + beat (Ctrl-C stops all)"
+	@echo "make run           install, migrate, seed the demo, start the Procfile's web + worker + beat (Ctrl-C stops all)"
 	@echo "make test          the whole test suite (ARGS='-k name' to narrow it)"
 	@echo "make test-faults   only the fault-injection proofs (pytest -m faults)"
-	@echo "make lint          byte-compile everything, pip check, Django system checks"
+	@echo "make lint          ruff (lint + format check), mypy, import contracts, pip check, Django system checks"
+	@echo "make lint-imports  the one-way import contracts of .importlinter (engine <- domain <- api <- config)"
 	@echo "make bench         the benchmark suite; make bench-quick for the CI smoke run"
+	@echo "make chaos         the chaos soak (CHAOS_SECONDS, default 300): faults + load + staleness check"
+	@echo "make chaos-quick   the ~60 s chaos soak for CI (needs PostgreSQL; DATABASE_URL is dropped and re-created)"
 	@echo "make deploy-check  docker-compose config, hadolint, Railway files, run each service's command"
-	@echo "make show-commands the exact web, worker and beat commands make run starts"
+	@echo "make manage ARGS=  any manage.py command (ARGS='invalidate recipe'); make celery ARGS='inspect ping' likewise"
+	@echo "make show-commands the Procfile: the commands make run, compose and Railway run"
+	@echo "VERBOSE=1          make run and make install show everything (Celery banners, each task, pip)"
 	@echo "VENV=path          use another virtualenv (CI passes a fresh one)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed (PYTHON=$(PYTHON))"; exit 1; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
-	touch $(STAMP)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing requirements-dev.txt into $(VENV)"
+	@$(PY) -m pip install --disable-pip-version-check $(PIP_QUIET) -r requirements-dev.txt
+	@touch $(STAMP)
 
 install: $(STAMP)
 
-run: $(STAMP)
-	@mkdir -p var
-	DEBUG=1 $(WITH_SERVICES) $(PY) scripts/run_all.py --url http://127.0.0.1:$(PORT) \
-		--setup "$(MANAGE) migrate --noinput" \
-		--setup "$(MANAGE) seed_demo" \
-		--proc "web=$(WEB_CMD)" \
-		--proc "worker=$(WORKER_CMD)" \
-		--proc "beat=$(BEAT_CMD)"
+# The peers the bench compares us with (bench/peers/): bench-only, never in requirements*.txt.
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+# .env (git-ignored): DEBUG=1, a generated SECRET_KEY and the service URLs, read by every command; written once.
+.env: | $(STAMP)
+	$(PY) scripts/dev_env.py
+
+# scripts/run.py: the Procfile's release step, seed_demo, then web + worker + beat under honcho (the worker is
+# restarted whenever it exits); the walkthrough is printed once web answers.
+run: $(STAMP) .env
+	@DEBUG=1 $(WITH_SERVICES) $(PY) scripts/run.py --port $(PORT) $(if $(filter 1,$(VERBOSE)),--verbose)
 
 test: $(STAMP)
-	$(WITH_SERVICES) $(PY) -m pytest $(ARGS)
+	$(WITH_TEST_SERVICES) $(PY) -m pytest $(ARGS)
 
 test-faults: $(STAMP)
-	$(WITH_SERVICES) $(PY) -m pytest -m faults $(ARGS)
+	$(WITH_TEST_SERVICES) $(PY) -m pytest -m faults $(ARGS)
 
+# ruff and mypy read pyproject.toml (mypy checks the engine, backend/eventcache); lint-imports reads .importlinter.
 lint: $(STAMP)
 	$(PY) -m compileall -q backend worker scripts tests
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(PY) -m pip check
 	DEBUG=1 $(PY) backend/manage.py check
+	$(MAKE) --no-print-directory lint-imports
 
-bench: $(STAMP)
+# PYTHONPATH (exported above) puts backend/ and the repo root on the path, as import-linter needs.
+lint-imports: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
+
+bench: $(BENCH_STAMP)
 	@test -f bench/__main__.py || { echo "bench/ is not written yet"; exit 1; }
 	$(WITH_SERVICES) $(PY) -m bench $(ARGS)
 
 # CI smoke run of the benchmarks (asserts nothing about speed); a no-op until bench/ exists.
-bench-quick: $(STAMP)
+bench-quick: $(BENCH_STAMP)
 	@if [ -f bench/__main__.py ]; then $(WITH_SERVICES) $(PY) -m bench --quick; \
 	else echo "bench-quick: bench/__main__.py does not exist yet: nothing to run"; fi
+
+# The chaos soak starts its own Redis and the stack's processes; CHAOS_DATABASE_URL names a database it drops and
+# re-creates (never one you keep; DATABASE_URL is not used). Exit 1 when the goal is missed (docs/chaos/<name>.md).
+CHAOS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/rp_chaos
+
+chaos: $(STAMP)
+	CHAOS_DATABASE_URL=$(CHAOS_DATABASE_URL) VENV=$(VENV) $(PY) -m chaos $(ARGS)
+
+chaos-quick: $(STAMP)
+	CHAOS_DATABASE_URL=$(CHAOS_DATABASE_URL) VENV=$(VENV) $(PY) -m chaos --quick $(ARGS)
 
 deploy-check: $(STAMP)
 	@command -v docker-compose >/dev/null || { echo "docker-compose is missing: apt-get install -y docker-compose"; exit 1; }
 	docker-compose -f docker-compose.yml config -q
 	$(VENV)/bin/hadolint Dockerfile Dockerfile.worker
-	$(WITH_SERVICES) $(PY) -m pytest -m deploy $(ARGS)
+	$(WITH_TEST_SERVICES) $(PY) -m pytest -m deploy $(ARGS)
+
+# Any manage.py or celery command with this virtualenv and .env: make manage ARGS='invalidate recipe'
+manage: $(STAMP)
+	$(MANAGE) $(ARGS)
+
+celery: $(STAMP)
+	$(VENV)/bin/celery -A worker.celery_app $(ARGS)
 
 show-commands:
-	@echo "web: $(WEB_CMD)"
-	@echo "worker: $(WORKER_CMD)"
-	@echo "beat: $(BEAT_CMD)"
+	@grep -v '^#' Procfile
 
 clean:
-	rm -rf var .pytest_cache .hypothesis
+	rm -rf var .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -7,6 +7,8 @@ table per scenario and writes BENCHMARKS.md plus one PNG chart per scenario.
   python -m bench                  # every scenario, full sizes (< 15 min), writes docs/BENCHMARKS.md
   python -m bench keyspace         # one scenario (writes a temp dir unless --out is given)
   python -m bench --quick          # CI smoke (< 2 min): small sizes, writes a temp dir unless --out is given
+  python -m bench peers            # ours vs django-cacheops, django-cachalot and delete_pattern, and the floor of
+                                   # a hit (bench/peers/; the peers come from bench/requirements.txt)
 """
 
 import argparse
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from bench import harness, report
 
-SCENARIOS = ["reads", "lag", "keyspace", "throughput", "stampede", "write_overhead", "memory"]
+SCENARIOS = ["reads", "lag", "keyspace", "throughput", "stampede", "write_overhead", "memory", "peers", "misses"]
 
 
 @dataclass
@@ -33,11 +35,17 @@ class Context:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("scenarios", nargs="*", metavar="scenario", help=", ".join(SCENARIOS))
     parser.add_argument("--quick", action="store_true", help="small sizes and few iterations (CI smoke, < 2 min)")
-    parser.add_argument("--out", type=Path, help="where BENCHMARKS.md and bench/*.png go (default: docs/ for a full "
-                        "run of every scenario, else a new temp dir)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where BENCHMARKS.md and bench/*.png go (default: docs/ for a full "
+        "run of every scenario, else a new temp dir)",
+    )
     args = parser.parse_args(argv)
     bad = [s for s in args.scenarios if s not in SCENARIOS]
     if bad:
@@ -59,8 +67,11 @@ def main(argv=None) -> int:
 
     ctx = Context(quick=args.quick, workdir=harness.workdir())
     machine = report.machine_info(harness.redis(), connection, harness.REPO)
-    print(f"bench: database {connection.settings_dict['NAME']}, Redis {harness.redis().connection_pool.connection_kwargs.get('db')}"
-          f" (+1 broker), logs in {ctx.workdir}, output to {out}", flush=True)
+    print(
+        f"bench: database {connection.settings_dict['NAME']}, Redis {harness.redis().connection_pool.connection_kwargs.get('db')}"
+        f" (+1 broker), logs in {ctx.workdir}, output to {out}",
+        flush=True,
+    )
     results, failed = [], []
     for name in names:
         module = importlib.import_module(f"bench.{name}")
@@ -72,12 +83,18 @@ def main(argv=None) -> int:
             traceback.print_exc()
             failed.append(name)
             result = report.ScenarioResult(
-                name=name, title=f"{name} (FAILED)", method=module.__doc__.strip().splitlines()[0],
-                columns=["error"], rows=[[f"{type(exc).__name__}: {exc}".splitlines()[0][:300]]],
+                name=name,
+                title=f"{name} (FAILED)",
+                method=module.__doc__.strip().splitlines()[0],
+                columns=["error"],
+                rows=[[f"{type(exc).__name__}: {exc}".splitlines()[0][:300]]],
             )
-        result.seconds = time.monotonic() - started
-        report.print_result(result)
-        results.append(result)
+        # a scenario returns one result, or several tables (the peers: reads, floor, invalidation, ...)
+        parts = result if isinstance(result, list) else [result]
+        for part in parts:
+            part.seconds = (time.monotonic() - started) / len(parts)
+            report.print_result(part)
+        results.extend(parts)
     harness.reset_state()
     machine["load average at end (1, 5, 15 min)"] = report.load_average()
     path = report.write_markdown(results, machine, command, out, args.quick)

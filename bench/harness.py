@@ -84,7 +84,9 @@ def setup_django() -> None:
 
 def child_env(**overrides) -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(BACKEND), str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(BACKEND), str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    )
     env["PYTHONUNBUFFERED"] = "1"
     env.update({k: str(v) for k, v in overrides.items()})
     return env
@@ -193,8 +195,8 @@ def forget_events() -> None:
 def flush_outbox() -> int:
     """Send every unsent outbox row now. One relay flush delivers a bounded number of rows (its claim size
     times its rounds); a burst larger than that waits for the next flush or the sweep, so call it again."""
-    from events import relay
-    from events.models import OutboxEvent
+    from eventcache import relay
+    from eventcache.models import OutboxEvent
 
     sent = 0
     while OutboxEvent.objects.filter(sent_at__isnull=True, processed_at__isnull=True).exists():
@@ -221,8 +223,10 @@ class Proc:
         self.name = name
         self.cmd = cmd
         self.log_path = workdir / f"{name}.log"
-        self._log = open(self.log_path, "wb")
-        self.popen = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop(); lives as long as the process)
+        self.popen = subprocess.Popen(
+            cmd, env=env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -258,8 +262,15 @@ ACCESS_FORMAT = "%({x-bench-id}i)s %(s)s %(D)s"  # request tag, status, server t
 class WebServer(Proc):
     """gunicorn serving config.wsgi with N workers; its access log gives each request's server-side time."""
 
-    def __init__(self, name: str, workdir: Path, workers: int = 2, threads: int = 1, app: str = "config.wsgi:application",
-                 **env_overrides):
+    def __init__(
+        self,
+        name: str,
+        workdir: Path,
+        workers: int = 2,
+        threads: int = 1,
+        app: str = "config.wsgi:application",
+        **env_overrides,
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.access_log = workdir / f"{name}.access.log"

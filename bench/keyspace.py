@@ -1,7 +1,7 @@
 """Invalidation cost vs keyspace size: one recipe's invalidation with 10k, 100k and 1M unrelated keys in Redis.
 
-Ours: caching.invalidation.apply_events([recipe.changed]) - the rules table finds the dependent keys in the
-database, then one Redis round trip drops them (and store.invalidate alone, the Redis part). Baseline:
+Ours: eventcache.store.invalidation.apply_events([recipe.changed]) - the rules table finds the dependent keys in the
+database, then one Redis round trip drops them (and ops.invalidate alone, the Redis part). Baseline:
 django-redis cache.delete_pattern("recipe:*") (SCAN MATCH + DEL) with its default itersize (10) and 1000.
 Issue 3's acceptance item: `python -m bench keyspace` prints the 10k and the 1M rows side by side.
 """
@@ -12,6 +12,7 @@ import time
 from bench import harness, seed
 from bench.report import Chart, ScenarioResult, Target
 from bench.stats import fmt_int, fmt_ms, fmt_ratio, now_ns, ratio
+from planner import cache as planner_cache
 
 FILLER_VALUE = b'{"ns":1,"body":{"filler":true}}'
 
@@ -28,17 +29,17 @@ def _fill_to(conn, have: int, want: int) -> None:
 
 
 def _filler_prefix() -> str:
-    from caching import store
+    from eventcache.store import ops
 
     # Shaped like another family's meal-plan keys: unrelated to any recipe, under the same prefix.
-    return store.full_name("meal_plan:2000-01-01:filler-")
+    return ops.full_name("meal_plan:2000-01-01:filler-")
 
 
 def _plant(conn, keys) -> None:
     """Give every dependent key a value, so each measured invalidation really deletes something."""
-    from caching import store
+    from eventcache.store import ops
 
-    conn.mset({store.full_name(k.name): FILLER_VALUE for k in keys})
+    conn.mset({ops.full_name(k.name): FILLER_VALUE for k in keys})
 
 
 def _time_ms(fn) -> float:
@@ -50,15 +51,14 @@ def _time_ms(fn) -> float:
 def run(ctx) -> ScenarioResult:
     from django.core.cache import cache
 
-    from caching import invalidation, rules, store
-    from events import schema
+    from eventcache.store import invalidation, ops, rules
 
     sizes = ctx.size([10_000, 100_000, 1_000_000], [10_000, 100_000])
     ours_iters = ctx.size(300, 40)
     world = seed.build(recipes=300, families=30, recipes_with_ingredients=300)
     conn = harness.admin_redis()
     recipe_id = world.recipe_ids[0]  # in the first family's plan and, at random, in others'
-    event = lambda i: schema.RecipeChanged(id=i, at=time.time(), recipe_id=recipe_id)  # noqa: E731
+    event = lambda i: planner_cache.RecipeChanged(id=i, at=time.time(), recipe_id=recipe_id)  # noqa: E731
     dependents = sorted(rules.resolve([event(1)]).keys, key=str)
     recipe_keys = [k for k in dependents if k.family.name == "recipe"]
 
@@ -73,7 +73,7 @@ def run(ctx) -> ScenarioResult:
             _plant(conn, dependents)
             ours.append(_time_ms(lambda: invalidation.apply_events([event(i + 1)])))
             _plant(conn, dependents)
-            redis_only.append(_time_ms(lambda: store.invalidate(dependents)))
+            redis_only.append(_time_ms(lambda: ops.invalidate(dependents)))
         base = {}
         for itersize, reps in ((10, 1 if size >= 1_000_000 else 3), (1000, 3)):
             samples = []
@@ -110,15 +110,29 @@ def run(ctx) -> ScenarioResult:
         method=(
             f"One `recipe.changed` invalidation (recipe {recipe_id}: {len(dependents)} dependent keys - the recipe, the meal plans "
             f"using it, their families' shopping lists - plus a namespace bump of the recipe listings), median of {ours_iters} runs, "
-            "with N unrelated keys in the same Redis db. `ours` is `caching.invalidation.apply_events` (database lookup of the "
-            "dependents + one Redis round trip); `Redis part` is `caching.store.invalidate` alone. The baseline is django-redis "
-            "`cache.delete_pattern(\"recipe:*\")` (SCAN MATCH + DEL; median of 1-3 runs), which also misses the meal-plan and "
+            "with N unrelated keys in the same Redis db. `ours` is `eventcache.store.invalidation.apply_events` (database lookup of the "
+            "dependents + one Redis round trip); `Redis part` is `eventcache.store.ops.invalidate` alone. The baseline is django-redis "
+            '`cache.delete_pattern("recipe:*")` (SCAN MATCH + DEL; median of 1-3 runs), which also misses the meal-plan and '
             "shopping-list keys that show the recipe."
         ),
-        columns=["unrelated keys", "keys in db", "ours", "ours: Redis part", "delete_pattern (10)", "delete_pattern (1000)",
-                 "ratio vs 10", "ratio vs 1000"],
+        columns=[
+            "unrelated keys",
+            "keys in db",
+            "ours",
+            "ours: Redis part",
+            "delete_pattern (10)",
+            "delete_pattern (1000)",
+            "ratio vs 10",
+            "ratio vs 1000",
+        ],
         rows=rows,
         targets=targets,
-        chart=Chart("Invalidating one recipe vs keyspace size", "milliseconds (log)", [fmt_int(s) for s in sizes], chart, log=True,
-                    xlabel="unrelated keys in Redis"),
+        chart=Chart(
+            "Invalidating one recipe vs keyspace size",
+            "milliseconds (log)",
+            [fmt_int(s) for s in sizes],
+            chart,
+            log=True,
+            xlabel="unrelated keys in Redis",
+        ),
     )

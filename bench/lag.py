@@ -19,7 +19,9 @@ from bench.report import Chart, ScenarioResult, Target
 from bench.stats import fmt_int, fmt_ms, summarize_ms
 
 LAG_P99_TARGET_MS = 10.0
-RATE_PER_WRITER = 50  # writes/s per writer process (one web worker: ~6 ms write + ~6 ms delivery under load); above it, more writers
+RATE_PER_WRITER = (
+    50  # writes/s per writer process (one web worker: ~6 ms write + ~6 ms delivery under load); above it, more writers
+)
 DRAIN_SECONDS = 30  # after the writes, how long the worker gets to catch up before lags are read
 
 
@@ -59,7 +61,9 @@ def _drain(relay, seconds: float) -> bool:
     """Wait for the worker to process every row, running the sweep once a second as beat would; False if it
     has not within `seconds` (the worker is slower than the offered rate: the backlog would take minutes)."""
     try:
-        harness.wait_until(lambda: relay.sweep() is not None and _pending() == 0, timeout=seconds, interval=1.0, what="drain")
+        harness.wait_until(
+            lambda: relay.sweep() is not None and _pending() == 0, timeout=seconds, interval=1.0, what="drain"
+        )
         return True
     except harness.BenchError:
         return False
@@ -74,8 +78,9 @@ def _step_costs(recipe_ids, n: int) -> dict[str, float]:
     from django.core.signals import request_finished, request_started
 
     from bench.stats import summarize_ns
-    from events import consume, schema
-    from events.models import OutboxEvent
+    from eventcache import events as schema
+    from eventcache.consume import apply as consume
+    from eventcache.models import OutboxEvent
     from planner.models import Recipe
 
     harness.forget_events()
@@ -87,7 +92,9 @@ def _step_costs(recipe_ids, n: int) -> dict[str, float]:
         request_finished.send(sender=None)
         relay_ns.append(time.perf_counter_ns() - start)
         row = OutboxEvent.objects.latest("id")
-        event = schema.from_dict({"v": 1, "id": row.id, "kind": row.kind, "at": row.created_at.timestamp(), "data": row.data})
+        event = schema.from_dict(
+            {"v": 1, "id": row.id, "kind": row.kind, "at": row.created_at.timestamp(), "data": row.data}
+        )
         start = time.perf_counter_ns()
         consume.apply_message([event], [row.id])
         worker_ns.append(time.perf_counter_ns() - start)
@@ -98,7 +105,7 @@ def _step_costs(recipe_ids, n: int) -> dict[str, float]:
 def _outbox_state() -> str:
     from django.db.models import Count, Q
 
-    from events.models import OutboxEvent
+    from eventcache.models import OutboxEvent
 
     counts = OutboxEvent.objects.aggregate(
         unsent=Count("id", filter=Q(sent_at__isnull=True)),
@@ -109,7 +116,7 @@ def _outbox_state() -> str:
 
 
 def _pending() -> int:
-    from events.models import OutboxEvent
+    from eventcache.models import OutboxEvent
 
     return OutboxEvent.objects.filter(processed_at__isnull=True).count()
 
@@ -117,7 +124,7 @@ def _pending() -> int:
 def run(ctx) -> ScenarioResult:
     import time
 
-    from events import relay
+    from eventcache import relay
 
     rates = ctx.size([50, 200, 1000], [200])
     seconds = ctx.size(10, 1.5)
@@ -180,29 +187,58 @@ def run(ctx) -> ScenarioResult:
         writers1k = max(1, math.ceil(1000 / RATE_PER_WRITER))
         limit = []
         if achieved1k < 0.9 * 1000:
-            limit.append(f"the writers themselves reached only {achieved1k:,.0f} writes/s (each write = UPDATE + the primary-key "
-                         f"drop, then {fmt_ms(steps['relay'])} of delivery after the response, on 2 cores shared with the "
-                         "worker, PostgreSQL and Redis)")
+            limit.append(
+                f"the writers themselves reached only {achieved1k:,.0f} writes/s (each write = UPDATE + the primary-key "
+                f"drop, then {fmt_ms(steps['relay'])} of delivery after the response, on 2 cores shared with the "
+                "worker, PostgreSQL and Redis)"
+            )
         if lag1k.p99_ms >= LAG_P99_TARGET_MS:
-            limit.append(f"the worker's pub/sub listener dropped the keys first in {on_publish1k:.0%} of writes; the lag is "
-                         f"each process's wait for a core: {writers1k} writer processes, the worker ({worker1k:,.0f} events/s "
-                         "applied by its tasks), PostgreSQL and Redis share 2 cores, and each write costs them all CPU (the "
-                         "write, the delivery after it, the listener's drop, the task's apply); more cores would lift it")
-        notes.append(f"At 1,000 writes/s: p50 {fmt_ms(lag1k.median_ms)}, p99 {fmt_ms(lag1k.p99_ms)}. What limits it: "
-                     + ("; ".join(limit) if limit else "nothing measured here: the lag stays within the 10 ms target") + ".")
-    notes.append(f"Each write updates one of 200 recipes used by the meal plans of {len(world.family_ids)} families; "
-                 f"{seconds} s per rate.")
+            limit.append(
+                f"the worker's pub/sub listener dropped the keys first in {on_publish1k:.0%} of writes; the lag is "
+                f"each process's wait for a core: {writers1k} writer processes, the worker ({worker1k:,.0f} events/s "
+                "applied by its tasks), PostgreSQL and Redis share 2 cores, and each write costs them all CPU (the "
+                "write, the delivery after it, the listener's drop, the task's apply); more cores would lift it"
+            )
+        notes.append(
+            f"At 1,000 writes/s: p50 {fmt_ms(lag1k.median_ms)}, p99 {fmt_ms(lag1k.p99_ms)}. What limits it: "
+            + ("; ".join(limit) if limit else "nothing measured here: the lag stays within the 10 ms target")
+            + "."
+        )
+    notes.append(
+        f"Each write updates one of 200 recipes used by the meal plans of {len(world.family_ids)} families; "
+        f"{seconds} s per rate."
+    )
     return ScenarioResult(
         name="lag",
         title="Invalidation lag under write load",
         method=__doc__.split("\n", 2)[2].strip().replace("\n", " "),
-        columns=["target rate", "achieved", "writers", "events", f"unprocessed after +{DRAIN_SECONDS} s", "lag p50", "lag p99", "lag max",
-                 "dropped on publish first", "task p50", "task p99", "relay p50", "relay p99",
-                 "write p50 (writer)", "delivery p50 (after the write)", "worker rate"],
+        columns=[
+            "target rate",
+            "achieved",
+            "writers",
+            "events",
+            f"unprocessed after +{DRAIN_SECONDS} s",
+            "lag p50",
+            "lag p99",
+            "lag max",
+            "dropped on publish first",
+            "task p50",
+            "task p99",
+            "relay p50",
+            "relay p99",
+            "write p50 (writer)",
+            "delivery p50 (after the write)",
+            "worker rate",
+        ],
         rows=rows,
         targets=targets,
         notes=notes,
-        chart=Chart("Invalidation lag (commit -> keys dropped)", "milliseconds (log)", [f"{r}/s" for r in figures],
-                    {"p50": [figures[r][0].median_ms for r in figures], "p99": [figures[r][0].p99_ms for r in figures]}, log=True,
-                    xlabel="writes per second"),
+        chart=Chart(
+            "Invalidation lag (commit -> keys dropped)",
+            "milliseconds (log)",
+            [f"{r}/s" for r in figures],
+            {"p50": [figures[r][0].median_ms for r in figures], "p99": [figures[r][0].p99_ms for r in figures]},
+            log=True,
+            xlabel="writes per second",
+        ),
     )

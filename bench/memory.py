@@ -1,6 +1,6 @@
 """Memory: Redis bytes per cached value, and the size of every bookkeeping structure after 1 million events.
 
-Per value: MEMORY USAGE of cached recipes, meal plans and shopping lists filled through caching.readthrough.
+Per value: MEMORY USAGE of cached recipes, meal plans and shopping lists filled through eventcache.store.readthrough.
 Bookkeeping: one real worker applies rounds of bulk recipe updates (N events per round, relayed on commit)
 while shopping-list reads are recorded for ever more distinct users (three times the tracked bound in all);
 after each round the outbox is swept (relay.sweep with OUTBOX_RETENTION_SECONDS=0, i.e. prune everything
@@ -13,6 +13,7 @@ import statistics
 from bench import harness, seed
 from bench.report import Chart, ScenarioResult, Target
 from bench.stats import fmt_bytes, fmt_int
+from planner import cache
 
 NEW_READER_IDS = 10_000_000  # user ids of the simulated readers (no such users: only their popularity is recorded)
 
@@ -30,9 +31,9 @@ def _outbox() -> tuple[int, int]:
 
 
 def _checkpoint(conn, events_done: int) -> dict:
-    from caching import keys, store
+    from eventcache.store import keys, ops
 
-    hot, stats_key = store.full_name(keys.HOT_SHOPPING_LISTS), store.full_name(keys.STATS)
+    hot, stats_key = ops.full_name(keys.hot_set(cache.SHOPPING_LISTS)), ops.full_name(keys.STATS)
     rows, table_bytes = _outbox()
     return {
         "events": events_done,
@@ -40,8 +41,8 @@ def _checkpoint(conn, events_done: int) -> dict:
         "hot set bytes": conn.memory_usage(hot) or 0,
         "stats hash fields": conn.hlen(stats_key),
         "stats hash bytes": conn.memory_usage(stats_key) or 0,
-        "lease keys": _count_keys(conn, store.full_name("lease:*")),
-        "namespace keys": _count_keys(conn, store.full_name("ns:*")),
+        "lease keys": _count_keys(conn, ops.full_name("lease:*")),
+        "namespace keys": _count_keys(conn, ops.full_name("ns:*")),
         "outbox rows": rows,
         "outbox table bytes": table_bytes,
         "Redis keys": conn.dbsize(),
@@ -50,19 +51,20 @@ def _checkpoint(conn, events_done: int) -> dict:
 
 
 def _value_sizes(conn, world) -> list[list[str]]:
-    from caching import keys, readthrough, store
+    from eventcache.store import ops, readthrough
     from planner import payloads, shopping
 
     shopping.create_list(world.user_id, world.family_id, start=world.week[0], end=world.week[-1])
     samples = {
         "recipe (8 ingredients)": [
-            (keys.recipe(rid), lambda rid=rid: payloads.recipe_detail(rid)) for rid in world.recipe_ids[14:114]
+            (cache.recipe(rid), lambda rid=rid: payloads.recipe_detail(rid)) for rid in world.recipe_ids[14:114]
         ],
         "meal plan (one day, 2 entries)": [
-            (keys.meal_plan(day, world.family_id), lambda day=day: payloads.meal_plan(world.family_id, day)) for day in world.week
+            (cache.meal_plan(day, world.family_id), lambda day=day: payloads.meal_plan(world.family_id, day))
+            for day in world.week
         ],
         "shopping lists of a user (one 50-item list)": [
-            (keys.shopping_lists(world.user_id), lambda: payloads.shopping_lists(world.user_id))
+            (cache.shopping_lists(world.user_id), lambda: payloads.shopping_lists(world.user_id))
         ],
     }
     rows = []
@@ -70,7 +72,7 @@ def _value_sizes(conn, world) -> list[list[str]]:
         sizes, bodies = [], []
         for key, compute in pairs:
             body = readthrough.read(key, compute).body
-            sizes.append(conn.memory_usage(store.full_name(key.name)) or 0)
+            sizes.append(conn.memory_usage(ops.full_name(key.name)) or 0)
             bodies.append(len(body))
         rows.append([name, fmt_bytes(statistics.median(sizes)), fmt_bytes(statistics.median(bodies)), len(sizes)])
     return rows
@@ -81,8 +83,8 @@ def run(ctx) -> ScenarioResult:
     from django.db.models import F
     from django.test import override_settings
 
-    from caching import hotness, keys
-    from events import relay
+    from eventcache import relay
+    from eventcache.store import hotness
     from planner.models import Recipe
 
     per_round = ctx.size(100_000, 5_000)
@@ -99,14 +101,18 @@ def run(ctx) -> ScenarioResult:
     with harness.Worker("worker-memory", ctx.workdir), override_settings(HOT_LISTS_TRACKED_MAX=tracked_max):
         for r in range(rounds):
             for uid in world.user_ids:  # the real users' lists are hot: their invalidations pre-warm under leases
-                hotness.record(uid)
+                hotness.record(cache.shopping_lists(uid))
             for uid in range(next_reader, next_reader + readers_per_round):  # and ever-new readers past the bound
-                hotness.record(NEW_READER_IDS + uid)
+                hotness.record(cache.shopping_lists(NEW_READER_IDS + uid))
             next_reader += readers_per_round
             Recipe.objects.update(prep_minutes=F("prep_minutes") + 1)
             harness.flush_outbox()  # one flush is bounded; without beat, send the rest here
-            harness.wait_until(lambda: _outbox_unprocessed() == 0, timeout=600, interval=0.5,
-                               what=f"round {r + 1}'s events to be processed")
+            harness.wait_until(
+                lambda: _outbox_unprocessed() == 0,
+                timeout=600,
+                interval=0.5,
+                what=f"round {r + 1}'s events to be processed",
+            )
             with override_settings(OUTBOX_RETENTION_SECONDS=0):
                 while relay.sweep()["pruned"]:
                     pass
@@ -119,7 +125,7 @@ def run(ctx) -> ScenarioResult:
         "hot set members": tracked_max,
         "stats hash fields": None,
         "lease keys": settings.HOT_LISTS_TOP_N,
-        "namespace keys": len(keys.FAMILIES),
+        "namespace keys": len(cache.DOMAIN.families_by_name),
         "outbox rows": per_round,
         "outbox table bytes": None,
     }
@@ -131,7 +137,14 @@ def run(ctx) -> ScenarioResult:
         extra = byte_pairs.get(name)
         cell = lambda c: show(c[name]) + (f" ({fmt_bytes(c[extra])})" if extra else "")  # noqa: E731
         peak = max(c[name] for c in checkpoints)
-        rows.append([name, cell(first), cell(last), f"peak {show(peak)}; bound {show(bound) if bound is not None else 'none (must plateau: 2nd-half peak <= 1.5x 1st-half peak)'}"])
+        rows.append(
+            [
+                name,
+                cell(first),
+                cell(last),
+                f"peak {show(peak)}; bound {show(bound) if bound is not None else 'none (must plateau: 2nd-half peak <= 1.5x 1st-half peak)'}",
+            ]
+        )
         if bound is not None and peak > bound:
             unbounded.append(f"{name} peaked at {show(peak)} > {show(bound)}")
         # No declared bound: the second half's peak must not exceed the first half's by half again. Peaks, not two
@@ -140,8 +153,10 @@ def run(ctx) -> ScenarioResult:
         early = max(c[name] for c in checkpoints[1 : half + 1] or checkpoints[-1:])
         late = max(c[name] for c in checkpoints[half + 1 :] or checkpoints[-1:])
         if bound is None and late > early * 1.5 + 16:
-            unbounded.append(f"{name} still growing: peak {show(early)} in the first {fmt_int(mid['events'])} events -> "
-                             f"peak {show(late)} in the rest")
+            unbounded.append(
+                f"{name} still growing: peak {show(early)} in the first {fmt_int(mid['events'])} events -> "
+                f"peak {show(late)} in the rest"
+            )
     for name in ("Redis keys", "Redis used memory"):
         show = fmt_bytes if "memory" in name else fmt_int
         rows.append([f"{name} (cached values included)", show(first[name]), show(last[name]), ""])
@@ -163,16 +178,31 @@ def run(ctx) -> ScenarioResult:
         name="memory",
         title="Memory per value and bookkeeping after many events",
         method=__doc__.split("\n", 2)[2].strip().replace("\n", " "),
-        columns=["what", f"after round 1 ({fmt_int(per_round)} events) / bytes in Redis", f"after {fmt_int(total)} events / body bytes", "notes"],
+        columns=[
+            "what",
+            f"after round 1 ({fmt_int(per_round)} events) / bytes in Redis",
+            f"after {fmt_int(total)} events / body bytes",
+            "notes",
+        ],
         rows=rows,
         targets=targets,
-        notes=[f"{rounds} rounds of {fmt_int(per_round)} recipe.changed events; {fmt_int(3 * tracked_max)} distinct shopping-list "
-               f"readers recorded in all (HOT_LISTS_TRACKED_MAX={fmt_int(tracked_max)}). The outbox table's bytes are "
-               "PostgreSQL's, indexes included (the sweep's VACUUM makes deleted rows' space reusable; it is not returned to the OS)."],
-        chart=Chart("Bookkeeping sizes as events accumulate", "count (log)", [fmt_int(c["events"]) for c in checkpoints[1:]],
-                    {**{name: [max(1, c[name]) for c in checkpoints[1:]] for name in series_names},
-                     "outbox table (KiB)": [max(1, c["outbox table bytes"] // 1024) for c in checkpoints[1:]]}, log=True, kind="line",
-                    xlabel="events processed"),
+        notes=[
+            f"{rounds} rounds of {fmt_int(per_round)} recipe.changed events; {fmt_int(3 * tracked_max)} distinct shopping-list "
+            f"readers recorded in all (HOT_LISTS_TRACKED_MAX={fmt_int(tracked_max)}). The outbox table's bytes are "
+            "PostgreSQL's, indexes included (the sweep's VACUUM makes deleted rows' space reusable; it is not returned to the OS)."
+        ],
+        chart=Chart(
+            "Bookkeeping sizes as events accumulate",
+            "count (log)",
+            [fmt_int(c["events"]) for c in checkpoints[1:]],
+            {
+                **{name: [max(1, c[name]) for c in checkpoints[1:]] for name in series_names},
+                "outbox table (KiB)": [max(1, c["outbox table bytes"] // 1024) for c in checkpoints[1:]],
+            },
+            log=True,
+            kind="line",
+            xlabel="events processed",
+        ),
     )
 
 
@@ -185,6 +215,6 @@ def _autovacuum() -> str:
 
 
 def _outbox_unprocessed() -> int:
-    from events.models import OutboxEvent
+    from eventcache.models import OutboxEvent
 
     return OutboxEvent.objects.filter(processed_at__isnull=True).count()

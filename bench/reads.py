@@ -42,21 +42,29 @@ def _get_ok(client, path):
 
 def run(ctx) -> ScenarioResult:
     rounds, per_round = ctx.size((12, 20), (2, 8))
-    world = seed.build(recipes=ctx.size(5000, 500), families=ctx.size(200, 20), recipes_with_ingredients=ctx.size(5000, 500))
+    world = seed.build(
+        recipes=ctx.size(5000, 500), families=ctx.size(200, 20), recipes_with_ingredients=ctx.size(5000, 500)
+    )
     recipe_id = world.recipe_ids[0]
     days = [d.isoformat() for d in world.week]
 
     with (
         harness.WebServer("web-ours", ctx.workdir, CACHE_READS_ENABLED=1) as ours,
         harness.WebServer("web-nocache", ctx.workdir, CACHE_READS_ENABLED=0) as nocache,
-        harness.WebServer("web-dbsessions", ctx.workdir, SESSION_ENGINE="django.contrib.sessions.backends.db") as dbsess,
+        harness.WebServer(
+            "web-dbsessions", ctx.workdir, SESSION_ENGINE="django.contrib.sessions.backends.db"
+        ) as dbsess,
     ):
         me = Client(ours.url)
         me.login(world.username, seed.PASSWORD)
         created = me.request("POST", "/api/shopping-lists/", {"start": days[0], "end": days[-1]})
         if created.status != 201:
             raise harness.BenchError(f"creating the shopping list answered {created.status}: {created.body[:300]!r}")
-        clients = {"ours": me, "no cache": Client(nocache.url).use_session_of(me), "db sessions": Client(dbsess.url).use_session_of(me)}
+        clients = {
+            "ours": me,
+            "no cache": Client(nocache.url).use_session_of(me),
+            "db sessions": Client(dbsess.url).use_session_of(me),
+        }
         lists = _get_ok(me, "/api/shopping-lists/").json()["results"]
         list_lines = len(lists[0]["items"])
 
@@ -97,9 +105,21 @@ def run(ctx) -> ScenarioResult:
     for name in reads:
         b_client, b_server, b_hits = summaries(name, "no cache")
         o_client, o_server, o_hits = summaries(name, "ours")
-        rows.append([name, fmt_ms(b_server.median_ms), fmt_ms(b_server.p99_ms), fmt_ms(o_server.median_ms), fmt_ms(o_server.p99_ms),
-                     fmt_ratio(ratio(b_server.median_ms, o_server.median_ms)), fmt_ms(b_client.median_ms), fmt_ms(o_client.median_ms),
-                     fmt_ratio(ratio(b_client.median_ms, o_client.median_ms)), f"{o_hits:.0%} / {b_hits:.0%}", o_server.n])
+        rows.append(
+            [
+                name,
+                fmt_ms(b_server.median_ms),
+                fmt_ms(b_server.p99_ms),
+                fmt_ms(o_server.median_ms),
+                fmt_ms(o_server.p99_ms),
+                fmt_ratio(ratio(b_server.median_ms, o_server.median_ms)),
+                fmt_ms(b_client.median_ms),
+                fmt_ms(o_client.median_ms),
+                fmt_ratio(ratio(b_client.median_ms, o_client.median_ms)),
+                f"{o_hits:.0%} / {b_hits:.0%}",
+                o_server.n,
+            ]
+        )
         chart["no cache: server median"].append(b_server.median_ms)
         chart["ours: server median"].append(o_server.median_ms)
         chart["ours: server p99"].append(o_server.p99_ms)
@@ -142,10 +162,23 @@ def run(ctx) -> ScenarioResult:
         name="reads",
         title="Cached vs uncached reads over HTTP",
         method=__doc__.split("\n", 2)[2].strip().replace("\n", " "),
-        columns=["read", "baseline server p50", "baseline server p99", "ours server p50", "ours server p99", "ratio (server p50)",
-                 "baseline client p50", "ours client p50", "ratio (client p50)", "X-Cache HIT", "samples"],
+        columns=[
+            "read",
+            "baseline server p50",
+            "baseline server p99",
+            "ours server p50",
+            "ours server p99",
+            "ratio (server p50)",
+            "baseline client p50",
+            "ours client p50",
+            "ratio (client p50)",
+            "X-Cache HIT",
+            "samples",
+        ],
         rows=rows,
         targets=targets,
         notes=notes,
-        chart=Chart("Reads over HTTP (server time)", "milliseconds (log)", [n.split(" (")[0] for n in reads], chart, log=True),
+        chart=Chart(
+            "Reads over HTTP (server time)", "milliseconds (log)", [n.split(" (")[0] for n in reads], chart, log=True
+        ),
     )

@@ -52,8 +52,8 @@ class ScenarioResult:
 def text_table(columns, rows) -> str:
     cells = [list(map(str, columns))] + [list(map(str, r)) for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cells[0], widths)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells[1:]]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells[1:]]
     return "\n".join(lines)
 
 
@@ -191,7 +191,7 @@ def machine_info(redis_conn, db_connection, repo: Path) -> dict:
     commit = _first_line(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"])
     dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True).stdout
     return {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "CPU": f"{cpu}, {os.cpu_count()} cores",
         "memory": mem,
         "OS": platform.platform(),

@@ -32,14 +32,28 @@ def week_start(today: dt.date | None = None) -> dt.date:
     return today - dt.timedelta(days=today.weekday())
 
 
-def build(recipes: int = 500, families: int = 20, users_per_family: int = 2, recipes_with_ingredients: int = 2000,
-          ingredients_per_recipe: int = 8, seed: int = 5) -> World:
+def build(
+    recipes: int = 500,
+    families: int = 20,
+    users_per_family: int = 2,
+    recipes_with_ingredients: int = 2000,
+    ingredients_per_recipe: int = 8,
+    seed: int = 5,
+) -> World:
     """Reset everything and write the world. Sizes are counts of rows; ~1 s per 10k recipes."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.db import transaction
 
-    from planner.models import Family, FamilyMembership, MealPlan, MealPlanEntry, Recipe, RecipeIngredient, UserPreferences
+    from planner.models import (
+        Family,
+        FamilyMembership,
+        MealPlan,
+        MealPlanEntry,
+        Recipe,
+        RecipeIngredient,
+        UserPreferences,
+    )
 
     rng = random.Random(seed)
     User = get_user_model()
@@ -58,7 +72,9 @@ def build(recipes: int = 500, families: int = 20, users_per_family: int = 2, rec
         recipe_objs = []
         for start in range(0, recipes, 10_000):
             chunk = [
-                Recipe(author=users[i % len(users)], title=f"recipe {i}", description="bench", servings=4, prep_minutes=20)
+                Recipe(
+                    author=users[i % len(users)], title=f"recipe {i}", description="bench", servings=4, prep_minutes=20
+                )
                 for i in range(start, min(recipes, start + 10_000))
             ]
             recipe_objs += Recipe.objects.bulk_create(chunk, batch_size=5000)
@@ -69,7 +85,9 @@ def build(recipes: int = 500, families: int = 20, users_per_family: int = 2, rec
             else:
                 names = [f"ingredient {rng.randrange(500):03d}" for _ in range(ingredients_per_recipe)]
             for pos, name in enumerate(dict.fromkeys(names)):
-                lines.append(RecipeIngredient(recipe=r, ingredient=name, quantity=rng.randint(1, 500), unit="g", position=pos))
+                lines.append(
+                    RecipeIngredient(recipe=r, ingredient=name, quantity=rng.randint(1, 500), unit="g", position=pos)
+                )
         RecipeIngredient.objects.bulk_create(lines, batch_size=5000)
         plans = MealPlan.objects.bulk_create([MealPlan(family=f, date=d) for f in fams for d in week])
         entries = []

@@ -1,7 +1,7 @@
 """Stampede: 200 concurrent readers of a hot shopping list that was just invalidated.
 
 Each round fills the list, invalidates it, then releases 200 reader threads at once (a barrier). Ours:
-caching.readthrough.read (one filler under a lease, the others wait for its value). Baseline: the plain
+eventcache.store.readthrough.read (one filler under a lease, the others wait for its value). Baseline: the plain
 read-through `cache.get` / compute / `cache.set`. Computations are counted around the real payload function
 (planner.payloads.shopping_lists); latency is each reader's, from the barrier to its answer. Each
 computation uses its own database connection, at most 40 at once (PostgreSQL here allows 100 in all).
@@ -13,6 +13,7 @@ import threading
 from bench import harness, seed
 from bench.report import Chart, ScenarioResult, Target
 from bench.stats import fmt_ms, fmt_ratio, now_ns, ratio, summarize_ns
+from planner import cache as planner_cache
 
 READERS = 200
 DB_CONNECTIONS = 40
@@ -64,13 +65,15 @@ def run(ctx) -> ScenarioResult:
     from django.core.cache import cache
     from django.core.serializers.json import DjangoJSONEncoder
 
-    from caching import keys, readthrough, store
+    from eventcache.store import ops, readthrough
     from planner import shopping
 
     rounds = ctx.size(6, 2)
-    world = seed.build(recipes=ctx.size(5000, 500), families=ctx.size(200, 20), recipes_with_ingredients=ctx.size(5000, 500))
+    world = seed.build(
+        recipes=ctx.size(5000, 500), families=ctx.size(200, 20), recipes_with_ingredients=ctx.size(5000, 500)
+    )
     shopping.create_list(world.user_id, world.family_id, start=world.week[0], end=world.week[-1])
-    key = keys.shopping_lists(world.user_id)
+    key = planner_cache.shopping_lists(world.user_id)
 
     # 200 readers in ONE process need more than redis-py 8's default pool of 100 connections; past it the pool
     # raises MaxConnectionsError. A web deployment spreads readers over processes, each with its own pool.
@@ -81,8 +84,8 @@ def run(ctx) -> ScenarioResult:
     for mode in ("baseline", "ours"):
         compute = CountedCompute(world.user_id)
         if mode == "ours":
-            read = lambda: readthrough.read(key, compute, hot_user_id=world.user_id)  # noqa: E731
-            invalidate = lambda: store.invalidate([key])  # noqa: E731
+            read = lambda: readthrough.read(key, compute)  # noqa: E731
+            invalidate = lambda: ops.invalidate([key])  # noqa: E731
         else:
 
             def read():
@@ -122,10 +125,17 @@ def run(ctx) -> ScenarioResult:
         columns=["read path", "computations per round", "read p50", "read p99", "read max"],
         rows=rows,
         targets=targets,
-        notes=[f"The bench process raises its own redis-py pool limit from {pool_default} to {READERS + 50} connections so that "
-               f"{READERS} threads of one process can all talk to Redis (otherwise the pool raises MaxConnectionsError and "
-               "readthrough degrades to the database for a moment).",
-               f"{rounds} rounds of {READERS} readers each; p99 ratio baseline/ours {fmt_ratio(ratio(b_lat.p99_ms, o_lat.p99_ms))}."],
-        chart=Chart("Stampede: computations and p99 latency", "count / milliseconds (log)", ["computations per round (max)", "read p99 (ms)"],
-                    {"baseline": [max(b_comp), b_lat.p99_ms], "ours": [max(o_comp), o_lat.p99_ms]}, log=True),
+        notes=[
+            f"The bench process raises its own redis-py pool limit from {pool_default} to {READERS + 50} connections so that "
+            f"{READERS} threads of one process can all talk to Redis (otherwise the pool raises MaxConnectionsError and "
+            "readthrough degrades to the database for a moment).",
+            f"{rounds} rounds of {READERS} readers each; p99 ratio baseline/ours {fmt_ratio(ratio(b_lat.p99_ms, o_lat.p99_ms))}.",
+        ],
+        chart=Chart(
+            "Stampede: computations and p99 latency",
+            "count / milliseconds (log)",
+            ["computations per round (max)", "read p99 (ms)"],
+            {"baseline": [max(b_comp), b_lat.p99_ms], "ours": [max(o_comp), o_lat.p99_ms]},
+            log=True,
+        ),
     )

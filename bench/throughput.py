@@ -2,7 +2,7 @@
 
 Ours: `Recipe.objects.update(...)` on N recipes writes N outbox rows in one transaction; the relay sends
 them on commit in batches of EVENT_BATCH_SIZE; then one worker (`--pool solo`) is started and works
-through the queue (each task also takes the delivered rows no task has applied yet, events/consume.py).
+through the queue (each task also takes the delivered rows no task has applied yet, eventcache/consume/apply.py).
 Baseline: the same events sent one Celery task per event (relay.publish with EVENT_BATCH_SIZE=1) to the same
 task and worker, with that coalescing off (WORKER_COALESCE_MAX_ROWS=0). Rate = events processed between the first and the last
 batch's processed_at (PostgreSQL time), so worker start-up is not counted.
@@ -32,7 +32,7 @@ def _processing_rate() -> tuple[float, int]:
 
 
 def _pending() -> int:
-    from events.models import OutboxEvent
+    from eventcache.models import OutboxEvent
 
     return OutboxEvent.objects.filter(processed_at__isnull=True).count()
 
@@ -47,8 +47,9 @@ def run(ctx) -> ScenarioResult:
     from django.conf import settings
     from django.test import override_settings
 
-    from events import relay, schema
-    from events.models import OutboxEvent
+    from eventcache import events as schema
+    from eventcache import relay
+    from eventcache.models import OutboxEvent
     from planner.models import Recipe
 
     n = ctx.size(100_000, 3_000)
@@ -71,7 +72,9 @@ def run(ctx) -> ScenarioResult:
     harness.broker_redis().flushdb()  # drop the relay's batched tasks; send single-event ones instead
     rows = list(OutboxEvent.objects.order_by("id"))
     events = [
-        schema.from_dict({"v": schema.SCHEMA_VERSION, "id": r.id, "kind": r.kind, "at": r.created_at.timestamp(), "data": r.data})
+        schema.from_dict(
+            {"v": schema.SCHEMA_VERSION, "id": r.id, "kind": r.kind, "at": r.created_at.timestamp(), "data": r.data}
+        )
         for r in rows
     ]
     start = now_ns()
@@ -103,8 +106,15 @@ def run(ctx) -> ScenarioResult:
         columns=["mode", "events", "events/s (one worker)", "ratio", "notes"],
         rows=rows_out,
         targets=targets,
-        notes=[f"The baseline rate is measured over {fmt_int(n_base)} events (a rate; one task per event for "
-               f"all {fmt_int(n)} would take minutes)."],
-        chart=Chart("Events per second, one worker process", "events/s (log)", ["batched (ours)", "one task per event"],
-                    {"events/s": [ours_rate, base_rate]}, log=True),
+        notes=[
+            f"The baseline rate is measured over {fmt_int(n_base)} events (a rate; one task per event for "
+            f"all {fmt_int(n)} would take minutes)."
+        ],
+        chart=Chart(
+            "Events per second, one worker process",
+            "events/s (log)",
+            ["batched (ours)", "one task per event"],
+            {"events/s": [ours_rate, base_rate]},
+            log=True,
+        ),
     )

@@ -26,7 +26,7 @@ def _in_process_costs(recipe_id: int, n: int) -> dict[str, list[int]]:
     from django.core.signals import request_finished, request_started
     from django.db import connection
 
-    from events import relay
+    from eventcache import relay
     from planner.models import Recipe
 
     times = {"write on": [], "write off": [], "delivery": []}
@@ -55,7 +55,9 @@ def _in_process_costs(recipe_id: int, n: int) -> dict[str, list[int]]:
 def run(ctx) -> ScenarioResult:
     # Many short rounds: this machine's speed drifts over seconds, and short rounds make the drift hit both sides alike.
     rounds, per_round = ctx.size((100, 5), (6, 4))
-    world = seed.build(recipes=ctx.size(5000, 500), families=ctx.size(200, 20), recipes_with_ingredients=ctx.size(5000, 500))
+    world = seed.build(
+        recipes=ctx.size(5000, 500), families=ctx.size(200, 20), recipes_with_ingredients=ctx.size(5000, 500)
+    )
     recipe_id = world.recipe_ids[0]  # written by bench0, its author
     samples = {"on": [], "off": []}
     try:
@@ -89,7 +91,10 @@ def run(ctx) -> ScenarioResult:
 
     stats = {}
     for side, resps in samples.items():
-        stats[side] = (summarize_ns([r.client_ns for r in resps]), summarize_ms([times[r.tag] for r in resps if r.tag in times]))
+        stats[side] = (
+            summarize_ns([r.client_ns for r in resps]),
+            summarize_ms([times[r.tag] for r in resps if r.tag in times]),
+        )
     (off_client, off_server), (on_client, on_server) = stats["off"], stats["on"]
     added = on_server.median_ms - off_server.median_ms
     rows = [
@@ -121,6 +126,10 @@ def run(ctx) -> ScenarioResult:
         columns=["PATCH /api/recipes/{id}/", "server p50", "server p99", "client p50", "client p99", "samples"],
         rows=rows,
         targets=targets,
-        chart=Chart("PATCH /api/recipes/{id}/ (server time)", "milliseconds", ["p50", "p99"],
-                    {"off": [off_server.median_ms, off_server.p99_ms], "on (ours)": [on_server.median_ms, on_server.p99_ms]}),
+        chart=Chart(
+            "PATCH /api/recipes/{id}/ (server time)",
+            "milliseconds",
+            ["p50", "p99"],
+            {"off": [off_server.median_ms, off_server.p99_ms], "on (ours)": [on_server.median_ms, on_server.p99_ms]},
+        ),
     )

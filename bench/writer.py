@@ -35,9 +35,8 @@ def main(argv=None) -> int:
     django.setup()
     from django.core.signals import request_finished, request_started
 
-    from planner.models import Recipe
-
     from bench.stats import summarize_ns
+    from planner.models import Recipe
 
     recipe_ids = [int(x) for x in args.recipes.split(",")]
     total = int(args.rate * args.seconds)
@@ -79,8 +78,19 @@ def main(argv=None) -> int:
         writes += 1
     elapsed = time.perf_counter() - start
     s, d = summarize_ns(latencies), summarize_ns(deliveries)
-    print(json.dumps({"writes": writes, "seconds": elapsed, "write_p50_ms": s.median_ms, "write_p99_ms": s.p99_ms,
-                      "delivery_p50_ms": d.median_ms, "pid": connection.connection.info.backend_pid, "commits": commits}))
+    print(
+        json.dumps(
+            {
+                "writes": writes,
+                "seconds": elapsed,
+                "write_p50_ms": s.median_ms,
+                "write_p99_ms": s.p99_ms,
+                "delivery_p50_ms": d.median_ms,
+                "pid": connection.connection.info.backend_pid,
+                "commits": commits,
+            }
+        )
+    )
     return 0
 
 

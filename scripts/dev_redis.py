@@ -119,27 +119,42 @@ class EmbeddedRedis:
         say(f"stopped the embedded {self.kind} at {self.url}")
 
 
-def start_embedded() -> EmbeddedRedis:
-    port = 6379 if _port_is_free(6379) else free_port()
+def start_embedded(prefer_default_port: bool = True, quiet: bool = False) -> EmbeddedRedis:
+    """Start a server; on 6379 when it is free and `prefer_default_port`, else on a free port. `quiet` discards
+    its own log (a start-up failure is still reported, by the RuntimeError below)."""
+    port = 6379 if prefer_default_port and _port_is_free(6379) else free_port()
     url = f"redis://127.0.0.1:{port}/0"
     workdir = tempfile.TemporaryDirectory(prefix="recipe-planner-redis-")
     binary = find_redis_server()
     if binary:
         kind = "redis-server"
         command = [
-            binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", workdir.name, "--loglevel", "warning",
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir.name,
+            "--loglevel",
+            "warning",
         ]
     else:
         kind = "fakeredis TCP server (pure Python, a last resort: no real Redis could be found or installed)"
         command = [
-            sys.executable, "-c",
+            sys.executable,
+            "-c",
             "import sys; from fakeredis import TcpFakeServer; "
             "TcpFakeServer(('127.0.0.1', int(sys.argv[1]))).serve_forever()",
             str(port),
         ]
     # Its own session: Ctrl-C in the terminal reaches the app first; we stop Redis after the app is down.
-    process = subprocess.Popen(command, cwd=workdir.name, start_new_session=True)
+    output = subprocess.DEVNULL if quiet else None
+    process = subprocess.Popen(command, cwd=workdir.name, start_new_session=True, stdout=output, stderr=output)
     deadline = time.monotonic() + 15
     while not answers_ping(url):
         if process.poll() is not None or time.monotonic() > deadline:

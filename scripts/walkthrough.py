@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
-from config.redis_url import mask  # noqa: E402
+from eventcache.redis_url import mask  # noqa: E402
 
 COOKIES = "/tmp/recipe-planner.cookies"
 
@@ -48,7 +48,7 @@ def walkthrough(base_url: str, redis_url: str) -> str:
         "",
         "# 1. Log in as the demo user (the cookie jar keeps the session and the csrftoken cookies)",
         f"curl -s -c {COOKIES} -H 'Content-Type: application/json' \\",
-        f"     -d '{{\"username\": \"demo\", \"password\": \"demo123\"}}' {base_url}/api/auth/login/",
+        f'     -d \'{{"username": "demo", "password": "demo123"}}\' {base_url}/api/auth/login/',
         "",
         "# 2. Read a recipe twice: X-Cache: MISS (built from the database), then X-Cache: HIT (from Redis)",
         f"curl -s -b {COOKIES} -D - -o /dev/null {recipe} | grep -i x-cache",
@@ -61,7 +61,7 @@ def walkthrough(base_url: str, redis_url: str) -> str:
         f"{cli} SUBSCRIBE recipe_planner:events        # in a third terminal",
         f"CSRF=$(awk '$6 == \"csrftoken\" {{print $7}}' {COOKIES})",
         f"curl -s -b {COOKIES} -c {COOKIES} -X PATCH -H \"X-CSRFToken: $CSRF\" -H 'Content-Type: application/json' \\",
-        f"     -d '{{\"title\": \"Buttermilk pancakes (edited)\"}}' {recipe}",
+        f'     -d \'{{"title": "Buttermilk pancakes (edited)"}}\' {recipe}',
         f"{_manage(redis_url)} cache_stats",
         "=" * 100,
         "",

@@ -19,14 +19,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 import django  # noqa: E402
 from django.apps import apps  # noqa: E402
 
+from config.cli import setting_errors_exit  # noqa: E402
+
 if not apps.ready:  # under pytest-django (or any Django process) Django is already set up
-    django.setup()
+    with setting_errors_exit():  # a missing SECRET_KEY is one line, not a traceback through Celery's app loading
+        django.setup()
 
 from celery import Celery, bootsteps, signals  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from config import queues  # noqa: E402
-from config.redis_url import mask  # noqa: E402
+from eventcache.redis_url import mask  # noqa: E402
 from worker import rejections  # noqa: E402
 
 logger = logging.getLogger("worker")
@@ -46,14 +49,14 @@ rejections.connect()
 
 
 class EventMonitorStep(bootsteps.StartStopStep):
-    """Runs the pub/sub monitor (events/monitor.py) for as long as the worker runs."""
+    """Runs the pub/sub monitor (eventcache/consume/listener.py) for as long as the worker runs."""
 
     def __init__(self, worker, **kwargs):
         super().__init__(worker, **kwargs)
         self.enabled = bool(settings.REDIS_URL)
 
     def create(self, worker):
-        from events.monitor import EventMonitor
+        from eventcache.consume.listener import EventMonitor
 
         return EventMonitor()
 

@@ -16,7 +16,7 @@ import logging
 from celery import signals
 from celery.worker.consumer import Consumer
 
-from caching import stats
+from eventcache import stats
 
 logger = logging.getLogger("worker.rejections")
 

@@ -17,9 +17,9 @@ from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from redis.exceptions import RedisError
 
-from caching import stats, warmers
-from events import consume, relay
-from events.schema import InvalidEvent, from_dict
+from eventcache import relay, stats, warm
+from eventcache.consume import apply as consume
+from eventcache.events import InvalidEvent, from_dict
 
 logger = logging.getLogger("worker.tasks")
 
@@ -64,8 +64,8 @@ def _pause_for_crash_test() -> None:
 
 @shared_task(base=TransientTask, name="worker.tasks.process_events")
 def process_events(events, outbox_ids):
-    """Apply a batch of events (wire dicts, events/schema.py) to the cache, together with any other delivered
-    outbox rows not applied yet (events/consume.py), then mark their outbox rows processed."""
+    """Apply a batch of events (wire dicts, eventcache/events.py) to the cache, together with any other delivered
+    outbox rows not applied yet (eventcache/consume/apply.py), then mark their outbox rows processed."""
     if not isinstance(events, list) or not _is_id_list(outbox_ids):
         logger.warning(
             "process_events: malformed arguments dropped (events: %s, outbox_ids: %s)",
@@ -117,10 +117,10 @@ def sweep_outbox():
 @shared_task(base=TransientTask, name="worker.tasks.refresh_hot_lists")
 def refresh_hot_lists():
     """Recompute the hottest shopping lists ahead of their expiry."""
-    return warmers.refresh_hot_lists()
+    return warm.run("refresh_hot_lists")  # declared in planner/cache.py
 
 
 @shared_task(base=TransientTask, name="worker.tasks.refresh_preferences")
 def refresh_preferences():
     """Recompute active users' cached preferences, in chunks, with jittered TTLs."""
-    return warmers.refresh_preferences()
+    return warm.run("refresh_preferences")

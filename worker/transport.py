@@ -1,4 +1,4 @@
-"""kombu's Redis transport (events/broker.py's, which publishes without building a redis-py client per message),
+"""kombu's Redis transport (eventcache/broker.py's, which publishes without building a redis-py client per message),
 made to survive a queue item that is not a kombu message.
 
 kombu's Redis channel pops an item (BRPOP) and JSON-decodes its envelope before any Celery hook sees it. An item
@@ -17,8 +17,7 @@ from json import JSONDecodeError
 from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import str_to_bytes
 
-from events import broker
-
+from eventcache import broker
 from worker.rejections import count_rejected_message
 
 logger = logging.getLogger("worker.transport")

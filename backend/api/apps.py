@@ -3,3 +3,10 @@ from django.apps import AppConfig
 
 class ApiConfig(AppConfig):
     name = "api"
+
+    def ready(self):
+        from django.contrib import admin
+
+        from api.admin_login import ThrottledAdminAuthenticationForm
+
+        admin.site.login_form = ThrottledAdminAuthenticationForm  # /admin/login/ throttled like the API login

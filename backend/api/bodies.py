@@ -7,32 +7,62 @@ its default (POST/PUT, partial=False). Limits keep one request's work bounded.
 
 import re
 
+from django.conf import settings
+
 from api import fields as f
 from api import validation as v
 from api.errors import bad_input
-from planner.models import Diet, Meal, Unit, UnitSystem
+from planner.models import (
+    Diet,
+    Meal,
+    Recipe,
+    RecipeIngredient,
+    ShoppingList,
+    ShoppingListItem,
+    Tag,
+    Unit,
+    UnitSystem,
+    normalise_name,
+)
 
 MAX_INGREDIENT_LINES = 100
 MAX_TAGS = 20
 MAX_PLAN_ENTRIES = 50
 MAX_DISLIKED = 100
-MAX_LIST_DAYS = 366
-# A tag is stored lower-case, the same rule as a cache key part (caching.keys). Checked before lower-casing, since
+
+
+def _column(model, field: str) -> int:
+    """The database column's limit: a string longer than this would fail the INSERT (a 500), not validation."""
+    return model._meta.get_field(field).max_length
+
+
+TITLE_MAX = _column(Recipe, "title")
+TAG_MAX = _column(Tag, "name")
+INGREDIENT_MAX = min(_column(RecipeIngredient, "ingredient"), _column(ShoppingListItem, "ingredient"))
+LIST_NAME_MAX = _column(ShoppingList, "name")
+DESCRIPTION_MAX = 10_000  # a TextField: our own bound, not the column's
+# A tag is stored lower-case, the same rule as a cache key part (eventcache.declare.SLUG). Checked before lower-casing, since
 # str.lower() maps a few non-ASCII letters (the Kelvin sign) to ASCII ones.
 _TAG = re.compile(r"[A-Za-z0-9_-]{1,50}")
 TAG_PATTERN = r"^\s*[A-Za-z0-9_-]{1,50}\s*$"
 
 
 def _ingredient_name(value, name: str) -> str:
-    return " ".join(v.clean_text(value, name, max_length=100).split()).lower()
+    return v.clean_text(value, name, max_length=INGREDIENT_MAX, normalise=normalise_name)
 
 
-INGREDIENT_NAME = f.text_schema(100, description="stored lower-case, runs of whitespace collapsed")
+INGREDIENT_NAME = f.text_schema(
+    INGREDIENT_MAX, description="stored lower-case, runs of whitespace collapsed; that form fits maxLength too"
+)
 
 _LINE_FIELDS = ("ingredient", "quantity", "unit")
 INGREDIENT_LINE = {
     "type": "object",
-    "properties": {"ingredient": INGREDIENT_NAME, "quantity": f.quantity_schema(), "unit": f.Choice(tuple(Unit.values)).schema()},
+    "properties": {
+        "ingredient": INGREDIENT_NAME,
+        "quantity": f.quantity_schema(),
+        "unit": f.Choice(tuple(Unit.values)).schema(),
+    },
     "required": list(_LINE_FIELDS),
 }
 
@@ -50,20 +80,20 @@ def _ingredient_line(item, where: str) -> dict:
 
 
 def _tag(item, where: str) -> str:
-    name = v.clean_text(item, where, max_length=50)
+    name = v.clean_text(item, where, max_length=TAG_MAX)
     if not _TAG.fullmatch(name):
         raise bad_input({where: "a tag is 1-50 of a-z, 0-9, '-' or '_'"})
     return name.lower()
 
 
-TAG = {"type": "string", "maxLength": 50, "pattern": TAG_PATTERN, "description": "stored lower-case"}
+TAG = {"type": "string", "maxLength": TAG_MAX, "pattern": TAG_PATTERN, "description": "stored lower-case"}
 
 LOGIN = f.Body({"username": f.Text(150, required=True), "password": f.Text(4096, required=True, strip=False)})
 
 RECIPE = f.Body(
     {
-        "title": f.Text(200, required=True),
-        "description": f.Text(10_000, allow_blank=True),
+        "title": f.Text(TITLE_MAX, required=True),
+        "description": f.Text(DESCRIPTION_MAX, allow_blank=True),
         "servings": f.Integer(1, 100),
         "prep_minutes": f.Integer(0, 24 * 60),
         "ingredients": f.Array(MAX_INGREDIENT_LINES, _ingredient_line, INGREDIENT_LINE),
@@ -107,9 +137,9 @@ SHOPPING_LIST = f.Body(
     {
         "start": f.Date(required=True),
         "end": f.Date(required=True),
-        "name": f.Text(100, allow_blank=True, default=""),
+        "name": f.Text(LIST_NAME_MAX, allow_blank=True, default=""),
     },
-    f"end is not before start, and a list covers at most {MAX_LIST_DAYS} days",
+    "end is not before start, and a list covers at most SHOPPING_LIST_MAX_DAYS days (a server setting)",
 )
 
 
@@ -117,14 +147,15 @@ def shopping_list(body: dict) -> dict:
     fields = SHOPPING_LIST.clean(body)
     if fields["end"] < fields["start"]:
         raise bad_input({"end": "must not be before start"}, "invalid_date")
-    if (fields["end"] - fields["start"]).days >= MAX_LIST_DAYS:
-        raise bad_input({"end": f"a list covers at most {MAX_LIST_DAYS} days"})
+    max_days = settings.SHOPPING_LIST_MAX_DAYS
+    if (fields["end"] - fields["start"]).days >= max_days:
+        raise bad_input({"end": f"a list covers at most {max_days} days"})
     return fields
 
 
 MANUAL_ITEM = f.Body(
     {
-        "ingredient": f.Text(100, required=True),
+        "ingredient": f.Text(INGREDIENT_MAX, required=True, normalise=normalise_name),
         "quantity": f.Quantity(default=v.quantity(1, "quantity")),
         "unit": f.Choice(tuple(Unit.values), default=Unit.PIECE.value),
     }
@@ -132,8 +163,7 @@ MANUAL_ITEM = f.Body(
 
 
 def manual_item(body: dict) -> dict:
-    fields = MANUAL_ITEM.clean(body)
-    return fields | {"ingredient": _ingredient_name(fields["ingredient"], "ingredient")}
+    return MANUAL_ITEM.clean(body)
 
 
 ITEM_UPDATE = f.Body({"checked": f.Boolean(required=True)})

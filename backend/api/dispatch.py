@@ -2,14 +2,16 @@
 
 - a method without a handler -> 405 JSON (with Allow);
 - no identity -> 401 JSON (never a redirect to a login page), unless the endpoint is public;
-- ApiError -> its JSON body; a value that cannot be a cache key part -> 400; an oversized body -> 413.
+- ApiError -> its JSON body; a value that cannot be a cache key part -> 400; an oversized body -> 413;
+- every answer is `Cache-Control: private` (personal: a shared cache must never keep it; SessionMiddleware adds
+  `Vary: Cookie`). cached_response() sets it too, so api.fast_path's hits, whose headers come from it, match.
 
 Handlers are `handler(request, me, **url_kwargs)` where `me` is api.identity's dict (None when public).
 
 A cached GET names the read it will do with `cached_get=plan`, `plan(request, user_id, **url_kwargs) ->
 PlannedRead | None`, and does it with dispatch.read(request, key, compute): on a hit, the session, the
 identity and the value then come in one Redis round trip (api.identity). `plan` must name exactly the key
-(and hot_user_id) the GET handler reads for that user, and validate the same input; it may raise ApiError
+the GET handler reads for that user, and validate the same input; it may raise ApiError
 or InvalidKeyPart like the handler (the handler answers them after authentication), or return None when
 the key needs the identity first (meal plans need the family). With `serves_cached_body=True` the endpoint also
 promises that its GET answers a hit with exactly cached_response() of that read (the stored body untouched):
@@ -19,12 +21,13 @@ api.fast_path may then answer a verified hit in front of Django. The view carrie
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
+from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt as django_csrf_exempt
 
 from api import identity
 from api.errors import ApiError, error_response, too_large_error
-from caching import readthrough
-from caching.keys import InvalidKeyPart
+from eventcache.declare import InvalidKeyPart
+from eventcache.store import readthrough
 
 
 def endpoint(*, public=False, csrf_exempt=False, cached_get=None, serves_cached_body=False, **handlers):
@@ -34,6 +37,11 @@ def endpoint(*, public=False, csrf_exempt=False, cached_get=None, serves_cached_
     allowed = ", ".join(sorted(handlers))
 
     def view(request, **kwargs):
+        response = answer(request, **kwargs)
+        patch_cache_control(response, private=True)
+        return response
+
+    def answer(request, **kwargs):
         handler = handlers.get(request.method)
         if handler is None:
             response = error_response(405, "method_not_allowed", f"allowed: {allowed}")
@@ -71,14 +79,15 @@ def endpoint(*, public=False, csrf_exempt=False, cached_get=None, serves_cached_
     return django_csrf_exempt(view) if csrf_exempt else view
 
 
-def read(request, key, compute, *, hot_user_id=None) -> readthrough.CacheRead:
+def read(request, key, compute) -> readthrough.CacheRead:
     """readthrough.read of `key`, starting from the read fetched with the caller's identity if it is this one."""
-    first = identity.take_fetched(request, key, hot_user_id)
-    return readthrough.read(key, compute, hot_user_id=hot_user_id, first=first)
+    first = identity.take_fetched(request, key)
+    return readthrough.read(key, compute, first=first)
 
 
 def cached_response(result) -> HttpResponse:
     """A readthrough.CacheRead as the response: the stored JSON bytes, untouched, and X-Cache."""
     response = HttpResponse(result.body, content_type="application/json")
     response["X-Cache"] = "HIT" if result.hit else "MISS"
+    patch_cache_control(response, private=True)
     return response

@@ -27,7 +27,7 @@ Everything else goes to Django, which answers it as if this layer did not exist:
 
 Django's request_started/request_finished signals are not sent for an answer given here. Their receivers
 are the database's connection upkeep (close_old_connections; a hit touches no database), Django's query log
-reset and URLconf reset, the caches' close (a no-op for django-redis) and events.relay, which delivers the
+reset and URLconf reset, the caches' close (a no-op for django-redis) and eventcache.relay, which delivers the
 events a request's writes committed (a hit writes nothing). None of them has anything to do for a hit.
 """
 
@@ -46,7 +46,7 @@ from django.utils.module_loading import import_string
 
 from api import dispatch, identity
 from api.errors import ApiError
-from caching import keys, readthrough, store
+from eventcache.store import keys, ops, readthrough
 
 log = logging.getLogger("api.fast_path")
 
@@ -93,7 +93,7 @@ def _exact() -> bool:
     return bool(
         settings.API_FAST_PATH
         and settings.CACHE_READS_ENABLED
-        and store.uses_redis()
+        and ops.uses_redis()
         and tuple(settings.MIDDLEWARE) == MIDDLEWARE
         and settings.SESSION_ENGINE == CACHED_DB
         and settings.SESSION_CACHE_ALIAS == "default"  # the script reads the session with the default cache's client
@@ -179,7 +179,11 @@ def _answer(environ) -> tuple[str, list, bytes] | None:
     """(status, headers, body) of a verified hit, or None: Django answers (see the module doc)."""
     config = _config()
     # Cheap first: most other requests leave here (the hint is parsed properly below).
-    if config is None or environ.get("REQUEST_METHOD") != "GET" or identity.HINT_COOKIE not in environ.get("HTTP_COOKIE", ""):
+    if (
+        config is None
+        or environ.get("REQUEST_METHOD") != "GET"
+        or identity.HINT_COOKIE not in environ.get("HTTP_COOKIE", "")
+    ):
         return None
     try:
         match = get_resolver().resolve(get_path_info(environ) or "/")  # WSGIRequest's path_info, as Django resolves it
@@ -211,7 +215,9 @@ def _answer(environ) -> tuple[str, list, bytes] | None:
     if planned is None or readthrough.is_degraded():
         return None
     session_name = keys.session(session)
-    prefetched = identity.Prefetched(session_name, user_id, planned, identity.read_together(session_name, user_id, planned))
+    prefetched = identity.Prefetched(
+        session_name, user_id, planned, identity.read_together(session_name, user_id, planned)
+    )
     environ[identity.PREFETCHED_ENVIRON_KEY] = prefetched  # for Django, unless answered below
     body = _verified_body(prefetched)
     if body is None:

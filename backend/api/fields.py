@@ -6,8 +6,8 @@ Body.schema() the request body's JSON Schema. A rule that JSON Schema cannot say
 exists, a quantity's rounding) is stated in the field's description and enforced by the primitive.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from api import validation as v
 
@@ -26,13 +26,20 @@ class Text:
     required: bool = False
     allow_blank: bool = False
     strip: bool = True
+    normalise: Callable | None = None  # the stored form (checked against max_length too)
     default: object = v.MISSING
     description: str = ""
 
     def clean(self, body: dict, name: str):
         return v.text(
-            body, name, max_length=self.max_length, required=self.required, allow_blank=self.allow_blank,
-            strip=self.strip, default=self.default,
+            body,
+            name,
+            max_length=self.max_length,
+            required=self.required,
+            allow_blank=self.allow_blank,
+            strip=self.strip,
+            normalise=self.normalise,
+            default=self.default,
         )
 
     def schema(self) -> dict:

@@ -10,7 +10,7 @@ mismatch Django's own get_user() (database) has the last word, so SECRET_KEY_FAL
 One round trip. Login also sets a small HttpOnly cookie, HINT_COOKIE, holding the user id: not a secret and
 never trusted, only a guess of whose identity (and, for a cached GET, whose value key) to fetch together
 with the session. When it is present, current_identity() fetches the session, that user's identity and the
-endpoint's value in ONE Redis script (caching.readthrough.read_authenticated), seeds request.session with
+endpoint's value in ONE Redis script (eventcache.store.readthrough.read_authenticated), seeds request.session with
 the session it read (so Django does not read it again), and then runs exactly the checks above on what it
 fetched: the session's user id, its backend, the identity's is_active and the constant-time hash compare.
 The value is handed to the view (take_fetched) only after they passed, and only if it is the key of the
@@ -36,9 +36,10 @@ from django.core.cache import cache
 from django.utils.crypto import constant_time_compare
 
 from api.errors import ApiError
-from caching import keys, readthrough
-from caching.keys import Key
-from caching.store import AuthenticatedRead, ReadResult
+from eventcache.declare import Key
+from eventcache.store import keys, readthrough
+from eventcache.store.ops import AuthenticatedRead, ReadResult
+from planner import cache as planner_cache
 from planner import payloads
 
 HINT_COOKIE = "uid_hint"  # the logged-in user's id, set at login beside the session cookie (see the module doc)
@@ -52,7 +53,6 @@ class PlannedRead:
     """The cached read a GET view will do for the user id it is given: fetched with the session and identity."""
 
     key: Key
-    hot_user_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,9 @@ def _authenticated_user_id(session) -> int | None:
 
 def _identity_holds(session, identity: dict) -> bool:
     """The session's user may act on it: active, and the session carries the identity's auth hash (constant time)."""
-    return identity["is_active"] and constant_time_compare(session.get(HASH_SESSION_KEY) or "", identity["session_hash"])
+    return identity["is_active"] and constant_time_compare(
+        session.get(HASH_SESSION_KEY) or "", identity["session_hash"]
+    )
 
 
 def verify_fetched(session_data: dict, user_id: int, identity: ReadResult | None) -> dict | None:
@@ -158,9 +160,8 @@ def hinted_user_id(request) -> int | None:
 def read_together(session_name: str, user_id: int, planned: PlannedRead | None) -> AuthenticatedRead | None:
     """The one script: the session `session_name`, the identity of `user_id` and, if planned, the value."""
     return readthrough.read_authenticated(
-        session_name, user_id, keys.identity(user_id),
-        planned.key if planned else None, hot_user_id=planned.hot_user_id if planned else None,
-    )  # fmt: skip
+        session_name, user_id, planner_cache.identity(user_id), planned.key if planned else None
+    )
 
 
 def _take_prefetched(environ) -> Prefetched | None:
@@ -220,7 +221,7 @@ def _fetch_together(request, plan) -> _Fetched | None:
 def _release(fetched: _Fetched) -> None:
     """Give back the leases of fetched reads nobody will use."""
     if fetched.identity is not None:
-        readthrough.release(keys.identity(fetched.user_id), fetched.identity)
+        readthrough.release(planner_cache.identity(fetched.user_id), fetched.identity)
     if fetched.value is not None:
         readthrough.release(fetched.planned.key, fetched.value)
 
@@ -253,16 +254,17 @@ def _identity(request, fetched: _Fetched | None) -> dict | None:
     user_id = _authenticated_user_id(request.session)
     if user_id is None:
         if fetched_identity is not None:
-            readthrough.release(keys.identity(fetched.user_id), fetched_identity)
+            readthrough.release(planner_cache.identity(fetched.user_id), fetched_identity)
         if _positive_int(request.session.get(SESSION_KEY)) is not None:  # logged in through a backend since removed
             request.session.flush()
         return None
     if fetched_identity is not None and fetched.user_id != user_id:
         # Cannot happen (the script reads it only for the session's user); never use another user's.
-        readthrough.release(keys.identity(fetched.user_id), fetched_identity)
+        readthrough.release(planner_cache.identity(fetched.user_id), fetched_identity)
         fetched_identity = None
     try:
-        result = readthrough.read(keys.identity(user_id), lambda: payloads.identity(user_id), first=fetched_identity)
+        key = planner_cache.identity(user_id)
+        result = readthrough.read(key, lambda: payloads.identity(user_id), first=fetched_identity)
     except get_user_model().DoesNotExist:  # the user was deleted
         request.session.flush()
         return None
@@ -272,13 +274,13 @@ def _identity(request, fetched: _Fetched | None) -> dict | None:
     return _verify_with_database(request, user_id)
 
 
-def take_fetched(request, key: Key, hot_user_id: int | None) -> ReadResult | None:
+def take_fetched(request, key: Key) -> ReadResult | None:
     """The read of `key` fetched with the caller's verified identity, once; None if there is none for it."""
     fetched = getattr(request, _FETCHED_ATTR, None)
     if fetched is None:
         return None
     planned, value = fetched
-    if planned.key != key or planned.hot_user_id != hot_user_id:
+    if planned.key != key:
         return None
     setattr(request, _FETCHED_ATTR, None)
     return value

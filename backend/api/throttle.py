@@ -1,13 +1,21 @@
 """Login throttling with django-ratelimit, counted per username and per client address.
 
-Only failures count: the view checks with increment=False before trying the password, and increments
-after a wrong password. After LOGIN_RATE_LIMIT failures (e.g. "5/m") in the window, further attempts for
-that username or from that address answer 429 until the window ends, even with the right password.
+Count first, decide after: every attempt increments its counters (django-ratelimit's increment, an atomic
+INCR in Redis) before the password is checked, and is refused (429) when its own count, less the successes
+in the window, is over LOGIN_RATE_LIMIT (e.g. "5/m"). Parallel attempts each get a different count, so at
+most the limit of them reach the password check; checking first and counting after the (slow) password hash
+let every one of 30 parallel wrong guesses through. A successful login gives its count back (a success
+counter, as django-ratelimit has no decrement), so only failures lock out, as before: after the limit of
+failures, further attempts for that username or from that address answer 429 until the window ends, even
+with the right password.
 
-When the counter store (Redis) is unreachable, logins are allowed (fail open) and a warning is logged:
-a Redis outage must not lock every user out, and the password check itself still applies.
+When an attempt cannot be counted (Redis is down, or refuses writes at maxmemory under noeviction), the
+throttle fails closed: the attempt is refused (503) before the password is checked, and a warning is logged.
+Failing open would let unlimited guesses through for as long as Redis stays full or away, and then the right
+one in. Logins wait for Redis; sessions already open keep working (they are written through to the database).
 """
 
+import enum
 import ipaddress
 import logging
 
@@ -18,6 +26,7 @@ log = logging.getLogger(__name__)
 
 USERNAME_GROUP = "api.login.username"
 ADDRESS_GROUP = "api.login.address"
+SUCCESS_SUFFIX = ".ok"
 
 
 def client_address(request) -> str:
@@ -33,23 +42,43 @@ def client_address(request) -> str:
     return str(address)
 
 
-def _usages(request, username: str, increment: bool):
-    for group, value in ((USERNAME_GROUP, username.lower()), (ADDRESS_GROUP, client_address(request))):
-        yield get_usage(request, group=group, key=lambda _group, _request, v=value: v, rate=settings.LOGIN_RATE_LIMIT, increment=increment)
+def _keys(request, username: str):
+    return ((USERNAME_GROUP, username.lower()), (ADDRESS_GROUP, client_address(request)))
 
 
-def is_locked_out(request, username: str) -> bool:
-    for usage in _usages(request, username, increment=False):
-        if usage is None:  # rate limiting switched off (RATELIMIT_ENABLE=False)
+def _usage(request, group: str, value: str, increment: bool):
+    rate = settings.LOGIN_RATE_LIMIT
+    return get_usage(request, group=group, key=lambda _group, _request: value, rate=rate, increment=increment)
+
+
+def _unreachable(usage) -> bool:
+    return usage["limit"] == 0 and usage["time_left"] == -1  # django-ratelimit's "cache unreachable" answer
+
+
+class Decision(enum.Enum):
+    ADMITTED = "admitted"  # check the password
+    LOCKED = "locked"  # too many failures: 429
+    UNAVAILABLE = "unavailable"  # the attempt could not be counted: 503
+
+
+def admit(request, username: str) -> Decision:
+    """Count this attempt, then say whether it may check the password."""
+    decision = Decision.ADMITTED
+    for group, value in _keys(request, username):
+        attempts = _usage(request, group, value, increment=True)
+        if attempts is None:  # rate limiting switched off (RATELIMIT_ENABLE=False)
             continue
-        if usage["limit"] == 0 and usage["time_left"] == -1:  # django-ratelimit's "cache unreachable" answer
-            log.warning("login throttle: the counter store is unreachable; allowing the attempt")
-            continue
-        if usage["count"] >= usage["limit"]:
-            return True
-    return False
+        if _unreachable(attempts):
+            log.warning("login throttle: the attempt could not be counted (Redis down or full); refusing it")
+            return Decision.UNAVAILABLE
+        successes = _usage(request, group + SUCCESS_SUFFIX, value, increment=False)
+        given_back = 0 if successes is None or _unreachable(successes) else successes["count"]
+        if attempts["count"] - given_back > attempts["limit"]:
+            decision = Decision.LOCKED  # no early return: every counter counts this attempt
+    return decision
 
 
-def record_failure(request, username: str) -> None:
-    for _ in _usages(request, username, increment=True):
-        pass
+def record_success(request, username: str) -> None:
+    """Give back the count of an attempt that logged in: only failures count towards the limit."""
+    for group, value in _keys(request, username):
+        _usage(request, group + SUCCESS_SUFFIX, value, increment=True)

@@ -56,15 +56,27 @@ def _wrong(name: str, expected: str):
     return bad_input({name: f"expected {expected}"}, "wrong_type")
 
 
-def text(body: dict, name: str, *, max_length: int, required=False, allow_blank=False, strip=True, default=MISSING):
+def text(
+    body: dict,
+    name: str,
+    *,
+    max_length: int,
+    required=False,
+    allow_blank=False,
+    strip=True,
+    normalise=None,
+    default=MISSING,
+):
     """A string field, stripped unless strip=False; MISSING (or `default`) when absent and not required."""
     value = _get(body, name, required)
     if value is MISSING:
         return default
-    return clean_text(value, name, max_length=max_length, allow_blank=allow_blank, strip=strip)
+    return clean_text(value, name, max_length=max_length, allow_blank=allow_blank, strip=strip, normalise=normalise)
 
 
-def clean_text(value, name: str, *, max_length: int, allow_blank=False, strip=True) -> str:
+def clean_text(value, name: str, *, max_length: int, allow_blank=False, strip=True, normalise=None) -> str:
+    """The string as it will be stored: stripped, then `normalise`d, and only then checked against max_length
+    (normalising can lengthen it: "İ".lower() is two characters), so it always fits its column."""
     if not isinstance(value, str):
         raise _wrong(name, "a string")
     if "\x00" in value:
@@ -77,8 +89,12 @@ def clean_text(value, name: str, *, max_length: int, allow_blank=False, strip=Tr
         raise bad_input({name: f"at most {max_length} characters"})
     if strip:
         value = value.strip()
+    if normalise is not None:
+        value = normalise(value)
     if not value and not allow_blank:
         raise bad_input({name: "must not be blank"})
+    if len(value) > max_length:  # and once normalised, so it always fits its column
+        raise bad_input({name: f"at most {max_length} characters" + (" (once normalised)" if normalise else "")})
     return value
 
 

@@ -4,19 +4,28 @@ Secure by default: DEBUG is off unless DEBUG=1, and with DEBUG off the process r
 a real SECRET_KEY. Every CELERY_* setting lives here; worker/celery_app.py only loads them.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
 
 from config import queues
-from config.redis_url import broker_url, cache_url
+from config.cli import SettingError
+from eventcache.redis_url import broker_url, cache_url
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BACKEND_DIR.parent
 
 env = environ.Env()
+
+# Local development: the repository's .env (git-ignored; `make run` writes one, .env.example documents every name)
+# fills in what the environment leaves unset, and never overrides it, so `python backend/manage.py ...` works as the
+# README prints it. ENV_FILE names another file; ENV_FILE="" reads none (the tests). Images never contain a .env
+# (.dockerignore), so a deployment reads its environment only.
+ENV_FILE = os.environ.get("ENV_FILE", str(REPO_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE, parse_comments=True)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -24,7 +33,7 @@ INSECURE_KEY_MARKER = "django-insecure"
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY or SECRET_KEY.startswith(INSECURE_KEY_MARKER) or SECRET_KEY in {"changeme", "change-me", "secret"}:
     if not DEBUG:
-        raise ImproperlyConfigured(
+        raise SettingError(
             "SECRET_KEY is missing or a default value while DEBUG is off. Set SECRET_KEY to a long random "
             "string (python -c 'import secrets; print(secrets.token_urlsafe(50))'), or set DEBUG=1 for local work."
         )
@@ -47,8 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "planner",
-    "events",
-    "caching",
+    "eventcache",
     "api",
     "drf_spectacular_sidecar",  # Swagger UI's assets for /api/docs/, served locally (no CDN)
     "observe",  # /dashboard/ (staff), its event stream, /metrics
@@ -94,6 +102,15 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env.str("SQLITE_PATH", default=str(BACKEND_DIR / "db.sqlite3")),
+            # The web process and the worker write at once. A deferred transaction that read and then writes
+            # fails at once with "database is locked" when another holds the write lock (the busy timeout does
+            # not cover that upgrade), so write transactions take the lock when they begin and wait for it up
+            # to `timeout` seconds; WAL lets readers go on while one writes (tests/integration/test_sqlite_locking.py).
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": env.float("SQLITE_BUSY_TIMEOUT_SECONDS", default=20.0),
+                "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -127,13 +144,14 @@ else:
         }
     }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
-DJANGO_REDIS_LOGGER = "caching.redis"
+DJANGO_REDIS_LOGGER = "eventcache.redis"
 
 # Sessions are read from Redis and written through to the database, so a Redis flush or restart logs no one out.
 SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.backends.cached_db")
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
 
 # --- Cache layer tunables (see docs/ARCHITECTURE.md) -------------------------------------------------------
+EVENTCACHE_DOMAIN = "planner.cache"  # the module declaring every cached read (its DOMAIN); loaded by eventcache
 CACHE_READS_ENABLED = env.bool("CACHE_READS_ENABLED", default=True)  # off = every read computes (bench baseline)
 # Verified cached-GET hits answered in front of Django (api.fast_path, wrapped around the app in config/wsgi.py);
 # 0 sends every request through Django.
@@ -146,14 +164,22 @@ HOT_LISTS_TRACKED_MAX = env.int("HOT_LISTS_TRACKED_MAX", default=10_000)  # boun
 PREFERENCES_TTL_JITTER_SECONDS = env.int("PREFERENCES_TTL_JITTER_SECONDS", default=3600)
 PREFERENCES_ACTIVE_DAYS = env.int("PREFERENCES_ACTIVE_DAYS", default=30)
 PREFERENCES_REFRESH_CHUNK = env.int("PREFERENCES_REFRESH_CHUNK", default=500)
+# Meal plans are read and written only this many days either side of today (400 beyond): each day is a cache
+# key, so this bounds a family's plan keys (api/views/meal_plans.py).
+MEAL_PLAN_WINDOW_DAYS = env.int("MEAL_PLAN_WINDOW_DAYS", default=731)
+# Caps that keep one user's shopping lists cheap to compute and to cache (api/views/shopping_lists.py): 409 or
+# 400 beyond them. All lists of a user are one cached value, computed in a constant number of queries.
+SHOPPING_LISTS_MAX_PER_USER = env.int("SHOPPING_LISTS_MAX_PER_USER", default=50)
+SHOPPING_LIST_MAX_DAYS = env.int("SHOPPING_LIST_MAX_DAYS", default=31)
+SHOPPING_LIST_MAX_MANUAL_ITEMS = env.int("SHOPPING_LIST_MAX_MANUAL_ITEMS", default=200)
 
 # --- Events and the transactional outbox -------------------------------------------------------------------
 EVENTS_CHANNEL = "recipe_planner:events"
 EVENT_BATCH_SIZE = env.int("EVENT_BATCH_SIZE", default=500)  # events per Celery task
 # A worker applies its message together with up to this many other delivered-but-unapplied outbox rows
-# (events/consume.py); 0 applies each message on its own.
+# (eventcache/consume/apply.py); 0 applies each message on its own.
 WORKER_COALESCE_MAX_ROWS = env.int("WORKER_COALESCE_MAX_ROWS", default=5000)
-# The worker's pub/sub listener drops the keys an event touches as soon as it is published (events/monitor.py);
+# The worker's pub/sub listener drops the keys an event touches as soon as it is published (eventcache/consume/listener.py);
 # its Celery task applies the event again from the outbox either way. 0 leaves the listener to observability.
 EVENTS_DROP_ON_PUBLISH = env.bool("EVENTS_DROP_ON_PUBLISH", default=True)
 OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=1.0)
@@ -164,7 +190,7 @@ OUTBOX_RETENTION_SECONDS = env.float("OUTBOX_RETENTION_SECONDS", default=3600.0)
 # before publishing. Never set in production; settings refuse it with DEBUG off.
 EVENTS_CRASH_BEFORE_PUBLISH = env.bool("EVENTS_CRASH_BEFORE_PUBLISH", default=False)
 if EVENTS_CRASH_BEFORE_PUBLISH and not DEBUG:
-    raise ImproperlyConfigured("EVENTS_CRASH_BEFORE_PUBLISH is a test hook and needs DEBUG=1.")
+    raise SettingError("EVENTS_CRASH_BEFORE_PUBLISH is a test hook and needs DEBUG=1.")
 
 # --- Celery (JSON only; worker/celery_app.py reads every CELERY_* name below) -------------------------------
 CELERY_BROKER_URL = broker_url(REDIS_URL) if REDIS_URL else "memory://"
@@ -245,6 +271,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=64 * 1024)  # larger bodies get 413
 LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="5/m")  # failed logins per username and per address
+# /healthz says "degraded" when Redis's used_memory reaches this share of its maxmemory (api/views/health.py).
+REDIS_MEMORY_DEGRADED_RATIO = env.float("REDIS_MEMORY_DEGRADED_RATIO", default=0.9)
 # Behind a proxy every client shares the proxy's REMOTE_ADDR: name the header the proxy overwrites
 # (Railway's edge sets X-Real-IP, so its config uses HTTP_X_REAL_IP). Never a header clients control.
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
@@ -266,12 +294,12 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 WHITENOISE_USE_FINDERS = True
 
-# --- Logging: one line per record on stderr; URLs pass through config.redis_url.mask before logging -------
+# --- Logging: one line per record on stderr; URLs pass through eventcache.redis_url.mask before logging -------
 # LOG_FORMAT=json: one JSON object per line (observe.logs), with the request id on every line, one line per request
 # and one per worker batch.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 if LOG_FORMAT not in ("plain", "json"):
-    raise ImproperlyConfigured("LOG_FORMAT is plain or json")
+    raise SettingError("LOG_FORMAT is plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -282,5 +310,13 @@ LOGGING = {
     "filters": {"request_id": {"()": "observe.logs.context.RequestIdFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Celery logs every task received/run and every beat send at INFO, and the sweep runs each second:
+        # `make run` sets WARNING (scripts/run.py) so its output stays readable.
+        **{
+            name: {"level": env.str("CELERY_TASK_LOG_LEVEL", default="INFO")}
+            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+        },
+    },
 }

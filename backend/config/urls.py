@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
+from observe.metrics.view import metrics
 
 from api.views.health import healthz
-from observe.metrics.view import metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -15,7 +15,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from observe.engine import OutboxEvent, hotness, stats
+from observe.engine import OutboxEvent, hot_keys, stats
 
 SAMPLES_KEY = "observe:dashboard:samples"
 SAMPLES_KEPT = 400
@@ -112,10 +112,23 @@ def _round(value):
 
 
 def _hot_lists() -> list[dict]:
-    user_ids = hotness.hottest(HOT_LISTS_SHOWN)
-    users = get_user_model().objects.filter(pk__in=user_ids).annotate(lists=Count("shopping_lists"))
-    by_id = {u.pk: {"user_id": u.pk, "username": u.get_username(), "lists": u.lists} for u in users}
-    return [by_id[uid] for uid in user_ids if uid in by_id]
+    """The most read keys of the hot families (the shopping lists, per user), with whose they are."""
+    keys = hot_keys(HOT_LISTS_SHOWN)
+    user_ids = [dict(zip(k.family.parts, k.args, strict=True)).get("user_id") for k in keys]
+    users = get_user_model().objects.filter(pk__in=[u for u in user_ids if u]).annotate(lists=Count("shopping_lists"))
+    by_id = {u.pk: u for u in users}
+    hot = []
+    for key, uid in zip(keys, user_ids, strict=True):
+        user = by_id.get(uid)
+        hot.append(
+            {
+                "key": key.name,
+                "user_id": uid,
+                "username": user.get_username() if user else None,
+                "lists": user.lists if user else None,
+            }
+        )
+    return hot
 
 
 def _text(value) -> str:

@@ -63,6 +63,4 @@ def subscribe():
 
 
 def open_stream():
-    return events(
-        subscribe(), max_seconds=settings.OBSERVE_SSE_MAX_SECONDS, max_events=settings.OBSERVE_SSE_MAX_EVENTS
-    )
+    return events(subscribe(), max_seconds=settings.OBSERVE_SSE_MAX_SECONDS, max_events=settings.OBSERVE_SSE_MAX_EVENTS)

@@ -1,4 +1,4 @@
-"""The recipe planner's domain. Every table here is captured by database triggers (events/capture.py),
+"""The recipe planner's domain. Every table here is captured by database triggers (eventcache/capture/triggers.py),
 so any write to it, however it is made, becomes an event in the same transaction."""
 
 from django.conf import settings
@@ -43,9 +43,17 @@ class Recipe(models.Model):
     tags = models.ManyToManyField(Tag, blank=True, related_name="recipes")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Which demo recipe this is (seed_demo finds it by this, so renaming it does not make the next seed add another).
+    seed_key = models.CharField(max_length=80, null=True, blank=True, editable=False)  # noqa: DJ001 (None: not a demo recipe)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            # Partial, so SQLite adds it as an index instead of rebuilding the table (which drops its triggers).
+            models.UniqueConstraint(
+                fields=["seed_key"], condition=models.Q(seed_key__isnull=False), name="planner_recipe_unique_seed_key"
+            )
+        ]
 
     def __str__(self):
         return self.title
@@ -62,7 +70,27 @@ class Unit(models.TextChoices):
     PIECE = "piece"
 
 
-class RecipeIngredient(models.Model):
+def normalise_name(value: str) -> str:
+    """An ingredient name as stored: whitespace collapsed, lower-cased. Lower-casing can make a name longer
+    ("İ" becomes "i" + U+0307), so lengths are checked on this form, against the column's max_length."""
+    return " ".join(value.split()).lower()
+
+
+class NormalisedIngredientMixin:
+    """`ingredient` is stored normalised (normalise_name); model validation (the admin's forms) checks it in
+    that form, so a name that only outgrows its column once lowered is a form error, not a database error."""
+
+    def clean_fields(self, exclude=None):
+        if isinstance(self.ingredient, str):
+            self.ingredient = normalise_name(self.ingredient)
+        super().clean_fields(exclude)
+
+    def save(self, *args, **kwargs):
+        self.ingredient = normalise_name(self.ingredient)
+        super().save(*args, **kwargs)
+
+
+class RecipeIngredient(NormalisedIngredientMixin, models.Model):
     """One ingredient line of a recipe. `ingredient` is a normalised (lower-case, trimmed) name."""
 
     recipe = models.ForeignKey(Recipe, on_delete=models.CASCADE, related_name="ingredients")
@@ -73,10 +101,6 @@ class RecipeIngredient(models.Model):
 
     class Meta:
         ordering = ["recipe_id", "position", "id"]
-
-    def save(self, *args, **kwargs):
-        self.ingredient = " ".join(self.ingredient.split()).lower()
-        super().save(*args, **kwargs)
 
     def __str__(self):
         return f"{self.quantity} {self.unit} {self.ingredient}"
@@ -127,14 +151,17 @@ class ShoppingList(models.Model):
 
     class Meta:
         ordering = ["-start", "id"]
-        constraints = [models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="list_end_after_start")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="list_end_after_start")
+        ]
 
     def __str__(self):
         return self.name or f"{self.start}..{self.end}"
 
 
-class ShoppingListItem(models.Model):
-    """A stored line of a list: a manual item, or the checked state of a generated (ingredient, unit) line."""
+class ShoppingListItem(NormalisedIngredientMixin, models.Model):
+    """A stored line of a list: a manual item, or the checked state of a generated (ingredient, unit) line.
+    `ingredient` is normalised like a recipe's, so a manual item and a generated line of one name match."""
 
     shopping_list = models.ForeignKey(ShoppingList, on_delete=models.CASCADE, related_name="items")
     ingredient = models.CharField(max_length=100)
@@ -172,7 +199,9 @@ class UnitSystem(models.TextChoices):
 class UserPreferences(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences")
     diet = models.CharField(max_length=16, choices=Diet.choices, default=Diet.OMNIVORE)
-    default_servings = models.PositiveSmallIntegerField(default=4, validators=[MinValueValidator(1), MaxValueValidator(100)])
+    default_servings = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
     unit_system = models.CharField(max_length=8, choices=UnitSystem.choices, default=UnitSystem.METRIC)
     disliked_ingredients = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

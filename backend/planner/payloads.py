@@ -1,7 +1,7 @@
 """One function per cached read. Each returns exactly the JSON-ready dict the API answers with, so a
 cache hit is served as stored. Query counts do not grow with the size of the answer.
 
-These are the `compute` functions of caching.readthrough.read(); the worker calls the same functions to
+These are the `compute` functions of eventcache.store.readthrough.read(); the worker calls the same functions to
 re-fill hot keys, so the API and the worker can never disagree about a value's shape.
 """
 
@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from django.contrib.auth import get_user_model
 
 from planner import shopping
-from planner.models import MealPlanEntry, Recipe, UserPreferences
+from planner.models import MealPlanEntry, Recipe, Tag, UserPreferences
 
 RECIPES_PAGE_SIZE = 20
 RECIPES_PATH = "/api/recipes/"
@@ -19,6 +19,10 @@ RECIPES_PATH = "/api/recipes/"
 
 class PageNotFound(LookupError):
     """A recipe-list page past the last one."""
+
+
+class TagNotFound(LookupError):
+    """A tag no recipe has ever had: nothing to list, and nothing to cache (any slug could be asked for)."""
 
 
 def _recipe_summary(recipe: Recipe) -> dict:
@@ -39,7 +43,12 @@ def recipe_detail(recipe_id: int) -> dict:
         "description": recipe.description,
         "author_id": recipe.author_id,
         "ingredients": [
-            {"id": line.id, "ingredient": line.ingredient, "quantity": shopping.json_quantity(line.quantity), "unit": line.unit}
+            {
+                "id": line.id,
+                "ingredient": line.ingredient,
+                "quantity": shopping.json_quantity(line.quantity),
+                "unit": line.unit,
+            }
             for line in recipe.ingredients.all()
         ],
         "created_at": recipe.created_at.isoformat(),
@@ -54,11 +63,14 @@ def _page_url(tag: str | None, page: int) -> str:
 
 def recipe_list(tag: str | None, page: int) -> dict:
     """A page of recipes, optionally with a tag (3 queries). next/previous are URLs relative to the host,
-    so the cached body does not depend on which host name a client used. Raises PageNotFound past the end."""
+    so the cached body does not depend on which host name a client used. Raises PageNotFound past the end,
+    TagNotFound for a tag not in the database (one more query, only when the tag lists nothing)."""
     recipes = Recipe.objects.all()
     if tag:
         recipes = recipes.filter(tags__name=tag)
     count = recipes.count()
+    if tag and count == 0 and not Tag.objects.filter(name=tag).exists():
+        raise TagNotFound(f"no tag {tag!r}")
     last_page = max(1, -(-count // RECIPES_PAGE_SIZE))
     if page > last_page:
         raise PageNotFound(f"page {page} is past the last page ({last_page})")

@@ -32,7 +32,9 @@ def family_of(user_id: int) -> int | None:
     return FamilyMembership.objects.filter(user_id=user_id).values_list("family_id", flat=True).first()
 
 
-def planned_quantities(family_id: int | None, ranges: list[tuple[dt.date, dt.date]]) -> dict[tuple, dict[Line, Decimal]]:
+def planned_quantities(
+    family_id: int | None, ranges: list[tuple[dt.date, dt.date]]
+) -> dict[tuple, dict[Line, Decimal]]:
     """For each (start, end) range: {(ingredient, unit): scaled total} over the family's plans in it. One query."""
     totals: dict[tuple, dict[Line, Decimal]] = {r: defaultdict(Decimal) for r in ranges}
     if family_id is None or not ranges:
@@ -44,16 +46,26 @@ def planned_quantities(family_id: int | None, ranges: list[tuple[dt.date, dt.dat
     )
     rows = (
         MealPlanEntry.objects.filter(in_some_range, meal_plan__family_id=family_id)
-        .values(day=F("meal_plan__date"), ingredient=F("recipe__ingredients__ingredient"), unit=F("recipe__ingredients__unit"))
+        .values(
+            day=F("meal_plan__date"),
+            ingredient=F("recipe__ingredients__ingredient"),
+            unit=F("recipe__ingredients__unit"),
+        )
         .annotate(total=Sum(scaled))
         .order_by()
     )
+    # Each day's ranges, looked up per row: the work is the rows times the lists that contain their day, never
+    # every row times every list (the callers cap the number of lists and their length).
+    ranges_of_day: dict[dt.date, list[tuple]] = defaultdict(list)
+    for start, end in set(ranges):
+        for offset in range((end - start).days + 1):
+            ranges_of_day[start + dt.timedelta(days=offset)].append((start, end))
     for row in rows:
         if row["ingredient"] is None:  # a planned recipe without ingredient lines
             continue
-        for start, end in ranges:
-            if start <= row["day"] <= end:
-                totals[(start, end)][(row["ingredient"], row["unit"])] += Decimal(row["total"])
+        line, total = (row["ingredient"], row["unit"]), Decimal(row["total"])
+        for day_range in ranges_of_day[row["day"]]:
+            totals[day_range][line] += total
     return totals
 
 
@@ -95,7 +107,9 @@ def list_dicts(lists: list[ShoppingList], family_id: int | None) -> list[dict]:
         lines = planned[(sl.start, sl.end)]
         items = [_item(state.get(line), line, lines[line]) for line in sorted(lines)]
         items += [manual_item_dict(r) for r in stored[sl.id] if r.manual]
-        result.append({"id": sl.id, "name": sl.name, "start": sl.start.isoformat(), "end": sl.end.isoformat(), "items": items})
+        result.append(
+            {"id": sl.id, "name": sl.name, "start": sl.start.isoformat(), "end": sl.end.isoformat(), "items": items}
+        )
     return result
 
 
@@ -107,10 +121,16 @@ def lists_of(user_id: int) -> list[dict]:
 
 def _store_missing_lines(shopping_list: ShoppingList, family_id: int | None) -> None:
     """Give every generated line that exists now a stored row (so it has an id and a checked flag)."""
-    lines = planned_quantities(family_id, [(shopping_list.start, shopping_list.end)])[(shopping_list.start, shopping_list.end)]
+    lines = planned_quantities(family_id, [(shopping_list.start, shopping_list.end)])[
+        (shopping_list.start, shopping_list.end)
+    ]
     known = set(shopping_list.items.filter(manual=False).values_list("ingredient", "unit"))
     ShoppingListItem.objects.bulk_create(
-        [ShoppingListItem(shopping_list=shopping_list, ingredient=i, unit=u) for (i, u) in sorted(lines) if (i, u) not in known],
+        [
+            ShoppingListItem(shopping_list=shopping_list, ingredient=i, unit=u)
+            for (i, u) in sorted(lines)
+            if (i, u) not in known
+        ],
         ignore_conflicts=True,  # a concurrent regenerate stored the same line: the partial unique index wins
     )
 

@@ -1,8 +1,9 @@
-"""Read the deploy files the way Docker Compose, Docker and Railway read them, for the deploy tests.
+"""Read the deploy files the way honcho, Docker Compose, Docker and Railway read them, for the deploy tests.
 
-Only what the tests need: compose's `$$` and `${VAR:-default}` interpolation, a Dockerfile's ENV and CMD,
-and the Railway config files. Docker is not installed on these machines, so the commands these files
-name are run directly, with the image's ENV and WORKDIR (/app) mapped onto this checkout.
+Only what the tests need: the Procfile (with honcho's own parser, as `make run` reads it), compose's `$$`
+and `${VAR:-default}` interpolation, a Dockerfile's stages, ENV and CMD, and the Railway config files.
+Docker is not installed on these machines, so the commands these files name are run directly, with the
+image's ENV and WORKDIR (/app) mapped onto this checkout.
 """
 
 from __future__ import annotations
@@ -13,14 +14,26 @@ import shlex
 from pathlib import Path
 
 import yaml
+from honcho.environ import parse_procfile
 
 REPO = Path(__file__).resolve().parents[2]
+PROCFILE = REPO / "Procfile"
 COMPOSE_FILE = REPO / "docker-compose.yml"
 RAILWAY_DIR = REPO / "railway"
 RAILWAY_SERVICES = ("web", "worker", "beat")
 IMAGE_WORKDIR = "/app"
 
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)(?P<default>[^}]*))?\}")
+
+
+def procfile() -> dict[str, str]:
+    """Process name -> command line, as honcho (and so `make run`) reads the Procfile."""
+    return dict(parse_procfile(PROCFILE.read_text()).processes)
+
+
+def procfile_argv(name: str) -> list[str]:
+    """How every platform runs a Procfile line: through a shell (for ${PORT:-8000}), exec'd so signals reach it."""
+    return ["/bin/sh", "-c", f"exec {procfile()[name]}"]
 
 
 def interpolate(value: str, environ: dict[str, str] | None = None) -> str:
@@ -104,8 +117,11 @@ def dockerfile_env(path: Path) -> dict[str, str]:
     return env
 
 
-def dockerfile_cmd(path: Path) -> list[str]:
-    commands = [json.loads(rest) for keyword, rest in dockerfile_instructions(path) if keyword == "CMD"]
+def dockerfile_cmd(path: Path, stage: str | None = None) -> list[str]:
+    """The CMD of a stage (default: the last stage, what `docker build` without --target produces)."""
+    stages = dockerfile_stages(path)
+    instructions = stages[stage] if stage else list(stages.values())[-1]
+    commands = [json.loads(rest) for keyword, rest in instructions if keyword == "CMD"]
     return commands[-1]
 
 
@@ -118,11 +134,14 @@ def railway_start_command(service: str) -> list[str]:
     return shlex.split(railway(service)["deploy"]["startCommand"])
 
 
-def queue_option(argv: list[str]) -> str:
-    """The value of -Q/--queues in a celery command, looking inside a `/bin/sh -c` script too."""
-    if argv[:2] == ["/bin/sh", "-c"] or argv[:2] == ["sh", "-c"]:
-        argv = shlex.split(argv[2])
-    for flag in ("-Q", "--queues"):
-        if flag in argv:
-            return argv[argv.index(flag) + 1]
-    raise AssertionError(f"no -Q in {argv}")
+def dockerfile_stages(path: Path) -> dict[str, list[tuple[str, str]]]:
+    """Stage name -> its instructions (FROM first), in file order."""
+    stages: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    for keyword, rest in dockerfile_instructions(path):
+        if keyword == "FROM":
+            parts = rest.split()
+            name = parts[2] if len(parts) == 3 and parts[1].upper() == "AS" else str(len(stages))
+            current = stages.setdefault(name, [])
+        current.append((keyword, rest))
+    return stages

@@ -1,4 +1,5 @@
-"""Dockerfile (web) and Dockerfile.worker: hadolint clean, slim, cached dependency layer, non-root, no secrets."""
+"""Dockerfile and Dockerfile.worker: one set of stages, hadolint clean, slim, cached dependency layer, non-root,
+no secrets."""
 
 import re
 import shutil
@@ -30,7 +31,19 @@ def test_hadolint_passes(name):
 @pytest.mark.parametrize("name", DOCKERFILES)
 def test_slim_debian_python_base(name):
     instructions = files.dockerfile_instructions(files.REPO / name)
-    assert instructions[0] == ("FROM", "python:3.11-slim-bookworm")
+    assert instructions[0] == ("FROM", "python:3.11-slim-bookworm AS app")
+
+
+def test_the_worker_image_is_built_from_the_web_images_stages():
+    # Dockerfile.worker exists for Railway (no --target there) and the design card: its stages must be the
+    # Dockerfile's own, instruction for instruction, so both images share every layer up to the CMD.
+    web_stages = files.dockerfile_stages(files.REPO / "Dockerfile")
+    worker_stages = files.dockerfile_stages(files.REPO / "Dockerfile.worker")
+    assert list(worker_stages) == ["app", "worker"]
+    assert list(web_stages) == ["app", "worker", "web"]  # web last: what `docker build .` produces
+    for stage in worker_stages:
+        assert worker_stages[stage] == web_stages[stage], f"stage {stage} differs"
+    assert web_stages["web"][0] == ("FROM", "app AS web")
 
 
 @pytest.mark.parametrize("name", DOCKERFILES)
@@ -38,7 +51,9 @@ def test_dependencies_install_in_a_layer_before_the_code(name):
     instructions = files.dockerfile_instructions(files.REPO / name)
     order = [f"{keyword} {rest}" for keyword, rest in instructions]
     copy_requirements = order.index("COPY requirements.txt .")
-    install = next(i for i, line in enumerate(order) if line.startswith("RUN pip install") and "-r requirements.txt" in line)
+    install = next(
+        i for i, line in enumerate(order) if line.startswith("RUN pip install") and "-r requirements.txt" in line
+    )
     first_code_copy = next(i for i, line in enumerate(order) if line.startswith("COPY backend"))
     assert copy_requirements < install < first_code_copy
 
@@ -63,7 +78,7 @@ def test_no_secrets_and_python_runtime_flags(name):
 def test_web_image_serves_gunicorn_on_port():
     cmd = files.dockerfile_cmd(files.REPO / "Dockerfile")
     assert cmd[:2] == ["/bin/sh", "-c"]
-    assert cmd[2].startswith("exec gunicorn config.wsgi --chdir backend --bind [::]:${PORT:-8000}")
+    assert cmd[2].startswith("exec gunicorn config.wsgi --chdir backend --bind ${WEB_HOST:-[::]}:${PORT:-8000}")
 
 
 def test_dockerignore_keeps_secrets_and_local_state_out_of_the_build():

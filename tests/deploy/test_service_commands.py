@@ -14,6 +14,7 @@ SIGTERM, and each must exit 0 within STOP_SECONDS.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -29,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from django.conf import settings
 
 from tests.deploy import service_files as files
 
@@ -59,7 +61,7 @@ class Running:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path):
         self.name = name
         self.log_path = log_dir / f"{name}.log"
-        self.log = open(self.log_path, "w")
+        self.log = open(self.log_path, "w")  # noqa: SIM115 (closed when the process is stopped)
         self.process = subprocess.Popen(
             argv, cwd=files.REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -113,8 +115,19 @@ def machine(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("deploy")
     redis_port = free_port()
     redis = subprocess.Popen(
-        [redis_server_binary(), "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
+        [
+            redis_server_binary(),
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
         stdout=subprocess.DEVNULL,
         start_new_session=True,
     )
@@ -211,6 +224,21 @@ def worker_answers_its_health_check(env: dict[str, str]):
     return check
 
 
+def consumed_queues(env: dict[str, str]) -> list[str]:
+    """The queues the running worker of this host consumes, as `celery inspect active_queues` reports them."""
+    node = f"celery@{env['HOSTNAME']}"
+    result = subprocess.run(
+        ["celery", "-A", "worker.celery_app", "inspect", "active_queues", "-d", node, "--json", "--timeout", "10"],
+        cwd=files.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return sorted(queue["name"] for queue in json.loads(result.stdout)[node])
+
+
 def log_shows(service: Running, pattern: str):
     return lambda: re.search(pattern, service.output()) is not None
 
@@ -249,6 +277,8 @@ def check_worker(name: str, argv: list[str], env: dict[str, str], machine: dict)
     try:
         worker.wait_until(log_shows(worker, r"celery@\S+ ready"), "'ready' in its log")
         worker.wait_until(worker_answers_its_health_check(env), "answer to `celery inspect ping` for its node")
+        # The worker takes no -Q: it must consume the settings' default queue, the one tasks are sent to.
+        assert consumed_queues(env) == [settings.CELERY_TASK_DEFAULT_QUEUE]
         assert worker.stop() == 0, worker.tail()
         assert "Warm shutdown" in worker.output()
     finally:
@@ -289,9 +319,3 @@ def test_railway_worker_answers_inspect_ping(machine):
 
 def test_railway_beat_ticks(machine):
     check_beat("railway-beat", files.railway_start_command("beat"), railway_env("beat", machine), machine)
-
-
-def test_image_default_commands_are_the_compose_commands():
-    # The compose file spells each command out; the images' CMD must say the same, so `docker run` agrees.
-    assert files.dockerfile_cmd(files.REPO / "Dockerfile") == files.compose_command("web")
-    assert files.dockerfile_cmd(files.REPO / "Dockerfile.worker") == files.compose_command("worker")

@@ -1,6 +1,6 @@
 """Hostile input on the worker's two inputs is logged, counted and dropped; the worker goes on (issues 3 and 4).
 
-- pub/sub (recipe_planner:events): a message that is not an event -> events.monitor logs it, counts
+- pub/sub (recipe_planner:events): a message that is not an event -> eventcache.consume.listener logs it, counts
   "events_rejected";
 - the `cache` queue, written raw into the broker list: an item that is not JSON, a well-formed Celery envelope
   whose content type is pickle (refused by accept_content=["json"], never unpickled: unpickling it would create
@@ -18,8 +18,7 @@ import uuid
 import pytest
 from django.conf import settings
 
-from caching import stats
-from events import relay
+from eventcache import relay, stats
 from tests.fixtures.worker import CHANGE, outbox_drained, patch_recipe, stale_keys, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]

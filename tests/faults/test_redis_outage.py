@@ -4,7 +4,7 @@ While Redis is down: reads answer 200 from the database, writes succeed with the
 outbox, /healthz answers 503 naming Redis, and the logged-in session keeps working. The server keeps its
 data on disk (append-only file), so after the restart the entry cached before the outage really is
 there again, stale; the web process's first read after Redis returns applies the waiting events
-(events.relay.recover_after_outage) before serving anything from the cache, so it is never served.
+(eventcache.relay.recover_after_outage) before serving anything from the cache, so it is never served.
 """
 
 import datetime as dt
@@ -12,8 +12,9 @@ import datetime as dt
 import pytest
 from django.contrib.auth import get_user_model
 
-from caching import keys, store
-from events.models import OutboxEvent
+from eventcache.models import OutboxEvent
+from eventcache.store import ops
+from planner import cache as planner_cache
 from planner.models import Family, FamilyMembership, MealPlan, MealPlanEntry, Recipe
 from tests.fixtures.worker import wait_until
 
@@ -49,7 +50,10 @@ def test_reads_writes_sessions_and_health_through_an_outage_and_nothing_stale_af
         client.request("GET", path)
         status, headers, _ = client.request("GET", path)
         assert status == 200 and headers["X-Cache"] == "HIT"
-    recipe_key, plan_key = (store.full_name(k.name) for k in (keys.recipe(recipe.id), keys.meal_plan(plan.date, plan.family_id)))
+    recipe_key, plan_key = (
+        ops.full_name(k.name)
+        for k in (planner_cache.recipe(recipe.id), planner_cache.meal_plan(plan.date, plan.family_id))
+    )
     assert OLD_TITLE.encode() in raw.get(recipe_key) and OLD_TITLE.encode() in raw.get(plan_key)
     OutboxEvent.objects.update(processed_at=dt.datetime.now(dt.UTC))  # the set-up's events are not this test's
 

@@ -12,8 +12,8 @@ worker drains the outbox, the reads in flight finish, and each key that the cach
 current namespace version) must equal its payload computed now from the database. The last checkpoint is the end
 of the soak. Nothing here asserts on timing.
 
-Shown to fail: with the lease check removed from the fill script (caching/store.py), or the dependents lookup
-removed from the recipe rule (caching/rules.py), this test reports stale keys at most checkpoints.
+Shown to fail: with the lease check removed from the fill script (eventcache/store/ops.py), or the dependents lookup
+removed from the recipe rule (eventcache/store/rules.py), this test reports stale keys at most checkpoints.
 
 Run alone, with the counts printed: `pytest tests/faults/test_soak.py -s` (SOAK_SECONDS=60 for longer).
 """
@@ -32,8 +32,9 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 
-from caching import keys, readthrough, store
-from caching.keys import Key
+from eventcache.declare import Key
+from eventcache.store import keys, ops, readthrough
+from planner import cache as planner_cache
 from tests.fixtures.worker import outbox_drained, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -78,20 +79,20 @@ class SoakWorld:
     plan_ids: list[int]  # the seeded plans (never deleted; only the spare day's plan comes and goes)
     item_ids: list[int]  # stored shopping-list rows (generated-line states and manual items)
 
-    def reads(self) -> list[tuple[Key, object, int | None]]:
-        """(key, compute, hot_user_id) for every cached read of the world, as the API makes them."""
+    def reads(self) -> list[tuple[Key, object]]:
+        """(key, compute) for every cached read of the world, as the API makes them."""
         from planner import payloads
 
-        reads = [(keys.recipe(r), partial(payloads.recipe_detail, r), None) for r in self.recipe_ids]
-        reads += [(keys.recipe_list(tag, 1), partial(payloads.recipe_list, tag, 1), None) for tag in (None, *TAGS)]
+        reads = [(planner_cache.recipe(r), partial(payloads.recipe_detail, r)) for r in self.recipe_ids]
+        reads += [(planner_cache.recipe_list(tag, 1), partial(payloads.recipe_list, tag, 1)) for tag in (None, *TAGS)]
         reads += [
-            (keys.meal_plan(day, f), partial(payloads.meal_plan, f, day), None)
+            (planner_cache.meal_plan(day, f), partial(payloads.meal_plan, f, day))
             for day in (*DAYS, SPARE_DAY)
             for f in self.family_ids
         ]
-        reads += [(keys.shopping_lists(u), partial(payloads.shopping_lists, u), u) for u in self.member_ids]
-        reads += [(keys.preferences(u), partial(payloads.preferences, u), None) for u in self.user_ids]
-        reads += [(keys.identity(u), partial(payloads.identity, u), None) for u in self.user_ids]
+        reads += [(planner_cache.shopping_lists(u), partial(payloads.shopping_lists, u)) for u in self.member_ids]
+        reads += [(planner_cache.preferences(u), partial(payloads.preferences, u)) for u in self.user_ids]
+        reads += [(planner_cache.identity(u), partial(payloads.identity, u)) for u in self.user_ids]
         return reads
 
 
@@ -108,7 +109,6 @@ def seed_world(rng: random.Random) -> SoakWorld:
         MealPlanEntry,
         Recipe,
         RecipeIngredient,
-        ShoppingList,
         ShoppingListItem,
         Tag,
         UserPreferences,
@@ -139,7 +139,9 @@ def seed_world(rng: random.Random) -> SoakWorld:
             plan = MealPlan.objects.create(family=family, date=day)
             plans.append(plan)
             for meal in rng.sample(MEALS, 2):
-                MealPlanEntry.objects.create(meal_plan=plan, meal=meal, recipe=rng.choice(shared), servings=rng.randint(1, 6))
+                MealPlanEntry.objects.create(
+                    meal_plan=plan, meal=meal, recipe=rng.choice(shared), servings=rng.randint(1, 6)
+                )
 
     for index, user in enumerate(members):
         family_id = user.membership.family_id
@@ -181,7 +183,9 @@ def update_recipes(rng, world):
     if rng.random() < 0.5:
         Recipe.objects.filter(pk__in=ids).update(servings=rng.randint(1, 6))
     else:
-        Recipe.objects.filter(pk__in=ids).update(prep_minutes=F("prep_minutes") + 1, title=f"Batch {rng.randint(1, 10**6)}")
+        Recipe.objects.filter(pk__in=ids).update(
+            prep_minutes=F("prep_minutes") + 1, title=f"Batch {rng.randint(1, 10**6)}"
+        )
 
 
 def change_ingredient(rng, world):
@@ -198,7 +202,9 @@ def change_ingredient(rng, world):
         rng.choice(lines).delete()
     else:
         ingredient, unit = rng.choice(INGREDIENTS)
-        RecipeIngredient.objects.create(recipe_id=recipe_id, ingredient=ingredient, quantity=rng.randint(1, 500), unit=unit)
+        RecipeIngredient.objects.create(
+            recipe_id=recipe_id, ingredient=ingredient, quantity=rng.randint(1, 500), unit=unit
+        )
 
 
 def toggle_tag(rng, world):
@@ -239,7 +245,9 @@ def replace_entries(rng, world):
     with transaction.atomic():
         MealPlanEntry.objects.filter(meal_plan_id=plan_id).delete()
         MealPlanEntry.objects.bulk_create(
-            MealPlanEntry(meal_plan_id=plan_id, meal=meal, recipe_id=rng.choice(world.recipe_ids), servings=rng.randint(1, 6))
+            MealPlanEntry(
+                meal_plan_id=plan_id, meal=meal, recipe_id=rng.choice(world.recipe_ids), servings=rng.randint(1, 6)
+            )
             for meal in rng.sample(MEALS, rng.randint(1, 3))
         )
 
@@ -363,17 +371,17 @@ class Soak:
     def _read(self, rng: random.Random, me: threading.Thread) -> None:
         reads = self.world.reads()
         while not self.stop.is_set():
-            key, compute, hot_user_id = rng.choice(reads)
+            key, compute = rng.choice(reads)
             if rng.random() < SLOW_FILL_SHARE:
                 compute = slow_fill(compute, rng.uniform(0, SLOW_FILL_MAX_SECONDS))
             self.busy_since[me] = time.monotonic()
-            result = readthrough.read(key, compute, hot_user_id=hot_user_id)
+            result = readthrough.read(key, compute)
             self.busy_since[me] = None
             self.count("reads", "hits" if result.hit else "misses (computed)")
 
     def _watch_backlog(self, rng: random.Random, me: threading.Thread) -> None:
         """Sets `keeping_up` while at most MAX_BACKLOG outbox rows wait for the worker."""
-        from events.models import OutboxEvent
+        from eventcache.models import OutboxEvent
 
         try:
             while not self.stop.is_set():
@@ -416,7 +424,7 @@ class Soak:
 
 
 def undrained_report(worker) -> str:
-    from events.models import OutboxEvent
+    from eventcache.models import OutboxEvent
 
     pending = OutboxEvent.objects.filter(processed_at__isnull=True)
     return (
@@ -431,11 +439,11 @@ def undrained_report(worker) -> str:
 
 def served_body(conn, key: Key):
     """The parsed body the cache would serve for `key` (a value of the current namespace version), else None."""
-    raw = conn.get(store.full_name(key.name))
+    raw = conn.get(ops.full_name(key.name))
     if raw is None:
         return None
     value = json.loads(raw)
-    if str(value["ns"]).encode() != conn.get(store.full_name(keys.namespace(key.family))):
+    if str(value["ns"]).encode() != conn.get(ops.full_name(keys.namespace(key.family))):
         return None  # its family's namespace was bumped since: never served again
     return value["body"]
 
@@ -443,14 +451,16 @@ def served_body(conn, key: Key):
 def stale_keys(conn, world: SoakWorld) -> tuple[list[str], int]:
     """(the keys whose served value differs from the database now, with both values; how many were cached)."""
     stale, cached = [], 0
-    for key, compute, _ in world.reads():
+    for key, compute in world.reads():
         body = served_body(conn, key)
         if body is None:
             continue
         cached += 1
         expected = json.loads(readthrough.encode(compute()))
         if body != expected:
-            stale.append(f"{key.name}\n    cached:   {json.dumps(body)[:400]}\n    database: {json.dumps(expected)[:400]}")
+            stale.append(
+                f"{key.name}\n    cached:   {json.dumps(body)[:400]}\n    database: {json.dumps(expected)[:400]}"
+            )
     return stale, cached
 
 
@@ -461,7 +471,7 @@ def test_after_a_soak_of_concurrent_writers_and_readers_every_cached_value_equal
     (a checkpoint) and at the end, every key the cache would serve must equal the database. Each checkpoint
     is an end of the soak in miniature: a stale set only survives if it lands after the last invalidation of
     its key, so several checkpoints give a broken lease several chances to show."""
-    from events.models import OutboxEvent
+    from eventcache.models import OutboxEvent
 
     world = seed_world(random.Random(7))
     worker = start_worker_process()
@@ -469,8 +479,10 @@ def test_after_a_soak_of_concurrent_writers_and_readers_every_cached_value_equal
 
     bursts = max(1, round(SOAK_SECONDS / BURST_SECONDS))
     soak = Soak(world)
-    print(f"\nsoak: {SOAK_SECONDS:g} s of writes in {bursts} bursts, {WRITERS} writers, {READERS} readers, "
-          f"a celery worker subprocess; {len(world.reads())} keys")
+    print(
+        f"\nsoak: {SOAK_SECONDS:g} s of writes in {bursts} bursts, {WRITERS} writers, {READERS} readers, "
+        f"a celery worker subprocess; {len(world.reads())} keys"
+    )
     stale_at, cached = {}, 0
     soak.start()
     try:
@@ -479,19 +491,27 @@ def test_after_a_soak_of_concurrent_writers_and_readers_every_cached_value_equal
             soak.stop.wait(SOAK_SECONDS / bursts)
             soak.quiesce(worker)
             stale, cached = stale_keys(redis_conn, world)
-            print(f"  checkpoint {burst}: writes {soak.counts['writes']}, keys served from the cache {cached}, stale {len(stale)}")
+            print(
+                f"  checkpoint {burst}: writes {soak.counts['writes']}, keys served from the cache {cached}, stale {len(stale)}"
+            )
             if stale:
                 stale_at[burst] = stale
     finally:
         soak.finish()
 
     counts = soak.counts
-    print(f"  writes {counts['writes']} ({counts['writes rolled back']} rolled back by conflicts): "
-          + ", ".join(f"{name[6:]} {n}" for name, n in sorted(counts.items()) if name.startswith("write:")))
-    print(f"  reads {counts['reads']}: hits {counts['hits']}, misses {counts['misses (computed)']} "
-          "(computed; filled when the lease still held)")
-    print(f"  outbox rows {OutboxEvent.objects.count()} (at most {counts['largest backlog']} waiting at once), "
-          f"worker batches {worker.log().count('batch: ')}")
+    print(
+        f"  writes {counts['writes']} ({counts['writes rolled back']} rolled back by conflicts): "
+        + ", ".join(f"{name[6:]} {n}" for name, n in sorted(counts.items()) if name.startswith("write:"))
+    )
+    print(
+        f"  reads {counts['reads']}: hits {counts['hits']}, misses {counts['misses (computed)']} "
+        "(computed; filled when the lease still held)"
+    )
+    print(
+        f"  outbox rows {OutboxEvent.objects.count()} (at most {counts['largest backlog']} waiting at once), "
+        f"worker batches {worker.log().count('batch: ')}"
+    )
 
     assert not soak.errors, soak.errors
     assert counts["writes"] > 0 and counts["hits"] > 0 and counts["misses (computed)"] > 0, counts

@@ -9,8 +9,8 @@ import threading
 import pytest
 from django.db import connection
 
-from caching import invalidation, keys, readthrough, store
-from events import schema
+from eventcache.store import invalidation, ops, readthrough
+from planner import cache as planner_cache
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -51,7 +51,7 @@ def recipe(transactional_db):
 
 
 def cached_title(conn, key):
-    raw = conn.get(store.full_name(key.name))
+    raw = conn.get(ops.full_name(key.name))
     return None if raw is None else json.loads(raw)["body"]["title"]
 
 
@@ -59,7 +59,7 @@ def run_race(recipe, conn, action, invalidate):
     from planner import payloads
     from planner.models import Recipe
 
-    key = keys.recipe(recipe.id)
+    key = planner_cache.recipe(recipe.id)
     reader = PausedReader(action, lambda: payloads.recipe_detail(recipe.id))
     reader.start()
     assert reader.has_read.wait(WAIT)  # the reader holds the OLD row, not yet written to the cache
@@ -75,9 +75,11 @@ def run_race(recipe, conn, action, invalidate):
 
 def test_a_paused_read_through_fill_never_lands_after_the_invalidation(real_cache, recipe):
     def invalidate(key):
-        invalidation.apply_events([schema.RecipeChanged(id=1, at=0.0, recipe_id=recipe.id)])
+        invalidation.apply_events([planner_cache.RecipeChanged(id=1, at=0.0, recipe_id=recipe.id)])
 
-    key, reader = run_race(recipe, real_cache, lambda compute: readthrough.read(keys.recipe(recipe.id), compute), invalidate)
+    key, reader = run_race(
+        recipe, real_cache, lambda compute: readthrough.read(planner_cache.recipe(recipe.id), compute), invalidate
+    )
 
     assert reader.result.hit is False and json.loads(reader.result.body)["title"] == "Old title"  # served once
     assert cached_title(real_cache, key) in (None, "New title")  # but never stored
@@ -87,19 +89,19 @@ def test_a_paused_read_through_fill_never_lands_after_the_invalidation(real_cach
 
 
 def test_a_paused_refresh_never_lands_after_the_invalidation(real_cache, recipe):
-    readthrough.read(keys.recipe(recipe.id), lambda: {"title": "Old title"})
+    readthrough.read(planner_cache.recipe(recipe.id), lambda: {"title": "Old title"})
 
     def refresh(compute):
-        return readthrough.refresh(keys.recipe(recipe.id), compute)
+        return readthrough.refresh(planner_cache.recipe(recipe.id), compute)
 
-    key, reader = run_race(recipe, real_cache, refresh, lambda key: store.invalidate([key]))
+    key, reader = run_race(recipe, real_cache, refresh, lambda key: ops.invalidate([key]))
 
     assert reader.result is False
     assert cached_title(real_cache, key) in (None, "New title")
 
 
 def test_a_namespace_bump_during_the_computation_also_voids_the_value(real_cache, recipe):
-    listing = keys.recipe_list(None, 1)
+    listing = planner_cache.recipe_list(None, 1)
 
     def read_listing(compute):
         return readthrough.read(listing, compute)

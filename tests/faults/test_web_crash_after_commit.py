@@ -13,9 +13,9 @@ import urllib.error
 
 import pytest
 
-from caching import keys
-from events import relay
-from events.models import OutboxEvent
+from eventcache import relay
+from eventcache.models import OutboxEvent
+from planner import cache
 from planner.models import Recipe
 from tests.fixtures.worker import CHANGE, OLD_TITLE, outbox_drained, raw_cache_value, stale_keys, wait_until
 
@@ -29,7 +29,7 @@ def test_a_write_whose_process_dies_before_publishing_is_delivered_by_the_sweep(
     warm_world, start_worker_process, start_web_process, redis_conn
 ):
     recipe = warm_world.recipe
-    recipe_key = keys.recipe(recipe.id)
+    recipe_key = cache.recipe(recipe.id)
     worker = start_worker_process()  # up before the crash: the bound measures the recovery, not a cold start
     web = start_web_process(EVENTS_CRASH_BEFORE_PUBLISH=1)
     client = web.session()
@@ -45,7 +45,9 @@ def test_a_write_whose_process_dies_before_publishing_is_delivered_by_the_sweep(
 
     # The write committed with its event, but nothing was published: every dependent key is still stale.
     assert Recipe.objects.get(id=recipe.id).title == CHANGE["title"]
-    assert OutboxEvent.objects.filter(kind="recipe.changed", data={"recipe_id": recipe.id}, sent_at__isnull=True).exists()
+    assert OutboxEvent.objects.filter(
+        kind="recipe.changed", data={"recipe_id": recipe.id}, sent_at__isnull=True
+    ).exists()
     assert sorted(stale_keys(redis_conn, warm_world)) == sorted(k.name for k in warm_world.related_keys())
     assert OLD_TITLE.encode() in raw_cache_value(redis_conn, recipe_key)
 

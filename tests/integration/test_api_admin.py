@@ -8,8 +8,18 @@ from planner import models
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
-PLANNER_MODELS = [models.Family, models.FamilyMembership, models.Tag, models.Recipe, models.RecipeIngredient, models.MealPlan,
-                  models.MealPlanEntry, models.ShoppingList, models.ShoppingListItem, models.UserPreferences]
+PLANNER_MODELS = [
+    models.Family,
+    models.FamilyMembership,
+    models.Tag,
+    models.Recipe,
+    models.RecipeIngredient,
+    models.MealPlan,
+    models.MealPlanEntry,
+    models.ShoppingList,
+    models.ShoppingListItem,
+    models.UserPreferences,
+]
 
 
 def test_every_model_is_registered():
@@ -29,7 +39,7 @@ def test_admin_pages_render(client, household, make_user, make_recipe, plan_meal
     client.force_login(boss)
     for model in PLANNER_MODELS:
         info = (model._meta.app_label, model._meta.model_name)
-        assert client.get(reverse("admin:%s_%s_changelist" % info)).status_code == 200, model
-        assert client.get(reverse("admin:%s_%s_add" % info)).status_code == 200, model
+        assert client.get(reverse("admin:{}_{}_changelist".format(*info))).status_code == 200, model
+        assert client.get(reverse("admin:{}_{}_add".format(*info))).status_code == 200, model
         obj = model.objects.first()
-        assert client.get(reverse("admin:%s_%s_change" % info, args=[obj.pk])).status_code == 200, model
+        assert client.get(reverse("admin:{}_{}_change".format(*info), args=[obj.pk])).status_code == 200, model

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from caching import keys
+from planner import cache
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -34,7 +34,9 @@ def _miss_then_hit(client, path, queries, django_assert_num_queries, **query):
 
 
 def test_recipe_detail(ann_api, warm_identity, household, make_recipe, redis_conn, django_assert_num_queries):
-    recipe = make_recipe(household["ann"], "Pea soup", lines=[("peas", "500", "g"), ("onion", "1", "piece")], tags=["soup"])
+    recipe = make_recipe(
+        household["ann"], "Pea soup", lines=[("peas", "500", "g"), ("onion", "1", "piece")], tags=["soup"]
+    )
     body = _miss_then_hit(ann_api, f"/api/recipes/{recipe.id}/", 3, django_assert_num_queries)
     assert body["title"] == "Pea soup"
     assert body["tags"] == ["soup"]
@@ -43,7 +45,7 @@ def test_recipe_detail(ann_api, warm_identity, household, make_recipe, redis_con
         {"id": body["ingredients"][1]["id"], "ingredient": "onion", "quantity": 1, "unit": "piece"},
     ]
     # The key is under the recipe_planner prefix, as JSON (never pickle).
-    raw = redis_conn.get(f"recipe_planner:1:{keys.recipe(recipe.id)}")
+    raw = redis_conn.get(f"recipe_planner:1:{cache.recipe(recipe.id)}")
     assert raw is not None and b"Pea soup" in raw
 
 

@@ -22,13 +22,13 @@ from django.utils import timezone
 
 from api import fast_path, identity
 from api.identity import HINT_COOKIE, PlannedRead
-from caching import keys, readthrough, store
-from caching.store import AuthenticatedRead
+from eventcache.store import keys, ops, readthrough
+from eventcache.store.ops import AuthenticatedRead
+from planner import cache as planner_cache
 from tests.fixtures.api import PANTRY_DAY as DAY
 from tests.fixtures.api import PASSWORD, ApiClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
 
 
 # --- WSGI by hand ------------------------------------------------------------------------------------------
@@ -233,11 +233,19 @@ def test_the_query_string_picks_the_value_per_request(ann_api, household, make_r
 @pytest.mark.parametrize(
     "changed, scheme, forwarded",
     [
-        ({"SECURE_HSTS_SECONDS": 3600, "SECURE_HSTS_INCLUDE_SUBDOMAINS": True, "SECURE_HSTS_PRELOAD": True}, "https", None),
+        (
+            {"SECURE_HSTS_SECONDS": 3600, "SECURE_HSTS_INCLUDE_SUBDOMAINS": True, "SECURE_HSTS_PRELOAD": True},
+            "https",
+            None,
+        ),
         ({"SECURE_HSTS_SECONDS": 3600}, "http", None),  # no HSTS on a plain-http request
         ({"SECURE_SSL_REDIRECT": True, "SECURE_HSTS_SECONDS": 60}, "http", "https"),  # secure behind the proxy
         ({"X_FRAME_OPTIONS": "sameorigin"}, "http", None),
-        ({"SECURE_REFERRER_POLICY": "no-referrer, strict-origin", "SECURE_CROSS_ORIGIN_OPENER_POLICY": None}, "http", None),
+        (
+            {"SECURE_REFERRER_POLICY": "no-referrer, strict-origin", "SECURE_CROSS_ORIGIN_OPENER_POLICY": None},
+            "http",
+            None,
+        ),
         ({"SECURE_CONTENT_TYPE_NOSNIFF": False, "SECURE_REFERRER_POLICY": None}, "https", None),
     ],
 )
@@ -277,12 +285,14 @@ def test_the_served_application_is_the_fast_path_and_api_fast_path_0_turns_it_of
 # --- everything else: Django answers, as without the fast path, for the same round trips --------------------
 
 
-def test_a_value_miss_is_djangos_in_one_script_run_then_the_next_read_is_a_fast_hit(ann_api, ann_paths, falls_through, fast_hit):
+def test_a_value_miss_is_djangos_in_one_script_run_then_the_next_read_is_a_fast_hit(
+    ann_api, ann_paths, falls_through, fast_hit
+):
     path = ann_paths["recipe"][0]
     assert ann_api.get("/api/me/").status_code == 200  # the identity is cached
 
     def value_missing():
-        cache.delete(keys.recipe(int(path.split("/")[3])).name)
+        cache.delete(planner_cache.recipe(int(path.split("/")[3])).name)
         return _cookies(ann_api)
 
     answer, trips = falls_through(value_missing, path)
@@ -296,7 +306,7 @@ def test_an_identity_miss_is_djangos_in_one_script_run(ann_api, ann_paths, house
     _warm(ann_api, path)
 
     def identity_missing():
-        cache.delete(keys.identity(household["ann"].id).name)
+        cache.delete(planner_cache.identity(household["ann"].id).name)
         return _cookies(ann_api)
 
     answer, trips = falls_through(identity_missing, path)
@@ -304,7 +314,9 @@ def test_an_identity_miss_is_djangos_in_one_script_run(ann_api, ann_paths, house
     assert trips == ["EVALSHA", "HINCRBY", "EVALSHA", "EVALSHA"]  # script; counter; identity's fill; the value
 
 
-def test_a_hint_naming_another_user_never_serves_their_value(ann_api, bob_api, ann_paths, household, falls_through, redis_conn):
+def test_a_hint_naming_another_user_never_serves_their_value(
+    ann_api, bob_api, ann_paths, household, falls_through, redis_conn
+):
     assert bob_api.post("/api/shopping-lists/", {"start": str(DAY), "end": str(DAY)}).status_code == 201
     assert bob_api.patch("/api/preferences/", {"diet": "vegan"}).status_code == 200
     for path in ("/api/shopping-lists/", "/api/preferences/"):
@@ -315,8 +327,8 @@ def test_a_hint_naming_another_user_never_serves_their_value(ann_api, bob_api, a
         assert (answer.status, answer.body) == ("200 OK", own)
         assert trips == ["EVALSHA", "EVALSHA", "EVALSHA"]  # the script read only the session
     assert b"beef" not in answer.body and b"vegan" not in answer.body
-    for key in (keys.shopping_lists(household["bob"].id), keys.preferences(household["bob"].id)):
-        assert not redis_conn.exists(store.full_name(keys.lease(key)))
+    for key in (planner_cache.shopping_lists(household["bob"].id), planner_cache.preferences(household["bob"].id)):
+        assert not redis_conn.exists(ops.full_name(keys.lease(key)))
 
 
 @pytest.mark.parametrize("hint", [None, "", "abc", "0", "-3", "1e3", "9" * 40])
@@ -343,7 +355,7 @@ def test_a_logged_out_or_expired_session_is_djangos_401(fresh_login, ann_paths, 
     def expired():
         client = fresh_login(warm=[path])
         session_key = client.client.cookies["sessionid"].value
-        redis_conn.delete(store.full_name(keys.session(client.client.session)))  # its cache entry expired
+        redis_conn.delete(ops.full_name(keys.session(client.client.session)))  # its cache entry expired
         Session.objects.filter(session_key=session_key).update(expire_date=timezone.now() - dt.timedelta(seconds=1))
         return _cookies(client)
 
@@ -363,7 +375,7 @@ def test_an_inactive_user_or_a_changed_password_is_djangos_401(fresh_login, ann_
         cookies = _cookies(fresh_login(warm=[path]))
         ann.is_active = False
         ann.save()
-        cache.delete(keys.identity(ann.id).name)  # what the event pipeline does after a users-row change
+        cache.delete(planner_cache.identity(ann.id).name)  # what the event pipeline does after a users-row change
         return cookies
 
     def new_password():
@@ -373,7 +385,7 @@ def test_an_inactive_user_or_a_changed_password_is_djangos_401(fresh_login, ann_
         cookies = _cookies(fresh_login(warm=[path]))
         ann.set_password("a brand new password 123")
         ann.save()
-        cache.delete(keys.identity(ann.id).name)
+        cache.delete(planner_cache.identity(ann.id).name)
         return cookies
 
     for prepare in (deactivated, new_password):
@@ -396,7 +408,9 @@ def test_a_session_hash_that_does_not_match_is_djangos_401(fresh_login, ann_path
     assert answer.status == "401 Unauthorized"
 
 
-def test_a_session_whose_backend_is_no_longer_configured_is_djangos_401(fresh_login, ann_paths, falls_through, settings):
+def test_a_session_whose_backend_is_no_longer_configured_is_djangos_401(
+    fresh_login, ann_paths, falls_through, settings
+):
     """The script's own conditions let the value be read (a hit); only the checks in Python refuse it."""
     path = ann_paths["recipe"][0]
     configured = settings.AUTHENTICATION_BACKENDS
@@ -463,7 +477,11 @@ def test_an_ssl_redirect_is_djangos(ann_api, ann_paths, falls_through, settings)
     path = ann_paths["preferences"][0]
     _warm(ann_api, path, "")
     answer, trips = falls_through(lambda: _cookies(ann_api), path)
-    assert (answer.status, answer.header("Location"), trips) == ("301 Moved Permanently", f"https://localhost{path}", [])
+    assert (answer.status, answer.header("Location"), trips) == (
+        "301 Moved Permanently",
+        f"https://localhost{path}",
+        [],
+    )
 
 
 def test_a_malformed_csrf_cookie_is_djangos_which_sets_a_new_one(ann_api, ann_paths, falls_through):
@@ -487,7 +505,9 @@ def test_a_malformed_csrf_cookie_is_djangos_which_sets_a_new_one(ann_api, ann_pa
     ],
     ids=lambda changed: next(iter(changed)),
 )
-def test_settings_that_would_make_the_shortcut_inexact_turn_it_off(ann_api, ann_paths, falls_through, settings, changed):
+def test_settings_that_would_make_the_shortcut_inexact_turn_it_off(
+    ann_api, ann_paths, falls_through, settings, changed
+):
     path = ann_paths["shopping lists"][0]
     _warm(ann_api, path)
     for name, value in changed.items():
@@ -569,7 +589,11 @@ def test_an_exception_after_the_read_hands_the_read_to_django(ann_api, ann_paths
 def test_a_lease_in_a_read_django_did_not_take_is_given_back(ann_api, ann_paths, household, redis_conn, missing):
     path = ann_paths["preferences"][0]
     _warm(ann_api, path)
-    key = keys.preferences(household["ann"].id) if missing == "value" else keys.identity(household["ann"].id)
+    key = (
+        planner_cache.preferences(household["ann"].id)
+        if missing == "value"
+        else planner_cache.identity(household["ann"].id)
+    )
     cache.delete(key.name)
 
     def answers_without_identity(environ, start_response):  # as when a middleware answers before the view
@@ -579,19 +603,32 @@ def test_a_lease_in_a_read_django_did_not_take_is_given_back(ann_api, ann_paths,
 
     answer = _call(fast_path.wrap(answers_without_identity), _environ(path, _cookies(ann_api)))
     assert answer.status == "204 No Content"
-    assert not redis_conn.exists(store.full_name(keys.lease(key)))
+    assert not redis_conn.exists(ops.full_name(keys.lease(key)))
 
 
-def test_a_prefetched_read_for_another_key_is_ignored_and_released(ann_api, ann_paths, household, redis_conn, redis_round_trips):
+def test_a_prefetched_read_for_another_key_is_ignored_and_released(
+    ann_api, ann_paths, household, redis_conn, redis_round_trips
+):
     path = ann_paths["preferences"][0]
     body = _warm(ann_api, path)
-    other = keys.recipe(987654)
-    lease = store.read_or_lease(other).lease
-    assert lease is not None and redis_conn.exists(store.full_name(keys.lease(other)))
-    reply = AuthenticatedRead(session=None, identity=None, value=store.ReadResult(lease=lease))
-    prefetched = identity.Prefetched(keys.session(ann_api.client.session), household["ann"].id, PlannedRead(other), reply)
+    other = planner_cache.recipe(987654)
+    lease = ops.read_or_lease(other).lease
+    assert lease is not None and redis_conn.exists(ops.full_name(keys.lease(other)))
+    reply = AuthenticatedRead(session=None, identity=None, value=ops.ReadResult(lease=lease))
+    prefetched = identity.Prefetched(
+        keys.session(ann_api.client.session), household["ann"].id, PlannedRead(other), reply
+    )
     redis_round_trips.clear()
     answer = _call(WSGIHandler(), _environ(path, _cookies(ann_api), **{identity.PREFETCHED_ENVIRON_KEY: prefetched}))
     assert (answer.status, answer.header("X-Cache"), answer.body) == ("200 OK", "HIT", body)
     assert redis_round_trips == ["EVALSHA", "EVALSHA"]  # the lease given back; Django's own script
-    assert not redis_conn.exists(store.full_name(keys.lease(other)))
+    assert not redis_conn.exists(ops.full_name(keys.lease(other)))
+
+
+def test_a_fast_hit_is_private(ann_api, ann_paths, fast_hit):
+    """A personal value answered in front of Django is `Cache-Control: private, Vary: Cookie`, as Django's answer is."""
+    path = ann_paths["shopping lists"][0]
+    _warm(ann_api, path)
+    answer = fast_hit(path, _cookies(ann_api))
+    assert answer.header("Cache-Control") == "private"
+    assert answer.header("Vary") == "Cookie"

@@ -9,7 +9,9 @@ import pytest
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 
 from api.identity import HINT_COOKIE
-from caching import hotness, keys, stats, store
+from eventcache import stats
+from eventcache.store import hotness, keys, ops
+from planner import cache as planner_cache
 from tests.fixtures.api import PANTRY_DAY as DAY
 from tests.fixtures.api import ApiClient
 
@@ -44,7 +46,9 @@ def _ann_paths(ann_api, pantry):
     ]
 
 
-def test_a_cached_hit_is_one_redis_round_trip_and_no_query(ann_api, pantry, redis_round_trips, django_assert_num_queries):
+def test_a_cached_hit_is_one_redis_round_trip_and_no_query(
+    ann_api, pantry, redis_round_trips, django_assert_num_queries
+):
     for path in _ann_paths(ann_api, pantry):
         body = _warm(ann_api, path)
         redis_round_trips.clear()
@@ -54,7 +58,9 @@ def test_a_cached_hit_is_one_redis_round_trip_and_no_query(ann_api, pantry, redi
         assert redis_round_trips == ONE_TRIP, path
 
 
-def test_me_is_one_round_trip_and_a_meal_plan_two(ann_api, household, pantry, redis_round_trips, django_assert_num_queries):
+def test_me_is_one_round_trip_and_a_meal_plan_two(
+    ann_api, household, pantry, redis_round_trips, django_assert_num_queries
+):
     assert ann_api.get("/api/me/").status_code == 200
     redis_round_trips.clear()
     with django_assert_num_queries(0):
@@ -86,7 +92,9 @@ def test_a_hit_counts_the_identity_and_the_value_once_like_the_separate_reads(an
     before = stats.snapshot()
     assert ann_api.get(path)["X-Cache"] == "HIT"
     after = stats.snapshot()
-    changed = {name: after.get(name, 0) - before.get(name, 0) for name in after if after.get(name, 0) != before.get(name, 0)}
+    changed = {
+        name: after.get(name, 0) - before.get(name, 0) for name in after if after.get(name, 0) != before.get(name, 0)
+    }
     assert changed == {"identity:hits": 1, "recipe:hits": 1}
 
 
@@ -104,7 +112,9 @@ def test_login_sets_the_hint_with_the_session_cookies_flags_and_logout_removes_i
     assert api.get("/api/me/").status_code == 401
 
 
-def test_a_hint_naming_another_user_never_serves_their_data(ann_api, bob_api, household, pantry, redis_conn, redis_round_trips):
+def test_a_hint_naming_another_user_never_serves_their_data(
+    ann_api, bob_api, household, pantry, redis_conn, redis_round_trips
+):
     """Ann's session with Bob's id in the hint: Ann gets her own lists, preferences and identity, and the
     script touched nothing of Bob's (no hit counted, no lease taken, no hotness added)."""
     assert bob_api.post("/api/shopping-lists/", {"start": str(DAY), "end": str(DAY)}).status_code == 201
@@ -114,7 +124,7 @@ def test_a_hint_naming_another_user_never_serves_their_data(ann_api, bob_api, ho
         bob_api.get(path)
         bob_api.get(path)
     own = {path: _warm(ann_api, path) for path in ("/api/shopping-lists/", "/api/preferences/")}
-    bob_score = redis_conn.zscore(store.full_name(keys.HOT_SHOPPING_LISTS), str(household["bob"].id))
+    bob_score = redis_conn.zscore(ops.full_name(keys.hot_set(planner_cache.SHOPPING_LISTS)), str(household["bob"].id))
     before = stats.snapshot()
 
     _set_hint(ann_api, str(household["bob"].id))
@@ -130,9 +140,16 @@ def test_a_hint_naming_another_user_never_serves_their_data(ann_api, bob_api, ho
     after = stats.snapshot()
     assert after.get("shopping_lists:hits", 0) - before.get("shopping_lists:hits", 0) == 1  # Ann's own read
     assert after.get("identity:hits", 0) - before.get("identity:hits", 0) == 3  # Ann's, once per request
-    assert redis_conn.zscore(store.full_name(keys.HOT_SHOPPING_LISTS), str(household["bob"].id)) == bob_score
-    for key in (keys.shopping_lists(household["bob"].id), keys.preferences(household["bob"].id), keys.identity(household["bob"].id)):
-        assert not redis_conn.exists(store.full_name(keys.lease(key)))
+    assert (
+        redis_conn.zscore(ops.full_name(keys.hot_set(planner_cache.SHOPPING_LISTS)), str(household["bob"].id))
+        == bob_score
+    )
+    for key in (
+        planner_cache.shopping_lists(household["bob"].id),
+        planner_cache.preferences(household["bob"].id),
+        planner_cache.identity(household["bob"].id),
+    ):
+        assert not redis_conn.exists(ops.full_name(keys.lease(key)))
 
 
 def test_a_hint_without_a_logged_in_session_is_401(api, household, pantry):
@@ -152,7 +169,7 @@ def test_a_changed_password_still_ends_the_session_on_the_one_trip_path(ann_api,
     ann.save()
     from django.core.cache import cache
 
-    cache.delete(keys.identity(ann.id).name)  # what the event pipeline does after a users-row change
+    cache.delete(planner_cache.identity(ann.id).name)  # what the event pipeline does after a users-row change
     response = ann_api.get(path)
     assert response.status_code == 401
     assert SESSION_KEY not in ann_api.client.session
@@ -167,16 +184,18 @@ def test_a_session_hash_that_does_not_match_the_identity_is_401_and_reads_no_val
     session = ann_api.client.session
     session[HASH_SESSION_KEY] = "0" * 64
     session.save()
-    recipe_key = keys.recipe(pantry["soup"].id)
+    recipe_key = planner_cache.recipe(pantry["soup"].id)
     before = stats.snapshot().get("recipe:misses", 0)
     assert ann_api.get(f"/api/recipes/{pantry['soup'].id}/").status_code == 401
     assert stats.snapshot().get("recipe:misses", 0) == before
-    assert not redis_conn.exists(store.full_name(keys.lease(recipe_key)))
-    assert not redis_conn.exists(store.full_name(recipe_key))
+    assert not redis_conn.exists(ops.full_name(keys.lease(recipe_key)))
+    assert not redis_conn.exists(ops.full_name(recipe_key))
 
 
 @pytest.mark.parametrize("hint", [None, "", "abc", "0", "-3", "1e3", " 5", "1²", "9" * 40, "1;2"])
-def test_a_missing_or_garbage_hint_takes_the_separate_reads(ann_api, pantry, redis_round_trips, django_assert_num_queries, hint):
+def test_a_missing_or_garbage_hint_takes_the_separate_reads(
+    ann_api, pantry, redis_round_trips, django_assert_num_queries, hint
+):
     path = f"/api/recipes/{pantry['soup'].id}/"
     body = _warm(ann_api, path)
     if hint is None:
@@ -199,10 +218,12 @@ def test_a_hint_naming_nobody_takes_the_separate_reads(ann_api, pantry, redis_ro
     assert redis_round_trips == ["EVALSHA", "EVALSHA", "EVALSHA"]  # session only, then identity and value
 
 
-def test_a_session_missing_from_redis_is_read_from_the_database(ann_api, pantry, redis_conn, redis_round_trips, django_assert_num_queries):
+def test_a_session_missing_from_redis_is_read_from_the_database(
+    ann_api, pantry, redis_conn, redis_round_trips, django_assert_num_queries
+):
     path = f"/api/recipes/{pantry['soup'].id}/"
     body = _warm(ann_api, path)
-    redis_conn.delete(store.full_name(keys.session(ann_api.client.session)))  # evicted, or Redis restarted
+    redis_conn.delete(ops.full_name(keys.session(ann_api.client.session)))  # evicted, or Redis restarted
     with django_assert_num_queries(1):  # the session row (cached_db writes it back to Redis)
         response = ann_api.get(path)
     assert (response.status_code, response.content) == (200, body)
@@ -211,12 +232,14 @@ def test_a_session_missing_from_redis_is_read_from_the_database(ann_api, pantry,
     assert redis_round_trips == ONE_TRIP
 
 
-def test_an_identity_miss_is_computed_under_its_lease_then_the_value_read(ann_api, household, pantry, redis_round_trips, django_assert_num_queries):
+def test_an_identity_miss_is_computed_under_its_lease_then_the_value_read(
+    ann_api, household, pantry, redis_round_trips, django_assert_num_queries
+):
     path = f"/api/recipes/{pantry['soup'].id}/"
     body = _warm(ann_api, path)
     from django.core.cache import cache
 
-    cache.delete(keys.identity(household["ann"].id).name)
+    cache.delete(planner_cache.identity(household["ann"].id).name)
     redis_round_trips.clear()
     with django_assert_num_queries(1):  # the identity
         response = ann_api.get(path)
@@ -228,14 +251,16 @@ def test_an_identity_miss_is_computed_under_its_lease_then_the_value_read(ann_ap
     assert redis_round_trips == ONE_TRIP
 
 
-def test_a_value_miss_is_filled_under_the_lease_taken_in_the_one_trip(ann_api, pantry, redis_conn, redis_round_trips, django_assert_num_queries):
+def test_a_value_miss_is_filled_under_the_lease_taken_in_the_one_trip(
+    ann_api, pantry, redis_conn, redis_round_trips, django_assert_num_queries
+):
     path = f"/api/recipes/{pantry['soup'].id}/"
     assert ann_api.get("/api/me/").status_code == 200
     redis_round_trips.clear()
     with django_assert_num_queries(3):  # the recipe's 3; no identity query
         assert ann_api.get(path)["X-Cache"] == "MISS"
     assert redis_round_trips == ["EVALSHA", "HINCRBY", "EVALSHA"]  # session + identity + lease; counter; fill
-    assert not redis_conn.exists(store.full_name(keys.lease(keys.recipe(pantry["soup"].id))))
+    assert not redis_conn.exists(ops.full_name(keys.lease(planner_cache.recipe(pantry["soup"].id))))
     assert ann_api.get(path)["X-Cache"] == "HIT"
 
 
@@ -245,7 +270,7 @@ def test_a_lease_taken_for_a_caller_who_is_then_refused_is_given_back(ann_api, p
     assert ann_api.get("/api/me/").status_code == 200
     settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.AllowAllUsersModelBackend"]
     assert ann_api.get(f"/api/recipes/{pantry['soup'].id}/").status_code == 401
-    assert not redis_conn.exists(store.full_name(keys.lease(keys.recipe(pantry["soup"].id))))
+    assert not redis_conn.exists(ops.full_name(keys.lease(planner_cache.recipe(pantry["soup"].id))))
 
 
 def test_bad_input_is_still_answered_after_authentication(api, ann_api, pantry, redis_conn):
@@ -255,7 +280,7 @@ def test_bad_input_is_still_answered_after_authentication(api, ann_api, pantry, 
     assert ann_api.get("/api/recipes/not-an-id/").status_code == 400
     assert ann_api.get("/api/shopping-lists/0/").status_code == 400
     assert ann_api.get("/api/recipes/", tag="no spaces allowed").status_code == 400
-    assert not redis_conn.keys(store.full_name("lease:*"))
+    assert not redis_conn.keys(ops.full_name("lease:*"))
 
 
 def test_redis_failing_during_the_one_trip_read_falls_back_to_the_database(ann_api, pantry, request):
@@ -271,9 +296,9 @@ def test_redis_failing_during_the_one_trip_read_falls_back_to_the_database(ann_a
 
 def test_hotness_is_recorded_once_per_read_of_the_lists(ann_api, household, pantry, redis_conn):
     _warm(ann_api, "/api/shopping-lists/")
-    hot = store.full_name(keys.HOT_SHOPPING_LISTS)
+    hot = ops.full_name(keys.hot_set(planner_cache.SHOPPING_LISTS))
     before = redis_conn.zscore(hot, str(household["ann"].id))
     ann_api.get("/api/shopping-lists/")
     after = redis_conn.zscore(hot, str(household["ann"].id))
     assert after > before
-    assert hotness.hottest(1) == [household["ann"].id]
+    assert hotness.hottest(planner_cache.SHOPPING_LISTS, 1) == [planner_cache.shopping_lists(household["ann"].id)]

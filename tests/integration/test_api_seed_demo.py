@@ -6,7 +6,16 @@ import json
 import pytest
 from django.core.management import call_command
 
-from planner.models import Family, MealPlan, MealPlanEntry, Recipe, RecipeIngredient, ShoppingList, ShoppingListItem, Tag
+from planner.models import (
+    Family,
+    MealPlan,
+    MealPlanEntry,
+    Recipe,
+    RecipeIngredient,
+    ShoppingList,
+    ShoppingListItem,
+    Tag,
+)
 from tests.fixtures.api import ApiClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -29,11 +38,33 @@ def test_seed_twice_gives_the_same_data(fast_passwords):
     assert _snapshot() == first
 
 
+def test_seeding_after_a_recipe_was_renamed_adds_nothing(fast_passwords):
+    """The README's walkthrough renames recipe 1; the next `make run` seeds again and must find it by its seed_key."""
+    call_command("seed_demo")
+    first = _snapshot()
+    Recipe.objects.filter(pk=1).update(title="Buttermilk pancakes (edited)")
+    call_command("seed_demo")
+    assert _snapshot() == first
+    assert Recipe.objects.get(pk=1).title == "Buttermilk pancakes (edited)"  # the edit is kept, not re-seeded
+
+
+def test_recipes_seeded_before_seed_keys_existed_are_adopted_by_title(fast_passwords):
+    call_command("seed_demo")
+    first = _snapshot()
+    keys = dict(Recipe.objects.values_list("pk", "seed_key"))
+    Recipe.objects.update(seed_key=None)  # a database seeded before migration planner 0002
+    call_command("seed_demo")
+    assert _snapshot() == first
+    assert dict(Recipe.objects.values_list("pk", "seed_key")) == keys
+
+
 def test_seeded_data_covers_every_endpoint(fast_passwords, redis_conn, cache_state):
     call_command("seed_demo")
     assert Recipe.objects.filter(pk=1).exists()
     assert Recipe.objects.count() >= 50
-    assert all(3 <= r.ingredients.count() <= 8 and r.tags.exists() for r in Recipe.objects.filter(author__username="demo"))
+    assert all(
+        3 <= r.ingredients.count() <= 8 and r.tags.exists() for r in Recipe.objects.filter(author__username="demo")
+    )
 
     demo = ApiClient()
     demo.login("demo", "demo123")

@@ -136,7 +136,11 @@ def test_family_membership_through_the_many_to_many(family_world, outbox):
 
 
 def test_moving_a_membership_touches_both_families(family_world, outbox):
-    membership, family, other_family = family_world["carol"].membership, family_world["family"], family_world["other_family"]
+    membership, family, other_family = (
+        family_world["carol"].membership,
+        family_world["family"],
+        family_world["other_family"],
+    )
 
     membership.family = family
     membership.save()
@@ -226,16 +230,16 @@ def test_triggers_dropped_by_a_table_rebuild_come_back_after_migrate(family_worl
     check re-installs whatever is missing."""
     from django.core.management import call_command
 
-    from events import capture
+    from eventcache.capture import triggers
 
-    assert capture.missing_triggers(connection) == set()
-    capture.uninstall(connection)
-    assert capture.missing_triggers(connection) == capture.expected_triggers(connection.vendor)
+    assert triggers.missing_triggers(connection) == set()
+    triggers.uninstall(connection)
+    assert triggers.missing_triggers(connection) == triggers.expected_triggers(connection.vendor)
     Recipe.objects.filter(id=family_world["soup"].id).update(title="not captured")
     assert outbox() == []
 
     call_command("migrate", verbosity=0)
 
-    assert capture.missing_triggers(connection) == set()
+    assert triggers.missing_triggers(connection) == set()
     Recipe.objects.filter(id=family_world["soup"].id).update(title="captured again")
     assert outbox() == recipe_changed(family_world["soup"])

@@ -1,13 +1,15 @@
-"""events/consume.py against PostgreSQL and the real Redis: a message is applied together with every other
+"""eventcache/consume/apply.py against PostgreSQL and the real Redis: a message is applied together with every other
 delivered row, the messages covered that way are skipped, rows another worker holds are left to it, and
 unsent rows are left to the relay."""
 
 import pytest
 from django.utils import timezone
 
-from caching import keys, store
-from events import consume, schema
-from events.models import OutboxEvent
+from eventcache import events as schema
+from eventcache.consume import apply as consume
+from eventcache.models import OutboxEvent
+from eventcache.store import ops
+from planner import cache
 from tests.fixtures.events import outbox_row_locked_elsewhere
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -25,15 +27,17 @@ def delivered_row(recipe_id) -> OutboxEvent:
 
 
 def event_of(row: OutboxEvent):
-    return schema.from_dict({"v": 1, "id": row.id, "kind": row.kind, "at": row.created_at.timestamp(), "data": row.data})
+    return schema.from_dict(
+        {"v": 1, "id": row.id, "kind": row.kind, "at": row.created_at.timestamp(), "data": row.data}
+    )
 
 
 def cache_recipe(redis_conn, recipe_id):
-    redis_conn.set(store.full_name(keys.recipe(recipe_id).name), b'{"ns":1,"body":{}}')
+    redis_conn.set(ops.full_name(cache.recipe(recipe_id).name), b'{"ns":1,"body":{}}')
 
 
 def is_cached(redis_conn, recipe_id) -> bool:
-    return redis_conn.exists(store.full_name(keys.recipe(recipe_id).name)) == 1
+    return redis_conn.exists(ops.full_name(cache.recipe(recipe_id).name)) == 1
 
 
 def test_the_first_message_applies_every_delivered_row_and_the_later_message_is_skipped(world, redis_conn):
@@ -96,7 +100,7 @@ def test_coalescing_can_be_switched_off(world, redis_conn, settings):
 def test_a_message_without_outbox_ids_is_applied_as_it_is(world, redis_conn):
     soup = world["soup"]
     cache_recipe(redis_conn, soup.id)
-    event = schema.RecipeChanged(id=1, at=0.0, recipe_id=soup.id)
+    event = cache.RecipeChanged(id=1, at=0.0, recipe_id=soup.id)
 
     done = consume.apply_message([event], [])
 
@@ -117,7 +121,7 @@ def test_the_same_change_in_the_message_and_a_row_is_applied_once(world, redis_c
 def test_a_redis_failure_marks_nothing(world, monkeypatch):
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    from caching import invalidation
+    from eventcache.store import invalidation
 
     soup, salad = world["soup"], world["salad"]
     mine, _ = delivered_row(soup.id), delivered_row(salad.id)

@@ -8,7 +8,6 @@ import time
 import pytest
 from django.conf import settings
 from django.test import Client
-
 from observe import snapshot, stream
 
 pytestmark = [pytest.mark.integration]

@@ -1,4 +1,4 @@
-"""events/monitor.py's drop on publish, against real Redis and PostgreSQL: the worker's pub/sub listener drops
+"""eventcache/consume/listener.py's drop on publish, against real Redis and PostgreSQL: the worker's pub/sub listener drops
 every key a write touches as soon as the event is published - before any Celery task runs - and records when in
 the outbox row (dropped_at); the event is still queued for the task, which is the guarantee."""
 
@@ -7,9 +7,11 @@ import time
 import pytest
 from django.core.signals import request_finished, request_started
 
-from caching import keys, readthrough, stats
-from events import monitor as monitor_module
-from events.models import OutboxEvent
+from eventcache import stats
+from eventcache.consume import listener as monitor_module
+from eventcache.models import OutboxEvent
+from eventcache.store import readthrough
+from planner import cache
 from planner.models import Recipe
 from tests.fixtures.events import queued_tasks
 from tests.fixtures.worker import raw_cache_value, wait_until
@@ -44,8 +46,12 @@ def listener(settings):
 
 def _keys(world):
     plan = world["plan"]
-    touched = [keys.meal_plan(plan.date, plan.family_id), keys.shopping_lists(world["alice"].id), keys.shopping_lists(world["bob"].id)]
-    return touched, keys.shopping_lists(world["carol"].id)  # carol is in another family
+    touched = [
+        cache.meal_plan(plan.date, plan.family_id),
+        cache.shopping_lists(world["alice"].id),
+        cache.shopping_lists(world["bob"].id),
+    ]
+    return touched, cache.shopping_lists(world["carol"].id)  # carol is in another family
 
 
 def _fill(*cache_keys):
@@ -107,13 +113,13 @@ def test_a_failed_drop_is_logged_and_counted_and_never_raises(world, settings, r
 
 def test_messages_waiting_together_are_dropped_as_one_batch(world, redis_conn, monkeypatch):
     """Two writes published back to back reach one drop (one look-up, one Redis round trip)."""
-    from events import schema
+    from eventcache import events as schema
 
     batches = []
     monitor = monitor_module.EventMonitor()
     monkeypatch.setattr(monitor, "drop", lambda events: batches.append(events) or len(events))
     messages = [
-        {"type": "message", "data": schema.encode(schema.RecipeChanged(id=i, at=1.0, recipe_id=world["soup"].id))}
+        {"type": "message", "data": schema.encode(cache.RecipeChanged(id=i, at=1.0, recipe_id=world["soup"].id))}
         for i in (1, 2)
     ]
 
@@ -132,7 +138,9 @@ def test_dropped_at_is_written_after_the_drop_with_the_time_of_the_drop(world, s
     Recipe.objects.filter(id=world["soup"].id).update(title="Leek soup")
     row = OutboxEvent.objects.get()
     monitor = monitor_module.EventMonitor()
-    event = monitor.handle(f'{{"v":1,"id":{row.id},"kind":"recipe.changed","at":1,"data":{{"recipe_id":{world["soup"].id}}}}}')
+    event = monitor.handle(
+        f'{{"v":1,"id":{row.id},"kind":"recipe.changed","at":1,"data":{{"recipe_id":{world["soup"].id}}}}}'
+    )
 
     before = time.time()
     assert monitor.drop([event]) == 1
@@ -158,7 +166,9 @@ def test_a_row_a_task_holds_is_never_waited_for_and_gets_its_dropped_at_later(wo
     Recipe.objects.filter(id=world["soup"].id).update(title="Leek soup")
     row = OutboxEvent.objects.get()
     monitor = monitor_module.EventMonitor()
-    event = monitor.handle(f'{{"v":1,"id":{row.id},"kind":"recipe.changed","at":1,"data":{{"recipe_id":{world["soup"].id}}}}}')
+    event = monitor.handle(
+        f'{{"v":1,"id":{row.id},"kind":"recipe.changed","at":1,"data":{{"recipe_id":{world["soup"].id}}}}}'
+    )
     monitor.drop([event])
     dropped = time.time()
 

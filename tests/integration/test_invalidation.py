@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from caching import hotness, invalidation, keys, readthrough, store
-from events import schema
+from eventcache import events as schema
+from eventcache.store import hotness, invalidation, keys, ops, readthrough
+from planner import cache
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -16,7 +17,7 @@ def ev(cls, n=1, **data):
 
 
 def cached(conn, key) -> dict | None:
-    raw = conn.get(store.full_name(key.name))
+    raw = conn.get(ops.full_name(key.name))
     return None if raw is None else json.loads(raw)["body"]
 
 
@@ -25,29 +26,32 @@ def fill(key, payload):
 
 
 def all_keys_of(world):
-    everything = {keys.recipe(world["stew"].id), keys.recipe(world["toast"].id)}
-    everything |= {keys.meal_plan(plan.date, plan.family_id) for plan in world["plans"]}
-    everything |= {keys.shopping_lists(uid) for members in world["members"].values() for uid in members}
-    everything |= {keys.preferences(uid) for members in world["members"].values() for uid in members}
+    everything = {cache.recipe(world["stew"].id), cache.recipe(world["toast"].id)}
+    everything |= {cache.meal_plan(plan.date, plan.family_id) for plan in world["plans"]}
+    everything |= {cache.shopping_lists(uid) for members in world["members"].values() for uid in members}
+    everything |= {cache.preferences(uid) for members in world["members"].values() for uid in members}
     return everything
 
 
 @pytest.mark.faults
-def test_a_recipe_in_three_families_plans_drops_exactly_its_dependents(real_cache, three_families, redis_commands):
+def test_a_recipe_in_three_families_plans_drops_exactly_its_dependents(
+    real_cache, three_families, redis_commands, settings
+):
+    settings.HOT_LISTS_TOP_N = 0  # every list read below counts as hot; none is re-filled here (see the hot-list test)
     world = three_families
     everything = all_keys_of(world)
     for key in everything:
         fill(key, {"name": key.name})
-    listing = keys.recipe_list(None, 1)
+    listing = cache.recipe_list(None, 1)
     fill(listing, {"results": []})
 
     with redis_commands() as seen:
-        result = invalidation.apply_events([ev(schema.RecipeChanged, recipe_id=world["stew"].id)])
+        result = invalidation.apply_events([ev(cache.RecipeChanged, recipe_id=world["stew"].id)])
 
     stew_families = world["families"][:3]
-    expected = {keys.recipe(world["stew"].id)}
-    expected |= {keys.meal_plan(plan.date, plan.family_id) for plan in world["plans"][:3]}
-    expected |= {keys.shopping_lists(uid) for f in stew_families for uid in world["members"][f.id]}
+    expected = {cache.recipe(world["stew"].id)}
+    expected |= {cache.meal_plan(plan.date, plan.family_id) for plan in world["plans"][:3]}
+    expected |= {cache.shopping_lists(uid) for f in stew_families for uid in world["members"][f.id]}
     assert {key for key in everything if cached(real_cache, key) is None} == expected
     assert all(cached(real_cache, key) == {"name": key.name} for key in everything - expected)
     assert result == invalidation.Applied(events=1, keys_dropped=len(expected), keys_prewarmed=0, namespaces_bumped=1)
@@ -57,13 +61,15 @@ def test_a_recipe_in_three_families_plans_drops_exactly_its_dependents(real_cach
     assert "KEYS" not in verbs and "SCAN" not in verbs
     assert seen.verbs().count("DEL") == 1  # one DEL for the whole batch, inside one MULTI/EXEC
     dropped = next(command for command in seen if command.upper().startswith("DEL")).split()[1:]
-    assert sorted(dropped) == sorted(store.full_name(n) for key in expected for n in (key.name, keys.lease(key)))
+    assert sorted(dropped) == sorted(ops.full_name(n) for key in expected for n in (key.name, keys.lease(key)))
 
 
 def test_a_burst_of_events_costs_one_delete_per_key(real_cache, three_families, redis_commands):
     family = three_families["families"][0]
-    burst = [ev(schema.MealPlanChanged, n, family_id=family.id, date="2030-01-07") for n in range(1, 51)]
-    burst += [ev(schema.ShoppingListChanged, 100 + n, user_id=three_families["members"][family.id][0]) for n in range(20)]
+    burst = [ev(cache.MealPlanChanged, n, family_id=family.id, date="2030-01-07") for n in range(1, 51)]
+    burst += [
+        ev(cache.ShoppingListChanged, 100 + n, user_id=three_families["members"][family.id][0]) for n in range(20)
+    ]
     with redis_commands() as seen:
         result = invalidation.apply_events(burst)
     deletes = [command.split()[1:] for command in seen if command.upper().startswith("DEL")]
@@ -79,51 +85,53 @@ def test_a_hot_shopping_list_is_refilled_at_once_with_the_new_content(real_cache
     family = world["families"][0]
     hot_user, cold_user = world["members"][family.id]
     for uid in (hot_user, cold_user):
-        readthrough.read(keys.shopping_lists(uid), lambda uid=uid: payloads.shopping_lists(uid), hot_user_id=uid)
-    hotness.record(hot_user)  # the hottest
+        readthrough.read(cache.shopping_lists(uid), lambda uid=uid: payloads.shopping_lists(uid))
+    hotness.record(cache.shopping_lists(hot_user))  # the hottest
     settings.HOT_LISTS_TOP_N = 1
     MealPlanEntry.objects.filter(meal_plan__family=family).update(servings=7)
 
-    result = invalidation.apply_events([ev(schema.MealPlanChanged, family_id=family.id, date="2030-01-07")])
+    result = invalidation.apply_events([ev(cache.MealPlanChanged, family_id=family.id, date="2030-01-07")])
 
     assert result.keys_prewarmed == 1
-    assert cached(real_cache, keys.shopping_lists(hot_user)) == json.loads(
+    assert cached(real_cache, cache.shopping_lists(hot_user)) == json.loads(
         readthrough.encode(payloads.shopping_lists(hot_user))
     )
-    assert cached(real_cache, keys.shopping_lists(cold_user)) is None
-    assert readthrough.read(keys.shopping_lists(hot_user), lambda: pytest.fail("should be warm")).hit
+    assert cached(real_cache, cache.shopping_lists(cold_user)) is None
+    assert readthrough.read(cache.shopping_lists(hot_user), lambda: pytest.fail("should be warm")).hit
 
 
 def test_preferences_are_refilled_not_only_dropped(real_cache, three_families, settings):
     from planner.models import UserPreferences
 
     uid = three_families["members"][three_families["families"][0].id][0]
-    fill(keys.preferences(uid), {"diet": "stale"})
+    fill(cache.preferences(uid), {"diet": "stale"})
     UserPreferences.objects.create(user_id=uid, diet="vegan")
-    result = invalidation.apply_events([ev(schema.PreferencesChanged, user_id=uid)])
+    result = invalidation.apply_events([ev(cache.PreferencesChanged, user_id=uid)])
     assert result.keys_prewarmed == 1
-    assert cached(real_cache, keys.preferences(uid))["diet"] == "vegan"
-    assert 23 * 3600 < real_cache.ttl(store.full_name(keys.preferences(uid).name)) <= 24 * 3600
+    assert cached(real_cache, cache.preferences(uid))["diet"] == "vegan"
+    assert 23 * 3600 < real_cache.ttl(ops.full_name(cache.preferences(uid).name)) <= 24 * 3600
 
 
 def test_primary_keys_are_dropped_in_one_round_trip_without_the_database(
     real_cache, redis_commands, django_assert_num_queries
 ):
-    recipe_key, plan_key = keys.recipe(5), keys.meal_plan(dt.date(2030, 1, 7), 2)
+    recipe_key, plan_key = cache.recipe(5), cache.meal_plan(dt.date(2030, 1, 7), 2)
     fill(recipe_key, {})
     fill(plan_key, {})
-    events = [ev(schema.RecipeChanged, recipe_id=5), ev(schema.MealPlanChanged, 2, family_id=2, date="2030-01-07")]
+    events = [ev(cache.RecipeChanged, recipe_id=5), ev(cache.MealPlanChanged, 2, family_id=2, date="2030-01-07")]
     with redis_commands() as seen, django_assert_num_queries(0):
         assert invalidation.drop_primary_keys(events) == 2
     assert cached(real_cache, recipe_key) is None and cached(real_cache, plan_key) is None
     assert seen.verbs() == ["DEL", "INCRBY"]  # a pipeline: one round trip (no MULTI needed without leases)
 
 
-def test_the_events_can_be_published_in_the_same_round_trip_after_the_drop(real_cache, redis_commands, redis_round_trips):
+def test_the_events_can_be_published_in_the_same_round_trip_after_the_drop(
+    real_cache, redis_commands, redis_round_trips
+):
     """What the relay does at commit in a request: subscribers hear of the events only once the keys are gone."""
-    recipe_key = keys.recipe(5)
+    recipe_key = cache.recipe(5)
     fill(recipe_key, {})
-    events = [ev(schema.RecipeChanged, recipe_id=5)]
+    events = [ev(cache.RecipeChanged, recipe_id=5)]
     redis_round_trips.clear()
     with redis_commands() as seen:
         invalidation.drop_primary_keys(events, then_publish=[("test:events", schema.encode(events[0]))])
@@ -134,12 +142,12 @@ def test_the_events_can_be_published_in_the_same_round_trip_after_the_drop(real_
 
 def test_invalidate_family_is_constant_time(real_cache, redis_commands):
     for rid in range(1, 30):
-        fill(keys.recipe(rid), {"id": rid})
-    fill(keys.preferences(1), {})
+        fill(cache.recipe(rid), {"id": rid})
+    fill(cache.preferences(1), {})
     with redis_commands() as seen:
         invalidation.invalidate_family("recipe")
     assert seen.verbs() == ["INCRBY"]
-    assert readthrough.read(keys.recipe(3), lambda: {"id": "new"}).hit is False
-    assert readthrough.read(keys.preferences(1), lambda: {}).hit is True
+    assert readthrough.read(cache.recipe(3), lambda: {"id": "new"}).hit is False
+    assert readthrough.read(cache.preferences(1), lambda: {}).hit is True
     with pytest.raises(ValueError):
         invalidation.invalidate_family("nope")

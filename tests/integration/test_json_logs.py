@@ -37,12 +37,18 @@ def test_a_write_is_followed_from_its_request_to_the_worker_batch(live_server_fa
     server = live_server_factory(workers=2, LOG_FORMAT="json")
     client = server.session("tracer", PASSWORD)
 
-    status, _ = client.request("PATCH", f"/api/recipes/{recipe.id}/", {"title": "Traced stew"}, {"X-Request-ID": "trace-15"})
+    status, _ = client.request(
+        "PATCH", f"/api/recipes/{recipe.id}/", {"title": "Traced stew"}, {"X-Request-ID": "trace-15"}
+    )
     assert status == 200
 
     def batch_line():
         return next(
-            (l for l in _json_lines(worker.log()) if l.get("logger") == "observe.batch" and l.get("request_id") == "trace-15"),
+            (
+                line
+                for line in _json_lines(worker.log())
+                if line.get("logger") == "observe.batch" and line.get("request_id") == "trace-15"
+            ),
             None,
         )
 
@@ -50,22 +56,25 @@ def test_a_write_is_followed_from_its_request_to_the_worker_batch(live_server_fa
     batch = batch_line()
     assert batch["events"] >= 1 and batch["outbox_ids"] and batch["level"] == "INFO"
     # Every line the batch logged carries the id (the engine's own "batch: ..." line too).
-    assert any(l.get("logger") == "worker.tasks" and l.get("request_id") == "trace-15" for l in _json_lines(worker.log()))
+    assert any(
+        line.get("logger") == "worker.tasks" and line.get("request_id") == "trace-15"
+        for line in _json_lines(worker.log())
+    )
 
     for _ in range(2):  # a miss through Django, then (usually) a hit answered by api.fast_path: each gets a line
         client.request("GET", f"/api/recipes/{recipe.id}/")
     client.request("GET", "/api/me/", headers={"X-Request-ID": "bad id with spaces"})
 
     def requests():
-        return [l for l in _json_lines(server.log()) if l.get("logger") == "observe.request"]
+        return [line for line in _json_lines(server.log()) if line.get("logger") == "observe.request"]
 
     assert wait_until(lambda: len(requests()) >= 5, 10, 0.1), server.log()[-3000:]
     lines = requests()
-    patch = next(l for l in lines if l["request_id"] == "trace-15")
+    patch = next(line for line in lines if line["request_id"] == "trace-15")
     assert (patch["method"], patch["path"], patch["status"]) == ("PATCH", f"/api/recipes/{recipe.id}/", 200)
-    gets = [l for l in lines if l["method"] == "GET" and l["path"] == f"/api/recipes/{recipe.id}/"]
-    assert len(gets) == 2 and all(len(l["request_id"]) == 32 for l in gets)  # ids of their own
-    me = next(l for l in lines if l["path"] == "/api/me/")
+    gets = [line for line in lines if line["method"] == "GET" and line["path"] == f"/api/recipes/{recipe.id}/"]
+    assert len(gets) == 2 and all(len(line["request_id"]) == 32 for line in gets)  # ids of their own
+    me = next(line for line in lines if line["path"] == "/api/me/")
     assert me["request_id"] != "bad id with spaces" and len(me["request_id"]) == 32
 
 

@@ -36,7 +36,9 @@ def _get(url: str, token: str | None = None):
 def _samples(text: str) -> dict:
     """{(name, frozenset(labels)): value} of every sample of a scrape, parsed by prometheus_client."""
     return {
-        (s.name, frozenset(s.labels.items())): s.value for family in text_string_to_metric_families(text) for s in family.samples
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
     }
 
 
@@ -60,12 +62,11 @@ def test_web_and_worker_scrapes_after_real_traffic(live_server_factory, start_wo
     recipe = Recipe.objects.create(author=user, title="Metered soup")
     worker_port = free_port()
     start_worker_process(
-        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "worker-metrics"), WORKER_METRICS_PORT=str(worker_port),
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "worker-metrics"),
+        WORKER_METRICS_PORT=str(worker_port),
         WORKER_METRICS_ADDR="127.0.0.1",
     )
-    server = live_server_factory(
-        workers=2, METRICS_TOKEN=TOKEN, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "web-metrics")
-    )
+    server = live_server_factory(workers=2, METRICS_TOKEN=TOKEN, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "web-metrics"))
 
     assert _get(f"{server.url}/metrics")[0] == 401
     assert _get(f"{server.url}/metrics", "wrong")[0] == 401
@@ -122,16 +123,17 @@ def test_the_compose_prometheus_config_is_valid_and_scrapes_web_and_worker(tmp_p
     mounted = tmp_path / "prometheus.yml"
     (tmp_path / "metrics_token").write_text("token\n")
     mounted.write_text(
-        (REPO / "monitoring/prometheus.yml").read_text().replace("/etc/prometheus/metrics_token", str(tmp_path / "metrics_token"))
+        (REPO / "monitoring/prometheus.yml")
+        .read_text()
+        .replace("/etc/prometheus/metrics_token", str(tmp_path / "metrics_token"))
     )
     check = subprocess.run([promtool(), "check", "config", str(mounted)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_a_redis_error_counted_in_a_process_is_a_metric():
-    from prometheus_client import REGISTRY
-
     from observe.engine import stats
+    from prometheus_client import REGISTRY
 
     before = REGISTRY.get_sample_value("recipe_planner_redis_errors_total") or 0
     stats.incr_local(stats.REDIS_ERRORS, 2)
@@ -144,13 +146,24 @@ def test_grafana_dashboard_uses_only_metrics_the_app_exports():
     exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
     assert exprs
     exported = {
-        "recipe_planner_cache_hits_total", "recipe_planner_cache_misses_total", "recipe_planner_cache_fills_total",
-        "recipe_planner_cache_lease_waits_total", "recipe_planner_invalidation_lag_seconds_bucket",
-        "recipe_planner_events_in_total", "recipe_planner_events_applied_total", "recipe_planner_events_rejected_total",
-        "recipe_planner_outbox_unprocessed", "recipe_planner_outbox_unsent", "recipe_planner_outbox_oldest_unprocessed_age_seconds",
-        "recipe_planner_outbox_oldest_unsent_age_seconds", "recipe_planner_redis_errors_total",
-        "recipe_planner_redis_used_memory_bytes", "recipe_planner_redis_keys", "recipe_planner_worker_batch_size_bucket",
-        "recipe_planner_worker_batch_duration_seconds_bucket", "recipe_planner_worker_events_rejected_total",
+        "recipe_planner_cache_hits_total",
+        "recipe_planner_cache_misses_total",
+        "recipe_planner_cache_fills_total",
+        "recipe_planner_cache_lease_waits_total",
+        "recipe_planner_invalidation_lag_seconds_bucket",
+        "recipe_planner_events_in_total",
+        "recipe_planner_events_applied_total",
+        "recipe_planner_events_rejected_total",
+        "recipe_planner_outbox_unprocessed",
+        "recipe_planner_outbox_unsent",
+        "recipe_planner_outbox_oldest_unprocessed_age_seconds",
+        "recipe_planner_outbox_oldest_unsent_age_seconds",
+        "recipe_planner_redis_errors_total",
+        "recipe_planner_redis_used_memory_bytes",
+        "recipe_planner_redis_keys",
+        "recipe_planner_worker_batch_size_bucket",
+        "recipe_planner_worker_batch_duration_seconds_bucket",
+        "recipe_planner_worker_events_rejected_total",
     }
     import re
 

@@ -12,7 +12,6 @@ from xml.etree import ElementTree
 
 import pytest
 
-
 pytestmark = [pytest.mark.integration]
 
 PASSWORD = "a long enough live-test password"
@@ -21,8 +20,9 @@ SEED = 15
 
 
 # Auth through the document's own security schemes (so Schemathesis knows which requests it sent without them).
-# Two business rules that JSON Schema cannot state answer 400 to schema-valid bodies: a list's end before its start
-# (or longer than a year), and a plan naming recipes that do not exist.
+# Business rules that JSON Schema cannot state answer 400 to schema-valid requests: a list's end before its start
+# (or longer than SHOPPING_LIST_MAX_DAYS), a plan naming recipes that do not exist, and a plan's day outside
+# MEAL_PLAN_WINDOW_DAYS of today.
 CONFIG = """
 request-timeout = 30
 
@@ -45,6 +45,10 @@ checks.positive_data_acceptance.expected-statuses = ["2XX", 400, 401, 403, 404, 
 
 [[operations]]
 include-operation-id = "put_meal_plan"
+checks.positive_data_acceptance.expected-statuses = ["2XX", 400, 401, 403, 404, 409, 429]
+
+[[operations]]
+include-operation-id = "get_meal_plan"
 checks.positive_data_acceptance.expected-statuses = ["2XX", 400, 401, 403, 404, 409, 429]
 """
 
@@ -76,19 +80,35 @@ def test_schemathesis_finds_nothing_against_the_live_api(live_server_factory, tm
     config.write_text(CONFIG.format(session=client.cookie("sessionid"), csrf=client.cookie("csrftoken")))
     report = tmp_path / "junit.xml"
     command = [
-        sys.executable, "-m", "schemathesis.cli", "--no-color", "--config-file", str(config),
-        "run", f"{server.url}/api/schema/",
-        "--url", server.url,
-        "--checks", "all",
-        "--max-examples", str(MAX_EXAMPLES),
-        "--seed", str(SEED),
-        "--workers", "1",
-        "--report", "junit", "--report-junit-path", str(report),
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--no-color",
+        "--config-file",
+        str(config),
+        "run",
+        f"{server.url}/api/schema/",
+        "--url",
+        server.url,
+        "--checks",
+        "all",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--seed",
+        str(SEED),
+        "--workers",
+        "1",
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(report),
     ]
     run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=1200)  # its cache stays there
     output = run.stdout + run.stderr
     (tmp_path / "schemathesis.txt").write_text(output)
-    assert run.returncode == 0, f"Schemathesis found problems:\n{output[-20000:]}\n--- server log ---\n{server.log()[-5000:]}"
+    assert run.returncode == 0, (
+        f"Schemathesis found problems:\n{output[-20000:]}\n--- server log ---\n{server.log()[-5000:]}"
+    )
     assert not re.search(r'HTTP/1\.1" 5[0-9][0-9] ', server.log()), server.log()[-5000:]
     # The run really exercised every operation (not a schema that failed to load, or operations skipped).
     suite = ElementTree.parse(report).getroot()

@@ -1,4 +1,4 @@
-"""The outbox's life cycle (events/relay.py): the sweep delivers what a dead writer left unsent and re-sends
+"""The outbox's life cycle (eventcache/relay.py): the sweep delivers what a dead writer left unsent and re-sends
 what no worker confirmed, the worker's confirmation marks rows processed, old processed rows are pruned,
 a Redis outage keeps rows unsent without failing the write, and recovery applies them inline."""
 
@@ -12,9 +12,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from caching import keys, readthrough
-from events import relay
-from events.models import OutboxEvent
+from eventcache import relay
+from eventcache.models import OutboxEvent
+from eventcache.store import readthrough
+from planner import cache as planner_cache
 from planner.models import Recipe
 from tests.fixtures.events import outbox_row_locked_elsewhere, queued_tasks
 
@@ -60,7 +61,9 @@ def test_sweep_delivers_rows_left_unsent_after_the_grace_period(world, settings,
 def test_sweep_resends_rows_no_worker_confirmed(world, settings, broker_conn):
     settings.OUTBOX_RESEND_AFTER_SECONDS = 30
     now = timezone.now()
-    lost = aged(left_by_a_dead_writer(world["soup"], age_seconds=60), sent_at=now - dt.timedelta(seconds=31), attempts=1)
+    lost = aged(
+        left_by_a_dead_writer(world["soup"], age_seconds=60), sent_at=now - dt.timedelta(seconds=31), attempts=1
+    )
     in_flight = aged(left_by_a_dead_writer(world["salad"], age_seconds=60), sent_at=now, attempts=1)
 
     assert relay.sweep() == {"sent": 0, "resent": 1, "pruned": 0}
@@ -163,7 +166,7 @@ def test_a_redis_outage_keeps_the_rows_and_the_write(world, settings, caplog, mo
     settings.CELERY_BROKER_URL = dead
     soup = world["soup"]
 
-    with caplog.at_level(logging.WARNING, logger="events.relay"), transaction.atomic():
+    with caplog.at_level(logging.WARNING, logger="eventcache.relay"), transaction.atomic():
         Recipe.objects.filter(id=soup.id).update(title="Written while Redis was down")
 
     assert Recipe.objects.get(id=soup.id).title == "Written while Redis was down"
@@ -176,13 +179,13 @@ def test_a_redis_outage_keeps_the_rows_and_the_write(world, settings, caplog, mo
 def test_recovery_applies_pending_events_inline_and_marks_them(world, redis_conn):
     soup, salad = world["soup"], world["salad"]
     for recipe in (soup, salad):
-        readthrough.read(keys.recipe(recipe.id), lambda: {"title": "cached before the outage"})
+        readthrough.read(planner_cache.recipe(recipe.id), lambda: {"title": "cached before the outage"})
     rows = [left_by_a_dead_writer(soup, age_seconds=0), left_by_a_dead_writer(soup, age_seconds=0)]
 
     assert relay.recover_after_outage() == 2
 
-    assert not readthrough.read(keys.recipe(soup.id), lambda: {"title": "new"}).hit
-    assert readthrough.read(keys.recipe(salad.id), lambda: {"title": "new"}).hit  # untouched
+    assert not readthrough.read(planner_cache.recipe(soup.id), lambda: {"title": "new"}).hit
+    assert readthrough.read(planner_cache.recipe(salad.id), lambda: {"title": "new"}).hit  # untouched
     assert OutboxEvent.objects.filter(id__in=[r.id for r in rows], processed_at__isnull=False).count() == 2
     assert relay.recover_after_outage() == 0
 
@@ -203,7 +206,7 @@ def test_a_row_that_is_not_a_valid_event_is_logged_and_closed_not_resent(world, 
     bad = OutboxEvent.objects.create(kind="recipe.exploded", data={"recipe_id": world["soup"].id})
     good = OutboxEvent.objects.create(kind="recipe.changed", data={"recipe_id": world["soup"].id})
 
-    with caplog.at_level(logging.ERROR, logger="events.relay"):
+    with caplog.at_level(logging.ERROR, logger="eventcache.relay"):
         assert relay.flush() == 2
 
     assert f"outbox row {bad.id} is not a valid event" in caplog.text

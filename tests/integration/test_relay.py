@@ -1,4 +1,4 @@
-"""events/relay.py after a real commit: the events reach pub/sub and the `cache` queue of the real
+"""eventcache/relay.py after a real commit: the events reach pub/sub and the `cache` queue of the real
 broker as JSON, once per transaction and de-duplicated, and the writer has already dropped the primary
 keys when the write returns (read-your-writes). Nothing is sent for a rolled-back transaction."""
 
@@ -8,9 +8,11 @@ import pytest
 from django.core.signals import request_finished, request_started
 from django.db import connection, transaction
 
-from caching import keys, readthrough
-from events import relay, schema
-from events.models import OutboxEvent
+from eventcache import declare, relay
+from eventcache import events as schema
+from eventcache.models import OutboxEvent
+from eventcache.store import readthrough
+from planner import cache as planner_cache
 from planner.models import MealPlanEntry, Recipe, RecipeIngredient
 from tests.fixtures.events import queued_tasks
 
@@ -50,7 +52,7 @@ def test_a_committed_write_is_published_and_queued_as_json(world, event_subscrib
 
 def test_the_writer_drops_the_primary_key_before_the_write_returns(world):
     soup = world["soup"]
-    key = keys.recipe(soup.id)
+    key = planner_cache.recipe(soup.id)
 
     def compute():
         return {"id": soup.id, "title": Recipe.objects.get(id=soup.id).title}
@@ -157,7 +159,7 @@ def test_without_a_broker_events_are_applied_inline(world, settings, broker_conn
     """CELERY_TASK_ALWAYS_EAGER (no REDIS_URL): publish applies the batch itself and marks it processed."""
     settings.CELERY_TASK_ALWAYS_EAGER = True
     soup = world["soup"]
-    key = keys.recipe(soup.id)
+    key = planner_cache.recipe(soup.id)
     readthrough.read(key, lambda: {"title": "old"})
 
     Recipe.objects.filter(id=soup.id).update(title="Leek soup")
@@ -168,11 +170,15 @@ def test_without_a_broker_events_are_applied_inline(world, settings, broker_conn
 
 
 def test_the_write_watcher_recognises_writes_to_captured_tables_only():
-    from events.capture import CAPTURED_TABLES
+    from eventcache.capture.triggers import captured_tables
 
-    for table in CAPTURED_TABLES:
-        for sql in (f'INSERT INTO "{table}" ("a") VALUES (%s)', f'UPDATE "{table}" SET "a" = 1', f"\n delete from {table}"):
-            assert relay._CAPTURED_WRITE.match(sql), sql
+    for table in captured_tables():
+        for sql in (
+            f'INSERT INTO "{table}" ("a") VALUES (%s)',
+            f'UPDATE "{table}" SET "a" = 1',
+            f"\n delete from {table}",
+        ):
+            assert relay._captured_write(declare.domain()).match(sql), sql
     for sql in (
         'SELECT * FROM "planner_recipe"',
         'INSERT INTO "events_outbox" ("kind", "data") VALUES (%s, %s)',
@@ -180,14 +186,16 @@ def test_the_write_watcher_recognises_writes_to_captured_tables_only():
         'UPDATE "planner_recipe_archive" SET "a" = 1',
         'DELETE FROM "auth_user_groups" WHERE "user_id" = %s',
     ):
-        assert not relay._CAPTURED_WRITE.match(sql), sql
+        assert not relay._captured_write(declare.domain()).match(sql), sql
 
 
-def test_in_a_request_the_key_is_dropped_at_commit_and_the_rest_waits_for_the_response(world, event_subscriber, broker_conn):
+def test_in_a_request_the_key_is_dropped_at_commit_and_the_rest_waits_for_the_response(
+    world, event_subscriber, broker_conn
+):
     """What the WSGI handler does around a view: request_started, the view's commit, the response goes out,
     request_finished. Until then the row is unsent and nothing is queued; only the writer's key is gone."""
     soup = world["soup"]
-    key = keys.recipe(soup.id)
+    key = planner_cache.recipe(soup.id)
     compute = lambda: {"title": Recipe.objects.get(id=soup.id).title}  # noqa: E731
     readthrough.read(key, compute)
 
@@ -213,7 +221,9 @@ def test_a_request_that_writes_nothing_delivers_nothing(world, broker_conn):
     assert OutboxEvent.objects.get().sent_at is None  # left to its writer or the sweep
 
 
-def test_an_api_write_is_delivered_by_the_time_the_client_has_the_response(ann_api, household, make_recipe, broker_conn, outbox):
+def test_an_api_write_is_delivered_by_the_time_the_client_has_the_response(
+    ann_api, household, make_recipe, broker_conn, outbox
+):
     """Through Django's request handling (the test client closes the response, as gunicorn does)."""
     recipe = make_recipe(household["ann"])
     broker_conn.flushdb()
@@ -230,6 +240,7 @@ def test_an_api_write_is_delivered_by_the_time_the_client_has_the_response(ann_a
 
 def test_the_relay_bookkeeping_commits_without_waiting_for_the_wal_flush():
     """Only inside the relay's own transactions; the application's writes keep synchronous commit."""
+
     def setting():
         with connection.cursor() as cursor:
             cursor.execute("SHOW synchronous_commit")
@@ -251,7 +262,10 @@ def test_a_request_sends_only_the_rows_its_own_connection_wrote(world, broker_co
     def other_process_write():
         try:  # autocommit on another connection, outside any request: it would flush at once, so write raw SQL
             with connection.cursor() as cursor:
-                cursor.execute("INSERT INTO events_outbox (kind, data) VALUES ('recipe.changed', %s)", [json.dumps({"recipe_id": salad.id})])
+                cursor.execute(
+                    "INSERT INTO events_outbox (kind, data) VALUES ('recipe.changed', %s)",
+                    [json.dumps({"recipe_id": salad.id})],
+                )
         finally:
             connection.close()
 
@@ -272,10 +286,9 @@ def test_a_request_sends_only_the_rows_its_own_connection_wrote(world, broker_co
     assert theirs.sent_at is None  # left to its writer, or the sweep
 
 
-
 def test_the_producer_publishes_through_one_redis_client_per_channel(world, broker_conn):
-    """events/broker.py: kombu would build a redis-py client for every message; the relay's producer keeps one."""
-    from events import broker
+    """eventcache/broker.py: kombu would build a redis-py client for every message; the relay's producer keeps one."""
+    from eventcache import broker
 
     app = relay.celery_app()
     assert app.conf.broker_transport == broker.TRANSPORT
@@ -286,5 +299,5 @@ def test_the_producer_publishes_through_one_redis_client_per_channel(world, brok
         assert channel._create_client() is first
         assert channel._create_client(asynchronous=True) is not first
     for n in range(3):
-        relay.publish([schema.RecipeChanged(id=n + 1, at=1.0, recipe_id=world["soup"].id)])
+        relay.publish([planner_cache.RecipeChanged(id=n + 1, at=1.0, recipe_id=world["soup"].id)])
     assert len(queued_tasks(broker_conn)) == 3

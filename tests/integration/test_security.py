@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config.redis_url import broker_url, cache_url, mask
+from eventcache.redis_url import broker_url, cache_url, mask
 
 pytestmark = pytest.mark.integration
 
@@ -114,8 +114,21 @@ def test_a_password_protected_redis_works_end_to_end(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--requirepass", "pw-123", "--dir", str(tmp_path)],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--requirepass",
+            "pw-123",
+            "--dir",
+            str(tmp_path),
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from planner import cache as planner_cache
 from planner.models import ShoppingListItem
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -29,7 +30,9 @@ def week_plan(household, make_recipe, plan_meal):
 
 
 def _create_week(client):
-    return client.post("/api/shopping-lists/", {"start": str(MONDAY), "end": str(MONDAY + dt.timedelta(days=6)), "name": "Week"})
+    return client.post(
+        "/api/shopping-lists/", {"start": str(MONDAY), "end": str(MONDAY + dt.timedelta(days=6)), "name": "Week"}
+    )
 
 
 def test_create_generates_scaled_merged_lines_with_ids(ann_api, week_plan):
@@ -37,7 +40,11 @@ def test_create_generates_scaled_merged_lines_with_ids(ann_api, week_plan):
     assert response.status_code == 201, response.content
     body = _json(response)
     lines = {(i["ingredient"], i["unit"]): i for i in body["items"]}
-    assert {k: v["quantity"] for k, v in lines.items()} == {("pasta", "g"): 400, ("tomato", "piece"): 7, ("olive oil", "tbsp"): 1}
+    assert {k: v["quantity"] for k, v in lines.items()} == {
+        ("pasta", "g"): 400,
+        ("tomato", "piece"): 7,
+        ("olive oil", "tbsp"): 1,
+    }
     assert all(isinstance(i["id"], int) and i["checked"] is False and i["manual"] is False for i in body["items"])
     assert (body["name"], body["start"], body["end"]) == ("Week", "2026-03-02", "2026-03-08")
 
@@ -53,9 +60,13 @@ def test_check_an_item_then_read_it_back(ann_api, week_plan, redis_conn):
     assert next(i for i in listed["items"] if i["ingredient"] == "tomato")["checked"] is True
 
 
-def test_lines_that_appear_later_have_no_id_until_regenerated(ann_api, household, week_plan, plan_meal, make_recipe, redis_conn):
+def test_lines_that_appear_later_have_no_id_until_regenerated(
+    ann_api, household, week_plan, plan_meal, make_recipe, redis_conn
+):
     body = _json(_create_week(ann_api))
-    plan_meal(household["family"], MONDAY, make_recipe(household["ann"], "Toast", lines=[("bread", "4", "piece")]), servings=4)
+    plan_meal(
+        household["family"], MONDAY, make_recipe(household["ann"], "Toast", lines=[("bread", "4", "piece")]), servings=4
+    )
     redis_conn.flushdb()
     [listed] = _json(ann_api.get("/api/shopping-lists/"))["results"]
     bread = next(i for i in listed["items"] if i["ingredient"] == "bread")
@@ -75,9 +86,18 @@ def test_regenerate_keeps_checked_state(ann_api, week_plan):
 
 def test_manual_items_are_listed_apart_from_generated_lines(ann_api, week_plan):
     body = _json(_create_week(ann_api))
-    response = ann_api.post(f"/api/shopping-lists/{body['id']}/items/", {"ingredient": "Tomato", "quantity": 2, "unit": "piece"})
+    response = ann_api.post(
+        f"/api/shopping-lists/{body['id']}/items/", {"ingredient": "Tomato", "quantity": 2, "unit": "piece"}
+    )
     assert response.status_code == 201
-    assert _json(response) == {"id": _json(response)["id"], "ingredient": "tomato", "quantity": 2, "unit": "piece", "checked": False, "manual": True}
+    assert _json(response) == {
+        "id": _json(response)["id"],
+        "ingredient": "tomato",
+        "quantity": 2,
+        "unit": "piece",
+        "checked": False,
+        "manual": True,
+    }
     regenerated = _json(ann_api.post(f"/api/shopping-lists/{body['id']}/regenerate/"))
     tomatoes = [i for i in regenerated["items"] if i["ingredient"] == "tomato"]
     assert sorted((i["manual"], i["quantity"]) for i in tomatoes) == [(False, 7), (True, 2)]
@@ -113,7 +133,9 @@ def test_show_one_list_from_the_cached_lists(ann_api, week_plan, django_assert_n
     assert response["X-Cache"] == "HIT" and _json(response)["id"] == lid
 
 
-def test_query_count_does_not_grow_with_the_lists(ann_api, household, make_recipe, plan_meal, redis_conn, django_assert_num_queries):
+def test_query_count_does_not_grow_with_the_lists(
+    ann_api, household, make_recipe, plan_meal, redis_conn, django_assert_num_queries
+):
     """Same number of queries for 1 list of 1 line as for 5 lists of 14 plan entries x 8 lines, with manual items."""
     ann, family = household["ann"], household["family"]
     small = make_recipe(ann, "Small", lines=[("salt", "1", "tsp")])
@@ -126,9 +148,7 @@ def test_query_count_does_not_grow_with_the_lists(ann_api, household, make_recip
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
-        from caching import keys
-
-        cache.delete(keys.shopping_lists(ann.id).name)
+        cache.delete(planner_cache.shopping_lists(ann.id).name)
         with CaptureQueriesContext(connection) as ctx:
             response = ann_api.get("/api/shopping-lists/")
         assert response["X-Cache"] == "MISS"

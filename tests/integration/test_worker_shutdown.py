@@ -17,7 +17,9 @@ def test_sigterm_finishes_the_current_batch_then_exits_cleanly(
     warm_world, start_worker_process, broker_conn, redis_conn, tmp_path
 ):
     pause_file = tmp_path / "in-batch"
-    worker = start_worker_process(WORKER_TEST_PAUSE_IN_BATCH_FILE=pause_file, WORKER_TEST_PAUSE_SECONDS=BATCH_PAUSE_SECONDS)
+    worker = start_worker_process(
+        WORKER_TEST_PAUSE_IN_BATCH_FILE=pause_file, WORKER_TEST_PAUSE_SECONDS=BATCH_PAUSE_SECONDS
+    )
     patch_recipe(warm_world.recipe, CHANGE)
     assert wait_until(pause_file.exists, REACH_BATCH_SECONDS), worker.log()
 

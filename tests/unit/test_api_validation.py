@@ -20,7 +20,9 @@ def test_json_object():
     rf = RequestFactory()
     assert validation.json_object(rf.post("/", '{"a": 1}', content_type="application/json")) == {"a": 1}
     for raw in (b"", b"null", b"[]", b"{", b"\xff", b"[" * 60_000):
-        assert _error(validation.json_object, rf.post("/", raw, content_type="application/json")).code == "malformed_json"
+        assert (
+            _error(validation.json_object, rf.post("/", raw, content_type="application/json")).code == "malformed_json"
+        )
 
 
 @pytest.mark.parametrize("value", ["1", "42", "999999999999999999"])
@@ -63,9 +65,22 @@ def test_integers_are_not_booleans_or_fractions():
 
 
 def test_recipe_body_post_defaults_and_patch_partial():
-    full = bodies.recipe({"title": "T", "tags": ["B", "a", "a"], "ingredients": [{"ingredient": " Big  Onion", "quantity": 1, "unit": "piece"}]}, partial=False)
-    assert full == {"title": "T", "description": "", "servings": 4, "prep_minutes": 0, "tags": ["a", "b"],
-                    "ingredients": [{"ingredient": "big onion", "quantity": Decimal("1.000"), "unit": "piece"}]}
+    full = bodies.recipe(
+        {
+            "title": "T",
+            "tags": ["B", "a", "a"],
+            "ingredients": [{"ingredient": " Big  Onion", "quantity": 1, "unit": "piece"}],
+        },
+        partial=False,
+    )
+    assert full == {
+        "title": "T",
+        "description": "",
+        "servings": 4,
+        "prep_minutes": 0,
+        "tags": ["a", "b"],
+        "ingredients": [{"ingredient": "big onion", "quantity": Decimal("1.000"), "unit": "piece"}],
+    }
     assert bodies.recipe({"servings": 2, "unknown": "ignored"}, partial=True) == {"servings": 2}
     assert _error(bodies.recipe, {}, partial=False).code == "missing_field"
     assert _error(bodies.recipe, {"title": "T", "tags": ["a b"]}, partial=False).status == 400
@@ -73,13 +88,23 @@ def test_recipe_body_post_defaults_and_patch_partial():
 
 def test_shopping_list_body():
     assert bodies.shopping_list({"start": "2026-01-01", "end": "2026-01-07"}) == {
-        "start": dt.date(2026, 1, 1), "end": dt.date(2026, 1, 7), "name": ""}
+        "start": dt.date(2026, 1, 1),
+        "end": dt.date(2026, 1, 7),
+        "name": "",
+    }
     assert _error(bodies.shopping_list, {"start": "2026-01-07", "end": "2026-01-01"}).code == "invalid_date"
     assert _error(bodies.shopping_list, {"start": "2026-01-01", "end": "2027-01-02"}).status == 400
 
 
 def test_meal_plan_entries_body():
-    assert bodies.meal_plan_entries({"entries": [{"meal": "lunch", "recipe_id": 3}]}) == [{"meal": "lunch", "recipe_id": 3, "servings": None}]
-    for body in ({}, {"entries": {}}, {"entries": [{"meal": "brunch", "recipe_id": 1}]}, {"entries": [{"meal": "lunch", "recipe_id": "1"}]},
-                 {"entries": [{"meal": "lunch", "recipe_id": 1}] * 51}):
+    assert bodies.meal_plan_entries({"entries": [{"meal": "lunch", "recipe_id": 3}]}) == [
+        {"meal": "lunch", "recipe_id": 3, "servings": None}
+    ]
+    for body in (
+        {},
+        {"entries": {}},
+        {"entries": [{"meal": "brunch", "recipe_id": 1}]},
+        {"entries": [{"meal": "lunch", "recipe_id": "1"}]},
+        {"entries": [{"meal": "lunch", "recipe_id": 1}] * 51},
+    ):
         assert _error(bodies.meal_plan_entries, body).status == 400

@@ -9,6 +9,7 @@ import json
 import fakeredis
 import pytest
 
+from planner import cache as planner_cache
 from tests.fixtures.api import ApiClient
 
 pytestmark = pytest.mark.django_db
@@ -45,12 +46,19 @@ def ann(fake_cache, household):
     return client
 
 
-def test_every_cached_get_misses_then_hits_with_no_query(ann, household, make_recipe, plan_meal, django_assert_num_queries):
+def test_every_cached_get_misses_then_hits_with_no_query(
+    ann, household, make_recipe, plan_meal, django_assert_num_queries
+):
     recipe = make_recipe(household["ann"], tags=["soup"])
     plan_meal(household["family"], dt.date(2026, 1, 5), recipe)
     ann.get("/api/me/")
-    for path, query in [(f"/api/recipes/{recipe.id}/", {}), ("/api/recipes/", {"tag": "soup"}), ("/api/meal-plans/2026-01-05/", {}),
-                        ("/api/shopping-lists/", {}), ("/api/preferences/", {})]:
+    for path, query in [
+        (f"/api/recipes/{recipe.id}/", {}),
+        ("/api/recipes/", {"tag": "soup"}),
+        ("/api/meal-plans/2026-01-05/", {}),
+        ("/api/shopping-lists/", {}),
+        ("/api/preferences/", {}),
+    ]:
         first = ann.get(path, **query)
         assert (first.status_code, first["X-Cache"]) == (200, "MISS"), path
         with django_assert_num_queries(0):
@@ -59,11 +67,11 @@ def test_every_cached_get_misses_then_hits_with_no_query(ann, household, make_re
 
 
 def test_the_value_stored_is_json_wrapping_the_exact_body(ann, household, make_recipe, fake_cache):
-    from caching import keys, store
+    from eventcache.store import ops
 
     recipe = make_recipe(household["ann"], "Stored as JSON")
     body = ann.get(f"/api/recipes/{recipe.id}/").content
-    stored = json.loads(fake_cache.get(store.full_name(keys.recipe(recipe.id).name)))
+    stored = json.loads(fake_cache.get(ops.full_name(planner_cache.recipe(recipe.id).name)))
     assert json.dumps(stored["body"], separators=(",", ":")).encode() == body
 
 

@@ -1,4 +1,4 @@
-"""caching/readthrough.py on fakeredis: hits, one filler per miss, waiting, Redis failures, refresh."""
+"""eventcache/store/readthrough.py on fakeredis: hits, one filler per miss, waiting, Redis failures, refresh."""
 
 import datetime as dt
 import decimal
@@ -9,9 +9,11 @@ import time
 import pytest
 import redis
 
-from caching import keys, plain, readthrough, stats, store
+from eventcache import stats
+from eventcache.store import ops, plain, readthrough
+from planner import cache
 
-KEY = keys.recipe(42)
+KEY = cache.recipe(42)
 
 
 def fail():
@@ -24,7 +26,7 @@ def down(monkeypatch, fake_redis):
     dead = redis.Redis(port=1, socket_connect_timeout=0.2, retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0))
 
     def switch(is_down: bool):
-        monkeypatch.setattr(store, "connection", (lambda: dead) if is_down else (lambda: fake_redis))
+        monkeypatch.setattr(ops, "connection", (lambda: dead) if is_down else (lambda: fake_redis))
 
     monkeypatch.setattr(readthrough, "RECOVERY_PROBE_SECONDS", 0.0)
     return switch
@@ -46,16 +48,16 @@ def test_a_failing_compute_gives_the_lease_back(fake_redis):
 
     with pytest.raises(LookupError):
         readthrough.read(KEY, broken)
-    assert store.read_or_lease(KEY).lease is not None  # the next reader does not have to wait it out
+    assert ops.read_or_lease(KEY).lease is not None  # the next reader does not have to wait it out
 
 
 def test_a_waiter_is_served_the_holders_value_as_a_hit(fake_redis):
-    holder = store.read_or_lease(KEY).lease
+    holder = ops.read_or_lease(KEY).lease
 
     def fill_once_the_reader_waits():
         while stats.snapshot().get("recipe:lease_waits", 0) == 0:
             time.sleep(0.001)
-        store.fill(KEY, holder, b'{"from":"holder"}')
+        ops.fill(KEY, holder, b'{"from":"holder"}')
 
     filler = threading.Thread(target=fill_once_the_reader_waits)
     filler.start()
@@ -66,20 +68,20 @@ def test_a_waiter_is_served_the_holders_value_as_a_hit(fake_redis):
 
 def test_a_waiter_computes_without_filling_after_the_wait_bound(fake_redis, settings, counting_compute):
     settings.CACHE_LEASE_WAIT_SECONDS = 0.05
-    store.read_or_lease(KEY)  # someone takes the lease and never fills
+    ops.read_or_lease(KEY)  # someone takes the lease and never fills
     compute = counting_compute()
     assert readthrough.read(KEY, compute) == readthrough.CacheRead(b'{"call":1}', False)
-    assert fake_redis.get(store.full_name(KEY.name)) is None
+    assert fake_redis.get(ops.full_name(KEY.name)) is None
     assert stats.snapshot()["recipe:lease_wait_timeouts"] == 1
 
 
 def test_a_waiter_whose_holder_was_invalidated_takes_over(fake_redis, counting_compute):
-    store.read_or_lease(KEY)
+    ops.read_or_lease(KEY)
 
     def invalidate_once_the_reader_waits():
         while stats.snapshot().get("recipe:lease_waits", 0) == 0:
             time.sleep(0.001)
-        store.invalidate([KEY])
+        ops.invalidate([KEY])
 
     thread = threading.Thread(target=invalidate_once_the_reader_waits)
     thread.start()
@@ -92,7 +94,7 @@ def test_a_waiter_whose_holder_was_invalidated_takes_over(fake_redis, counting_c
 def test_redis_down_reads_compute_and_count_and_log_once(down, counting_compute, caplog):
     down(True)
     compute = counting_compute()
-    with caplog.at_level(logging.ERROR, logger="caching.readthrough"):
+    with caplog.at_level(logging.ERROR, logger="eventcache.store.readthrough"):
         assert readthrough.read(KEY, compute) == readthrough.CacheRead(b'{"call":1}', False)
         assert readthrough.read(KEY, compute) == readthrough.CacheRead(b'{"call":2}', False)
     assert readthrough.is_degraded()
@@ -102,7 +104,7 @@ def test_redis_down_reads_compute_and_count_and_log_once(down, counting_compute,
 
 def test_recovery_callbacks_run_once_before_the_cache_is_used_again(down, fake_redis, counting_compute):
     calls = []
-    readthrough.register_recovery_callback(lambda: calls.append(fake_redis.get(store.full_name(KEY.name))))
+    readthrough.register_recovery_callback(lambda: calls.append(fake_redis.get(ops.full_name(KEY.name))))
     readthrough.read(KEY, counting_compute({"v": "cached before the outage"}))
     down(True)
     readthrough.read(KEY, counting_compute())
@@ -137,21 +139,21 @@ def test_refresh_replaces_the_value_without_dropping_it(fake_redis):
     readthrough.read(KEY, lambda: {"v": 1})
     assert readthrough.refresh(KEY, lambda: {"v": 2}, ttl=60)
     assert readthrough.read(KEY, fail).body == b'{"v":2}'
-    assert fake_redis.pttl(store.full_name(KEY.name)) <= 60_000
+    assert fake_redis.pttl(ops.full_name(KEY.name)) <= 60_000
 
 
 def test_refresh_gives_way_to_a_lease_holder(fake_redis):
-    store.read_or_lease(KEY)
+    ops.read_or_lease(KEY)
     assert readthrough.refresh(KEY, fail) is False
 
 
 def test_refresh_is_voided_by_an_invalidation_during_its_computation(fake_redis):
     def compute_while_invalidated():
-        store.invalidate([KEY])
+        ops.invalidate([KEY])
         return {"v": "old"}
 
     assert readthrough.refresh(KEY, compute_while_invalidated) is False
-    assert fake_redis.get(store.full_name(KEY.name)) is None
+    assert fake_redis.get(ops.full_name(KEY.name)) is None
 
 
 def test_without_redis_the_plain_cache_does_the_same(plain_cache, counting_compute):
@@ -161,7 +163,7 @@ def test_without_redis_the_plain_cache_does_the_same(plain_cache, counting_compu
     assert readthrough.read(KEY, compute) == readthrough.CacheRead(b'{"call":1}', True)
     plain.invalidate([KEY])
     assert readthrough.read(KEY, compute).body == b'{"call":2}'
-    plain.bump_namespace(keys.RECIPE)
+    plain.bump_namespace(cache.RECIPE)
     assert readthrough.read(KEY, compute).body == b'{"call":3}'
     assert readthrough.refresh(KEY, lambda: {"v": 9})
     assert readthrough.read(KEY, fail).body == b'{"v":9}'

@@ -1,11 +1,11 @@
-"""caching/rules.py: exact keys per event, found with a constant number of queries per batch."""
+"""eventcache/store/rules.py: exact keys per event, found with a constant number of queries per batch."""
 
 import datetime as dt
 
 import pytest
 
-from caching import keys, rules
-from events import schema
+from eventcache.store import rules
+from planner import cache
 
 pytestmark = pytest.mark.django_db
 
@@ -15,24 +15,23 @@ def ev(cls, n=1, **data):
 
 
 def plan_key(plan):
-    return keys.meal_plan(plan.date, plan.family_id)
+    return cache.meal_plan(plan.date, plan.family_id)
 
 
 def test_every_event_kind_has_a_rule():
-    assert set(rules.RULES) == set(schema.KINDS)
-    assert all(rule.dependents is None or rule.dependents in rules.LOOKUPS for rule in rules.RULES.values())
+    assert {rule.kind for rule in cache.RULES} == set(cache.KINDS)
+    assert all(cache.DOMAIN.rules_by_kind[kind.kind] for kind in cache.KINDS)
 
 
 def test_a_recipe_change_touches_its_plans_and_their_members_lists(three_families):
     world = three_families
-    result = rules.resolve([ev(schema.RecipeChanged, recipe_id=world["stew"].id)])
+    result = rules.resolve([ev(cache.RecipeChanged, recipe_id=world["stew"].id)])
     stew_families = world["families"][:3]
-    expected = {keys.recipe(world["stew"].id)}
+    expected = {cache.recipe(world["stew"].id)}
     expected |= {plan_key(plan) for plan in world["plans"][:3]}
-    expected |= {keys.shopping_lists(uid) for family in stew_families for uid in world["members"][family.id]}
+    expected |= {cache.shopping_lists(uid) for family in stew_families for uid in world["members"][family.id]}
     assert result.keys == expected
-    assert result.bump_families == {keys.RECIPE_LIST}
-    assert result.shopping_list_users == {uid for f in stew_families for uid in world["members"][f.id]}
+    assert result.bump_families == {cache.RECIPE_LIST}
 
 
 def test_a_plan_of_a_family_without_members_is_still_dropped(three_families):
@@ -42,7 +41,7 @@ def test_a_plan_of_a_family_without_members_is_still_dropped(three_families):
     plan = MealPlan.objects.create(family=empty, date=dt.date(2030, 2, 1))
     MealPlanEntry.objects.create(meal_plan=plan, meal="lunch", recipe=three_families["stew"], servings=1)
 
-    result = rules.resolve([ev(schema.RecipeChanged, recipe_id=three_families["stew"].id)])
+    result = rules.resolve([ev(cache.RecipeChanged, recipe_id=three_families["stew"].id)])
 
     assert plan_key(plan) in result.keys
 
@@ -50,26 +49,26 @@ def test_a_plan_of_a_family_without_members_is_still_dropped(three_families):
 def test_resolution_costs_the_same_queries_for_one_event_or_a_hundred(three_families, django_assert_num_queries):
     world = three_families
     with django_assert_num_queries(1):
-        rules.resolve([ev(schema.RecipeChanged, recipe_id=world["stew"].id)])
-    many = [ev(schema.RecipeChanged, n, recipe_id=world["toast"].id + n) for n in range(100)]
-    many += [ev(schema.RecipeDeleted, 200 + n, recipe_id=world["stew"].id + n) for n in range(50)]
+        rules.resolve([ev(cache.RecipeChanged, recipe_id=world["stew"].id)])
+    many = [ev(cache.RecipeChanged, n, recipe_id=world["toast"].id + n) for n in range(100)]
+    many += [ev(cache.RecipeDeleted, 200 + n, recipe_id=world["stew"].id + n) for n in range(50)]
     with django_assert_num_queries(1):
         rules.resolve(many)
 
 
 def test_a_deleted_recipe_is_handled_like_a_changed_one(three_families):
     toast = three_families["toast"]
-    result = rules.resolve([ev(schema.RecipeDeleted, recipe_id=toast.id)])
-    assert keys.recipe(toast.id) in result.keys and plan_key(three_families["plans"][3]) in result.keys
+    result = rules.resolve([ev(cache.RecipeDeleted, recipe_id=toast.id)])
+    assert cache.recipe(toast.id) in result.keys and plan_key(three_families["plans"][3]) in result.keys
 
 
 def test_meal_plan_change_touches_the_plan_and_the_family_members_lists(three_families, django_assert_num_queries):
     family = three_families["families"][1]
-    event = ev(schema.MealPlanChanged, family_id=family.id, date="2030-01-08")
+    event = ev(cache.MealPlanChanged, family_id=family.id, date="2030-01-08")
     with django_assert_num_queries(1):
         result = rules.resolve([event])
-    assert result.keys == {keys.meal_plan(dt.date(2030, 1, 8), family.id)} | {
-        keys.shopping_lists(uid) for uid in three_families["members"][family.id]
+    assert result.keys == {cache.meal_plan(dt.date(2030, 1, 8), family.id)} | {
+        cache.shopping_lists(uid) for uid in three_families["members"][family.id]
     }
     assert result.bump_families == set()
 
@@ -79,18 +78,18 @@ def test_tag_change_bumps_listings_and_drops_the_tagged_recipes(three_families):
 
     tag = Tag.objects.create(name="hearty")
     three_families["stew"].tags.add(tag)
-    result = rules.resolve([ev(schema.TagChanged, tag_id=tag.id)])
-    assert result.keys == {keys.recipe(three_families["stew"].id)}
-    assert result.bump_families == {keys.RECIPE_LIST}
+    result = rules.resolve([ev(cache.TagChanged, tag_id=tag.id)])
+    assert result.keys == {cache.recipe(three_families["stew"].id)}
+    assert result.bump_families == {cache.RECIPE_LIST}
 
 
 @pytest.mark.parametrize(
     "event, expected",
     [
-        (ev(schema.ShoppingListChanged, user_id=5), {keys.shopping_lists(5)}),
-        (ev(schema.PreferencesChanged, user_id=5), {keys.preferences(5)}),
-        (ev(schema.UserChanged, user_id=5), {keys.identity(5)}),
-        (ev(schema.FamilyMembershipChanged, family_id=2, user_id=5), {keys.identity(5), keys.shopping_lists(5)}),
+        (ev(cache.ShoppingListChanged, user_id=5), {cache.shopping_lists(5)}),
+        (ev(cache.PreferencesChanged, user_id=5), {cache.preferences(5)}),
+        (ev(cache.UserChanged, user_id=5), {cache.identity(5)}),
+        (ev(cache.FamilyMembershipChanged, family_id=2, user_id=5), {cache.identity(5), cache.shopping_lists(5)}),
     ],
 )
 def test_events_about_one_user(event, expected, django_assert_num_queries):
@@ -98,34 +97,36 @@ def test_events_about_one_user(event, expected, django_assert_num_queries):
         assert rules.resolve([event]).keys == expected
 
 
-def test_preference_users_are_reported_for_prewarming():
-    result = rules.resolve([ev(schema.PreferencesChanged, user_id=5), ev(schema.PreferencesChanged, 2, user_id=6)])
-    assert result.preference_users == {5, 6}
+def test_every_touched_preferences_key_is_refilled():
+    from eventcache.store import invalidation
+
+    result = rules.resolve([ev(cache.PreferencesChanged, user_id=5), ev(cache.PreferencesChanged, 2, user_id=6)])
+    assert set(invalidation._prewarm_computes(result)) == {cache.preferences(5), cache.preferences(6)}
 
 
 def test_primary_keys_need_no_database(django_assert_num_queries):
     events = [
-        ev(schema.RecipeChanged, recipe_id=3),
-        ev(schema.MealPlanChanged, 2, family_id=4, date="2030-01-07"),
-        ev(schema.ShoppingListChanged, 3, user_id=5),
-        ev(schema.PreferencesChanged, 4, user_id=5),
-        ev(schema.UserChanged, 5, user_id=6),
-        ev(schema.TagChanged, 6, tag_id=1),
+        ev(cache.RecipeChanged, recipe_id=3),
+        ev(cache.MealPlanChanged, 2, family_id=4, date="2030-01-07"),
+        ev(cache.ShoppingListChanged, 3, user_id=5),
+        ev(cache.PreferencesChanged, 4, user_id=5),
+        ev(cache.UserChanged, 5, user_id=6),
+        ev(cache.TagChanged, 6, tag_id=1),
     ]
     with django_assert_num_queries(0):
         result = rules.primary_keys(events)
     assert result.keys == {
-        keys.recipe(3),
-        keys.meal_plan(dt.date(2030, 1, 7), 4),
-        keys.shopping_lists(5),
-        keys.preferences(5),
-        keys.identity(6),
+        cache.recipe(3),
+        cache.meal_plan(dt.date(2030, 1, 7), 4),
+        cache.shopping_lists(5),
+        cache.preferences(5),
+        cache.identity(6),
     }
-    assert result.bump_families == {keys.RECIPE_LIST}
+    assert result.bump_families == {cache.RECIPE_LIST}
 
 
 def test_duplicate_events_give_each_key_once(three_families):
     stew = three_families["stew"].id
-    once = rules.resolve([ev(schema.RecipeChanged, recipe_id=stew)])
-    many = rules.resolve([ev(schema.RecipeChanged, n, recipe_id=stew) for n in range(1, 20)])
+    once = rules.resolve([ev(cache.RecipeChanged, recipe_id=stew)])
+    many = rules.resolve([ev(cache.RecipeChanged, n, recipe_id=stew) for n in range(1, 20)])
     assert many == once

@@ -22,7 +22,9 @@ def ann(household):
 def test_lines_are_scaled_by_servings_and_merged_by_ingredient_and_unit(household, ann, make_recipe, plan_meal):
     fam = household["family"]
     bread = make_recipe(ann, "Bread", servings=4, lines=[("flour", "500", "g"), ("salt", "1", "tsp")])
-    cake = make_recipe(ann, "Cake", servings=8, lines=[("flour", "0.25", "kg"), ("flour", "100", "g"), ("egg", "3", "piece")])
+    cake = make_recipe(
+        ann, "Cake", servings=8, lines=[("flour", "0.25", "kg"), ("flour", "100", "g"), ("egg", "3", "piece")]
+    )
     plan_meal(fam, D1, bread, servings=2)  # flour 250 g, salt 0.5 tsp
     plan_meal(fam, D2, cake, servings=2)  # flour 0.0625 kg and 25 g, egg 0.75
     plan_meal(fam, D2, bread, servings=6)  # flour 750 g, salt 1.5 tsp
@@ -40,7 +42,9 @@ def test_ranges_and_families_are_respected(household, ann, make_recipe, plan_mea
     plan_meal(household["family"], D1, recipe)
     plan_meal(household["family"], D2, recipe)
     plan_meal(household["other_family"], D1, recipe)
-    got = shopping.planned_quantities(household["family"].id, [(D1, D1), (D1, D2), (D2 + dt.timedelta(days=1), D2 + dt.timedelta(days=9))])
+    got = shopping.planned_quantities(
+        household["family"].id, [(D1, D1), (D1, D2), (D2 + dt.timedelta(days=1), D2 + dt.timedelta(days=9))]
+    )
     assert got[(D1, D1)] == {("rice", "g"): Decimal("100")}
     assert got[(D1, D2)] == {("rice", "g"): Decimal("200")}
     assert got[(D2 + dt.timedelta(days=1), D2 + dt.timedelta(days=9))] == {}
@@ -65,12 +69,35 @@ def test_create_stores_a_state_row_per_line_and_items_carry_checked_and_manual(h
     rows = {(r.ingredient, r.unit): r for r in created.items.all()}
     assert set(rows) == {("oats", "g"), ("milk", "l")} and not any(r.manual for r in rows.values())
     ShoppingListItem.objects.filter(pk=rows[("milk", "l")].pk).update(checked=True)
-    ShoppingListItem.objects.create(shopping_list=created, ingredient="coffee", unit="g", quantity=Decimal("250"), manual=True)
+    ShoppingListItem.objects.create(
+        shopping_list=created, ingredient="coffee", unit="g", quantity=Decimal("250"), manual=True
+    )
     [listed] = shopping.lists_of(ann.id)
     assert listed["items"] == [
-        {"id": rows[("milk", "l")].id, "ingredient": "milk", "quantity": 0.333, "unit": "l", "checked": True, "manual": False},
-        {"id": rows[("oats", "g")].id, "ingredient": "oats", "quantity": 33.333, "unit": "g", "checked": False, "manual": False},
-        {"id": listed["items"][2]["id"], "ingredient": "coffee", "quantity": 250, "unit": "g", "checked": False, "manual": True},
+        {
+            "id": rows[("milk", "l")].id,
+            "ingredient": "milk",
+            "quantity": 0.333,
+            "unit": "l",
+            "checked": True,
+            "manual": False,
+        },
+        {
+            "id": rows[("oats", "g")].id,
+            "ingredient": "oats",
+            "quantity": 33.333,
+            "unit": "g",
+            "checked": False,
+            "manual": False,
+        },
+        {
+            "id": listed["items"][2]["id"],
+            "ingredient": "coffee",
+            "quantity": 250,
+            "unit": "g",
+            "checked": False,
+            "manual": True,
+        },
     ]
 
 
@@ -94,19 +121,27 @@ def test_regenerate_is_idempotent_and_adds_only_new_lines(household, ann, make_r
 def test_user_without_family_gets_only_manual_items(household):
     cat = household["cat"]
     created = shopping.create_list(cat.id, None, D1, D2)
-    ShoppingListItem.objects.create(shopping_list=created, ingredient="tea", unit="g", quantity=Decimal("50"), manual=True)
+    ShoppingListItem.objects.create(
+        shopping_list=created, ingredient="tea", unit="g", quantity=Decimal("50"), manual=True
+    )
     [listed] = shopping.lists_of(cat.id)
     assert [i["ingredient"] for i in listed["items"]] == ["tea"]
 
 
-def test_query_count_is_constant_for_any_number_of_lists_and_lines(household, ann, make_recipe, plan_meal, django_assert_num_queries):
+def test_query_count_is_constant_for_any_number_of_lists_and_lines(
+    household, ann, make_recipe, plan_meal, django_assert_num_queries
+):
     fam = household["family"]
     plan_meal(fam, D1, make_recipe(ann, lines=[("salt", "1", "g")]))
     ShoppingList.objects.create(owner=ann, start=D1, end=D1)
     with django_assert_num_queries(4):  # lists, membership, stored items, planned quantities
         assert len(shopping.lists_of(ann.id)) == 1
     for n in range(20):
-        plan_meal(fam, D1 + dt.timedelta(days=n % 5), make_recipe(ann, f"R{n}", lines=[(f"x{n}-{i}", "1", "g") for i in range(6)]))
+        plan_meal(
+            fam,
+            D1 + dt.timedelta(days=n % 5),
+            make_recipe(ann, f"R{n}", lines=[(f"x{n}-{i}", "1", "g") for i in range(6)]),
+        )
     for n in range(6):
         shopping.create_list(ann.id, fam.id, D1, D1 + dt.timedelta(days=n))
     with django_assert_num_queries(4):

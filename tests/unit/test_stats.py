@@ -1,13 +1,14 @@
-"""caching/stats.py: counters shared through Redis, kept in-process when Redis fails."""
+"""eventcache/stats.py: counters shared through Redis, kept in-process when Redis fails."""
 
-from caching import stats, store
+from eventcache import stats
+from eventcache.store import ops
 
 
 def test_incr_and_snapshot_share_counts_through_redis(fake_redis):
     stats.incr(stats.EVENTS_SEEN)
     stats.incr(stats.EVENTS_SEEN, 4)
     stats.incr(stats.family_counter("recipe", stats.COMPUTATIONS))
-    assert fake_redis.hget(store.full_name("stats:cache"), "events_seen") == b"5"
+    assert fake_redis.hget(ops.full_name("stats:cache"), "events_seen") == b"5"
     assert stats.snapshot() == {"events_seen": 5, "recipe:computations": 1}
 
 

@@ -1,36 +1,37 @@
-"""caching/store.py on fakeredis: the Lua scripts' contract (read-or-lease, fill-if-lease, invalidation)."""
+"""eventcache/store/ops.py on fakeredis: the Lua scripts' contract (read-or-lease, fill-if-lease, invalidation)."""
 
 import json
 
 import pytest
 
-from caching import keys, store
+from eventcache.store import keys, ops
+from planner import cache
 
 pytestmark = pytest.mark.usefixtures("fake_redis")
 
-KEY = keys.recipe(42)
+KEY = cache.recipe(42)
 BODY = b'{"id":42,"title":"Soup \\u00e9","tags":["a/b"],"q":1.50}'
 
 
 def raw(fake_redis, name):
-    return fake_redis.get(store.full_name(name))
+    return fake_redis.get(ops.full_name(name))
 
 
 def fill_now(key=KEY, body=BODY, **kwargs):
-    lease = store.read_or_lease(key).lease
+    lease = ops.read_or_lease(key).lease
     assert lease is not None
-    assert store.fill(key, lease, body, **kwargs)
+    assert ops.fill(key, lease, body, **kwargs)
     return lease
 
 
 def test_full_names_carry_the_django_redis_prefix():
-    assert store.full_name("recipe:42") == "recipe_planner:1:recipe:42"
+    assert ops.full_name("recipe:42") == "recipe_planner:1:recipe:42"
 
 
 def test_first_reader_gets_the_lease_and_the_next_is_told_to_wait():
-    first = store.read_or_lease(KEY)
+    first = ops.read_or_lease(KEY)
     assert first.body is None and first.lease is not None
-    second = store.read_or_lease(KEY)
+    second = ops.read_or_lease(KEY)
     assert second.body is None and second.lease is None
 
 
@@ -38,114 +39,114 @@ def test_filled_value_is_json_with_namespace_and_the_body_comes_back_byte_for_by
     fill_now()
     stored = json.loads(raw(fake_redis, KEY.name))
     assert set(stored) == {"ns", "body"} and stored["body"]["title"] == "Soup é"
-    assert stored["ns"] == int(raw(fake_redis, keys.namespace(keys.RECIPE)))
-    assert store.read_or_lease(KEY).body == BODY
+    assert stored["ns"] == int(raw(fake_redis, keys.namespace(cache.RECIPE)))
+    assert ops.read_or_lease(KEY).body == BODY
     assert raw(fake_redis, keys.lease(KEY)) is None  # the fill released the lease
 
 
 def test_fill_uses_the_family_ttl_or_an_override_or_none(fake_redis):
     fill_now()
-    assert 30 * 60 * 1000 - 1000 < fake_redis.pttl(store.full_name(KEY.name)) <= 30 * 60 * 1000
-    fill_now(keys.preferences(1), b"{}", ttl=100)
-    assert 99_000 < fake_redis.pttl(store.full_name("user:1:preferences")) <= 100_000
-    fill_now(keys.static_config("units"), b"{}")
-    assert fake_redis.pttl(store.full_name("config:units")) == -1
+    assert 30 * 60 * 1000 - 1000 < fake_redis.pttl(ops.full_name(KEY.name)) <= 30 * 60 * 1000
+    fill_now(cache.preferences(1), b"{}", ttl=100)
+    assert 99_000 < fake_redis.pttl(ops.full_name("user:1:preferences")) <= 100_000
+    fill_now(cache.static_config("units"), b"{}")
+    assert fake_redis.pttl(ops.full_name("config:units")) == -1
 
 
 def test_a_fill_with_someone_elses_token_is_refused(fake_redis):
-    lease = store.read_or_lease(KEY).lease
-    assert not store.fill(KEY, store.Lease(token="not-mine", ns=lease.ns), BODY)
+    lease = ops.read_or_lease(KEY).lease
+    assert not ops.fill(KEY, ops.Lease(token="not-mine", ns=lease.ns), BODY)
     assert raw(fake_redis, KEY.name) is None
 
 
 def test_invalidation_voids_a_fill_in_flight(fake_redis):
-    lease = store.read_or_lease(KEY).lease
-    store.invalidate([KEY])
-    assert not store.fill(KEY, lease, b'{"old":true}')
+    lease = ops.read_or_lease(KEY).lease
+    ops.invalidate([KEY])
+    assert not ops.fill(KEY, lease, b'{"old":true}')
     assert raw(fake_redis, KEY.name) is None
 
 
 def test_invalidate_drops_value_and_lease_of_every_key_and_leaves_others(fake_redis):
-    other = keys.recipe(43)
+    other = cache.recipe(43)
     fill_now()
     fill_now(other)
-    held = keys.recipe(44)
-    store.read_or_lease(held)
-    store.invalidate([KEY, held])
+    held = cache.recipe(44)
+    ops.read_or_lease(held)
+    ops.invalidate([KEY, held])
     assert raw(fake_redis, KEY.name) is None and raw(fake_redis, keys.lease(held)) is None
-    assert store.read_or_lease(other).body == BODY
+    assert ops.read_or_lease(other).body == BODY
 
 
 def test_namespace_bump_makes_every_key_of_the_family_a_miss_but_not_other_families():
     fill_now()
-    other_family = keys.meal_plan(__import__("datetime").date(2030, 1, 1), 1)
+    other_family = cache.meal_plan(__import__("datetime").date(2030, 1, 1), 1)
     fill_now(other_family)
-    store.bump_namespace(keys.RECIPE)
-    assert store.read_or_lease(KEY).body is None
-    assert store.read_or_lease(other_family).body == BODY
+    ops.bump_namespace(cache.RECIPE)
+    assert ops.read_or_lease(KEY).body is None
+    assert ops.read_or_lease(other_family).body == BODY
 
 
 def test_a_lost_namespace_key_never_revives_old_values(fake_redis):
     fill_now()
-    fake_redis.delete(store.full_name(keys.namespace(keys.RECIPE)))  # e.g. evicted
-    assert store.read_or_lease(KEY).body is None
+    fake_redis.delete(ops.full_name(keys.namespace(cache.RECIPE)))  # e.g. evicted
+    assert ops.read_or_lease(KEY).body is None
 
 
 def test_fill_under_an_old_namespace_is_not_served():
-    lease = store.read_or_lease(KEY).lease
-    store.bump_namespace(keys.RECIPE)  # no DEL of this key: only the version moved
-    assert store.fill(KEY, lease, BODY)  # lands, but under the old version...
-    assert store.read_or_lease(KEY).body is None  # ...so it is never served
+    lease = ops.read_or_lease(KEY).lease
+    ops.bump_namespace(cache.RECIPE)  # no DEL of this key: only the version moved
+    assert ops.fill(KEY, lease, BODY)  # lands, but under the old version...
+    assert ops.read_or_lease(KEY).body is None  # ...so it is never served
 
 
 def test_reads_count_hits_and_misses_per_family(fake_redis):
-    store.read_or_lease(KEY)
-    store.read_or_lease(KEY, count=False)
-    fake_redis.delete(store.full_name(keys.lease(KEY)))
+    ops.read_or_lease(KEY)
+    ops.read_or_lease(KEY, count=False)
+    fake_redis.delete(ops.full_name(keys.lease(KEY)))
     fill_now()
-    store.read_or_lease(KEY)
-    counts = fake_redis.hgetall(store.full_name(keys.STATS))
+    ops.read_or_lease(KEY)
+    counts = fake_redis.hgetall(ops.full_name(keys.STATS))
     assert counts == {b"recipe:misses": b"2", b"recipe:hits": b"1"}
 
 
 def test_invalidate_and_lease_makes_readers_wait_for_the_callers_fill(fake_redis):
     fill_now()
-    leases = store.invalidate_and_lease([KEY], [KEY])
-    reader = store.read_or_lease(KEY)
+    leases = ops.invalidate_and_lease([KEY], [KEY])
+    reader = ops.read_or_lease(KEY)
     assert reader.body is None and reader.lease is None  # someone (the caller) is filling
-    assert store.fill_many([(KEY, leases[KEY], b'{"new":1}')]) == 1
-    assert store.read_or_lease(KEY).body == b'{"new":1}'
+    assert ops.fill_many([(KEY, leases[KEY], b'{"new":1}')]) == 1
+    assert ops.read_or_lease(KEY).body == b'{"new":1}'
 
 
 def test_invalidate_and_lease_returns_the_namespace_after_the_bump():
-    listing = keys.recipe_list(None, 1)
-    leases = store.invalidate_and_lease([listing], [listing], [keys.RECIPE_LIST])
-    assert store.fill(listing, leases[listing], b"[]")
-    assert store.read_or_lease(listing).body == b"[]"
+    listing = cache.recipe_list(None, 1)
+    leases = ops.invalidate_and_lease([listing], [listing], [cache.RECIPE_LIST])
+    assert ops.fill(listing, leases[listing], b"[]")
+    assert ops.read_or_lease(listing).body == b"[]"
 
 
 def test_take_lease_keeps_the_value_and_a_second_lease_is_refused():
     fill_now()
-    lease = store.take_lease(KEY)
-    assert lease is not None and store.take_lease(KEY) is None
-    assert store.read_or_lease(KEY).body == BODY  # readers keep hitting meanwhile
-    assert store.fill(KEY, lease, b'{"refreshed":1}')
-    assert store.read_or_lease(KEY).body == b'{"refreshed":1}'
+    lease = ops.take_lease(KEY)
+    assert lease is not None and ops.take_lease(KEY) is None
+    assert ops.read_or_lease(KEY).body == BODY  # readers keep hitting meanwhile
+    assert ops.fill(KEY, lease, b'{"refreshed":1}')
+    assert ops.read_or_lease(KEY).body == b'{"refreshed":1}'
 
 
 def test_release_gives_the_lease_back_only_to_its_holder():
-    lease = store.read_or_lease(KEY).lease
-    store.release(KEY, store.Lease("someone-else", lease.ns))
-    assert store.read_or_lease(KEY).lease is None
-    store.release(KEY, lease)
-    assert store.read_or_lease(KEY).lease is not None
+    lease = ops.read_or_lease(KEY).lease
+    ops.release(KEY, ops.Lease("someone-else", lease.ns))
+    assert ops.read_or_lease(KEY).lease is None
+    ops.release(KEY, lease)
+    assert ops.read_or_lease(KEY).lease is not None
 
 
 def test_hot_reader_is_recorded_in_the_same_script(fake_redis):
-    store.read_or_lease(keys.shopping_lists(7), hot_user_id=7)
-    store.read_or_lease(keys.shopping_lists(7), hot_user_id=7, count=False)  # polls do not count
-    assert fake_redis.zrange(store.full_name(keys.HOT_SHOPPING_LISTS), 0, -1, withscores=True) == [(b"7", 1.0)]
+    ops.read_or_lease(cache.shopping_lists(7))
+    ops.read_or_lease(cache.shopping_lists(7), count=False)  # polls do not count
+    assert fake_redis.zrange(ops.full_name(keys.hot_set(cache.SHOPPING_LISTS)), 0, -1, withscores=True) == [(b"7", 1.0)]
 
 
 def test_nothing_to_invalidate_is_no_round_trip():
-    assert store.invalidate_and_lease([], [], []) == {}
+    assert ops.invalidate_and_lease([], [], []) == {}

@@ -11,8 +11,10 @@ import pytest
 from celery import signals
 from redis.exceptions import RedisError
 
-from caching import keys, stats, store
-from events.models import OutboxEvent
+from eventcache import stats
+from eventcache.models import OutboxEvent
+from eventcache.store import ops
+from planner import cache as planner_cache
 from worker import tasks
 from worker.celery_app import app
 
@@ -38,13 +40,17 @@ def test_a_batch_applies_its_valid_events_and_counts_the_others(db, fake_redis, 
 
     recipe = Recipe.objects.create(author=django_user_model.objects.create_user("cook"), title="Soup")
     row = OutboxEvent.objects.filter(kind="recipe.changed").latest("id")
-    fake_redis.set(store.full_name(keys.recipe(recipe.id).name), b'{"ns":"1","body":{}}')
-    garbage = [{"v": 2, "kind": "recipe.changed"}, {"v": 1, "id": 5, "kind": "no.such.kind", "at": 1.0, "data": {}}, "x"]
+    fake_redis.set(ops.full_name(planner_cache.recipe(recipe.id).name), b'{"ns":"1","body":{}}')
+    garbage = [
+        {"v": 2, "kind": "recipe.changed"},
+        {"v": 1, "id": 5, "kind": "no.such.kind", "at": 1.0, "data": {}},
+        "x",
+    ]
 
     summary = tasks.process_events.apply(args=[[recipe_event(recipe.id, row.id), *garbage], [row.id]]).get()
 
     assert summary["events"] == 4 and summary["rejected"] == 3 and summary["keys_dropped"] >= 1
-    assert fake_redis.get(store.full_name(keys.recipe(recipe.id).name)) is None
+    assert fake_redis.get(ops.full_name(planner_cache.recipe(recipe.id).name)) is None
     assert stats.snapshot()[stats.EVENTS_REJECTED] == 3
     row.refresh_from_db()
     assert row.processed_at is not None

@@ -20,7 +20,12 @@ class Op:
     tags: tuple = ()
 
 
-PATH_PARAMS = {"recipe_id": ID_PARAM, "list_id": ID_PARAM, "item_id": ID_PARAM, "day": DATE_PARAM}
+PATH_PARAMS = {
+    "recipe_id": ID_PARAM,
+    "list_id": ID_PARAM,
+    "item_id": ID_PARAM,
+    "day": {**DATE_PARAM, "description": "YYYY-MM-DD, within MEAL_PLAN_WINDOW_DAYS of today (a server setting)"},
+}
 
 OPERATIONS = {
     ("api-login", "POST"): Op(
@@ -43,8 +48,12 @@ OPERATIONS = {
     ),
     ("api-recipes", "POST"): Op("Create a recipe", {201: "Recipe"}, body="RecipeWrite", tags=("recipes",)),
     ("api-recipe", "GET"): Op("One recipe", {200: "Recipe"}, cached=True, tags=("recipes",)),
-    ("api-recipe", "PUT"): Op("Replace a recipe (author or staff)", {200: "Recipe"}, body="RecipeWrite", tags=("recipes",)),
-    ("api-recipe", "PATCH"): Op("Change a recipe (author or staff)", {200: "Recipe"}, body="RecipePatch", tags=("recipes",)),
+    ("api-recipe", "PUT"): Op(
+        "Replace a recipe (author or staff)", {200: "Recipe"}, body="RecipeWrite", tags=("recipes",)
+    ),
+    ("api-recipe", "PATCH"): Op(
+        "Change a recipe (author or staff)", {200: "Recipe"}, body="RecipePatch", tags=("recipes",)
+    ),
     ("api-recipe", "DELETE"): Op("Delete a recipe (author or staff)", {204: None}, tags=("recipes",)),
     ("api-meal-plan", "GET"): Op(
         "The caller's family plan for a day (empty when none)",
@@ -60,14 +69,18 @@ OPERATIONS = {
         query={"family_id": {**ID_PARAM, "description": "only the caller's own family answers"}},
         tags=("meal plans",),
     ),
-    ("api-shopping-lists", "GET"): Op("The caller's shopping lists", {200: "ShoppingLists"}, cached=True, tags=("shopping",)),
+    ("api-shopping-lists", "GET"): Op(
+        "The caller's shopping lists", {200: "ShoppingLists"}, cached=True, tags=("shopping",)
+    ),
     ("api-shopping-lists", "POST"): Op(
         "Create a shopping list from the family's plans over a range of days",
         {201: "ShoppingList"},
         body="ShoppingListWrite",
         tags=("shopping",),
     ),
-    ("api-shopping-list", "GET"): Op("One of the caller's lists", {200: "ShoppingList"}, cached=True, tags=("shopping",)),
+    ("api-shopping-list", "GET"): Op(
+        "One of the caller's lists", {200: "ShoppingList"}, cached=True, tags=("shopping",)
+    ),
     ("api-shopping-list", "DELETE"): Op("Delete one of the caller's lists", {204: None}, tags=("shopping",)),
     ("api-shopping-list-regenerate", "POST"): Op(
         "Store rows for lines that appeared since the list was made", {200: "ShoppingList"}, tags=("shopping",)
@@ -78,7 +91,9 @@ OPERATIONS = {
     ("api-shopping-list-item", "PATCH"): Op(
         "Check an item off (or on again)", {200: "ShoppingItem"}, body="ItemUpdate", tags=("shopping",)
     ),
-    ("api-preferences", "GET"): Op("The caller's preferences", {200: "Preferences"}, cached=True, tags=("preferences",)),
+    ("api-preferences", "GET"): Op(
+        "The caller's preferences", {200: "Preferences"}, cached=True, tags=("preferences",)
+    ),
     ("api-preferences", "PATCH"): Op(
         "Change any of the caller's preferences", {200: "Preferences"}, body="PreferencesPatch", tags=("preferences",)
     ),

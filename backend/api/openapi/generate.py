@@ -46,7 +46,10 @@ def _response(status: int, schema_name: str | None, cached: bool) -> dict:
         response["content"] = {"application/json": {"schema": shapes.ref(schema_name)}}
     if cached:
         response["headers"] = {
-            "X-Cache": {"description": "HIT when answered from Redis", "schema": {"type": "string", "enum": ["HIT", "MISS"]}}
+            "X-Cache": {
+                "description": "HIT when answered from Redis",
+                "schema": {"type": "string", "enum": ["HIT", "MISS"]},
+            }
         }
     return response
 
@@ -56,7 +59,8 @@ def _operation(name: str, method: str, params: list, view) -> dict:
     if op is None:
         raise MissingContract(f"{method} of route {name!r} has no entry in api.openapi.contract.OPERATIONS")
     parameters = [
-        {"name": param, "in": "path", "required": True, "schema": contract.PATH_PARAMS[param]} for _conv, param in params
+        {"name": param, "in": "path", "required": True, "schema": contract.PATH_PARAMS[param]}
+        for _conv, param in params
     ]
     parameters += [{"name": q, "in": "query", "required": False, "schema": schema} for q, schema in op.query.items()]
     operation = {
@@ -102,7 +106,7 @@ def build(*, server_url: str = "/") -> dict:
             "title": "recipe-planner API",
             "version": "1",
             "description": "Session-cookie JSON API. Log in with POST /api/auth/login/, then send the csrftoken "
-            "cookie's value as X-CSRFToken on every write. Errors answer {\"error\": code, \"detail\": ...}.",
+            'cookie\'s value as X-CSRFToken on every write. Errors answer {"error": code, "detail": ...}.',
         },
         "servers": [{"url": server_url}],
         "paths": paths,

@@ -1,26 +1,31 @@
-"""Session login, logout and "who am I". Login is CSRF-exempt (there is no token before it) and sets the
-csrftoken cookie that every later unsafe request must echo in X-CSRFToken, and the uid_hint cookie that lets
-cached reads fetch session, identity and value in one Redis round trip (api.identity); logout deletes it."""
+"""Session login, logout and "who am I". Login is CSRF-exempt (there is no token before it; api.login_guard
+says why JSON-only and same-origin make that safe) and sets the csrftoken cookie that every later unsafe
+request must echo in X-CSRFToken, and the uid_hint cookie that lets cached reads fetch session, identity and
+value in one Redis round trip (api.identity); logout deletes it."""
 
 from django.contrib import auth
 from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 
-from api import bodies, identity, throttle, validation
+from api import bodies, identity, login_guard, throttle, validation
 from api.dispatch import endpoint
 from api.errors import ApiError
 from planner.shopping import family_of
 
 
 def _login(request, _me):
+    login_guard.check(request)  # 415 / 403 before anything is counted or checked
     fields = bodies.LOGIN.clean(validation.json_object(request))
     username, password = fields["username"], fields["password"]
-    if throttle.is_locked_out(request, username):
+    decision = throttle.admit(request, username)  # counts this attempt first (atomic), then decides
+    if decision is throttle.Decision.UNAVAILABLE:
+        raise ApiError(503, "login_unavailable", "login attempts cannot be counted right now; try again shortly")
+    if decision is throttle.Decision.LOCKED:
         raise ApiError(429, "too_many_attempts", "too many failed logins; try again later")
     user = auth.authenticate(request, username=username, password=password)
     if user is None:
-        throttle.record_failure(request, username)
-        raise ApiError(401, "invalid_credentials", "wrong username or password")
+        raise ApiError(401, "invalid_credentials", "wrong username or password")  # the attempt stays counted
+    throttle.record_success(request, username)
     auth.login(request, user)  # rotates the session key (no session fixation)
     get_token(request)  # sets the csrftoken cookie on this response
     response = JsonResponse({"id": user.id, "username": user.get_username(), "family_id": family_of(user.id)})

@@ -6,18 +6,17 @@ from django.http import JsonResponse
 from api import bodies, dispatch, validation
 from api.dispatch import cached_response, endpoint
 from api.identity import PlannedRead
-from caching import keys
-from planner import payloads
+from planner import cache, payloads
 from planner.models import UserPreferences
 
 
 def _show(request, me):
     uid = me["id"]
-    return cached_response(dispatch.read(request, keys.preferences(uid), lambda: payloads.preferences(uid)))
+    return cached_response(dispatch.read(request, cache.preferences(uid), lambda: payloads.preferences(uid)))
 
 
 def _plan_show(request, user_id):
-    return PlannedRead(keys.preferences(user_id))
+    return PlannedRead(cache.preferences(user_id))
 
 
 def _patch(request, me):

@@ -7,22 +7,21 @@ from api import bodies, dispatch, validation
 from api.dispatch import cached_response, endpoint
 from api.errors import ApiError, not_found_error
 from api.identity import PlannedRead
-from caching import keys
-from planner import payloads
+from planner import cache, payloads
 from planner.models import Recipe, RecipeIngredient, Tag
 
 
 def _list_query(request):
     tag = request.GET.get("tag") or None
     page = validation.page_number(request)
-    return tag, page, keys.recipe_list(tag, page)  # InvalidKeyPart (a tag with spaces, newlines, ...) -> 400
+    return tag, page, cache.recipe_list(tag, page)  # InvalidKeyPart (a tag with spaces, newlines, ...) -> 400
 
 
 def _list(request, _me):
     tag, page, key = _list_query(request)
     try:
         return cached_response(dispatch.read(request, key, lambda: payloads.recipe_list(tag, page)))
-    except payloads.PageNotFound as exc:
+    except (payloads.PageNotFound, payloads.TagNotFound) as exc:  # raised by the compute: nothing was cached
         raise not_found_error(str(exc)) from None
 
 
@@ -33,13 +32,13 @@ def _plan_list(request, _user_id):
 def _detail(request, _me, recipe_id):
     rid = validation.path_id(recipe_id, "recipe_id")
     try:
-        return cached_response(dispatch.read(request, keys.recipe(rid), lambda: payloads.recipe_detail(rid)))
+        return cached_response(dispatch.read(request, cache.recipe(rid), lambda: payloads.recipe_detail(rid)))
     except Recipe.DoesNotExist:
         raise not_found_error(f"no recipe {rid}") from None
 
 
 def _plan_detail(request, _user_id, recipe_id):
-    return PlannedRead(keys.recipe(validation.path_id(recipe_id, "recipe_id")))
+    return PlannedRead(cache.recipe(validation.path_id(recipe_id, "recipe_id")))
 
 
 def _apply(recipe: Recipe, fields: dict) -> None:
@@ -100,4 +99,6 @@ def _delete(request, me, recipe_id):
 
 
 collection = endpoint(GET=_list, POST=_create, cached_get=_plan_list, serves_cached_body=True)
-detail = endpoint(GET=_detail, PUT=_replace, PATCH=_patch, DELETE=_delete, cached_get=_plan_detail, serves_cached_body=True)
+detail = endpoint(
+    GET=_detail, PUT=_replace, PATCH=_patch, DELETE=_delete, cached_get=_plan_detail, serves_cached_body=True
+)

@@ -49,7 +49,10 @@ def task_finished(task_id=None, task=None, args=None, retval=None, **_kwargs):
                 "task_id": task_id,
                 "outbox_ids": outbox_ids[:100],
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                **{k: summary.get(k) for k in ("events", "rejected", "coalesced", "keys_dropped", "lag_ms", "already_applied")},
+                **{
+                    k: summary.get(k)
+                    for k in ("events", "rejected", "coalesced", "keys_dropped", "lag_ms", "already_applied")
+                },
             },
         )
     finally:

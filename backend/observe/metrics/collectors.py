@@ -34,14 +34,18 @@ class EngineCounters:
         counts = stats.snapshot()
         by_family = stats.per_family(counts)
         for what, name in FAMILY_COUNTERS.items():
-            metric = CounterMetricFamily(f"{PREFIX}_{name}", f"Cache {what.replace('_', ' ')} per key family", labels=["family"])
+            metric = CounterMetricFamily(
+                f"{PREFIX}_{name}", f"Cache {what.replace('_', ' ')} per key family", labels=["family"]
+            )
             for family, numbers in by_family.items():
                 metric.add_metric([family], numbers.get(what, 0))
             yield metric
         for key, (name, doc) in NAMED_COUNTERS.items():
             yield CounterMetricFamily(f"{PREFIX}_{name}", doc, value=counts.get(key, 0))
         family_prefixes = tuple(f"{family}:" for family in by_family)
-        other = CounterMetricFamily(f"{PREFIX}_engine_counter", "Every other counter of the engine, by name", labels=["name"])
+        other = CounterMetricFamily(
+            f"{PREFIX}_engine_counter", "Every other counter of the engine, by name", labels=["name"]
+        )
         for key, value in sorted(counts.items()):
             if not key.startswith(family_prefixes) and key not in NAMED_COUNTERS:
                 other.add_metric([key], value)
@@ -61,12 +65,16 @@ class OutboxBacklog:
         except DatabaseError as exc:
             logger.warning("metrics: the outbox could not be read: %s", exc)
             return
-        yield GaugeMetricFamily(f"{PREFIX}_outbox_unprocessed", "Outbox rows not applied by a worker yet", value=row["unprocessed"])
+        yield GaugeMetricFamily(
+            f"{PREFIX}_outbox_unprocessed", "Outbox rows not applied by a worker yet", value=row["unprocessed"]
+        )
         yield GaugeMetricFamily(f"{PREFIX}_outbox_unsent", "Outbox rows not handed to Redis yet", value=row["unsent"])
         for name, oldest in (("unprocessed", row["oldest_unprocessed"]), ("unsent", row["oldest_unsent"])):
             age = (now - oldest).total_seconds() if oldest else 0.0
             yield GaugeMetricFamily(
-                f"{PREFIX}_outbox_oldest_{name}_age_seconds", f"Age of the oldest {name} outbox row (0 when none)", value=age
+                f"{PREFIX}_outbox_oldest_{name}_age_seconds",
+                f"Age of the oldest {name} outbox row (0 when none)",
+                value=age,
             )
 
 
@@ -85,6 +93,10 @@ class RedisState:
             return
         up.add_metric([], 1)
         yield up
-        yield GaugeMetricFamily(f"{PREFIX}_redis_used_memory_bytes", "Redis INFO memory used_memory", value=memory.get("used_memory", 0))
-        yield GaugeMetricFamily(f"{PREFIX}_redis_maxmemory_bytes", "Redis maxmemory (0: no limit)", value=memory.get("maxmemory", 0))
+        yield GaugeMetricFamily(
+            f"{PREFIX}_redis_used_memory_bytes", "Redis INFO memory used_memory", value=memory.get("used_memory", 0)
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_redis_maxmemory_bytes", "Redis maxmemory (0: no limit)", value=memory.get("maxmemory", 0)
+        )
         yield GaugeMetricFamily(f"{PREFIX}_redis_keys", "Keys in the cache's Redis database (DBSIZE)", value=keys)

@@ -24,7 +24,9 @@ def metrics(request):
     if not token:
         return JsonResponse({"error": "not_found", "detail": "no such resource"}, status=404)
     if not _authorized(request, token):
-        response = JsonResponse({"error": "not_authenticated", "detail": "Authorization: Bearer <METRICS_TOKEN>"}, status=401)
+        response = JsonResponse(
+            {"error": "not_authenticated", "detail": "Authorization: Bearer <METRICS_TOKEN>"}, status=401
+        )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     return HttpResponse(generate_latest(web_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,177 @@
+"""The worker's pub/sub listener: on settings.EVENTS_CHANNEL, validates, counts, measures lag, and drops keys.
+
+The fast path of invalidation. An event is published right after its write commits; this listener gets it
+a fraction of a millisecond later and drops every key it touches at once (invalidation.drop_touched: the rules
+table's look-ups, one Redis round trip that also voids leases), without waiting for the Celery queue, and
+records when in the outbox row (dropped_at). Messages that arrive together are dropped as one batch. This is
+the shape of Facebook's memcache invalidation (a fast delete, and a durable stream that deletes again).
+
+Nothing correct depends on it: pub/sub is at-most-once (a listener that is down misses messages) and a drop
+can fail; the Celery queue, backed by the outbox, still applies every event (and re-fills hot lists). With
+several worker instances each listener drops every event (idempotent; the cost of a look-up each).
+EVENTS_DROP_ON_PUBLISH=0 leaves the listener to observability.
+
+What it gives an operator: `events_seen`, `events_rejected`, `events_dropped_on_publish` and
+`drop_on_publish_failures` counters and the publish-to-receive lag (`events_lag_ms_total` divided by
+`events_seen` is the mean; the last value is logged at DEBUG), all visible in `manage.py cache_stats`.
+
+The worker runs one EventMonitor in a thread for its whole life (a bootstep in worker/celery_app.py).
+"""
+
+import logging
+import threading
+import time
+
+import redis
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from eventcache import stats
+from eventcache.events import Event, InvalidEvent, decode
+from eventcache.redis_url import cache_url, mask
+
+logger = logging.getLogger("eventcache.consume.listener")
+
+LAG_TOTAL = "events_lag_ms_total"
+DROPPED = "events_dropped_on_publish"
+DROP_FAILURES = "drop_on_publish_failures"
+DROP_BATCH_MAX = 500  # messages already waiting are dropped together, up to this many
+IDLE_SECONDS = 0.005  # with dropped_at marks to write: how long the channel must be quiet before they are written
+UNMARKED_MAX = 2000  # ... or how many may wait at most
+MARK_ATTEMPTS = 3  # a row a task holds (or one marked already) is tried this many times
+POLL_SECONDS = 1.0  # how often the listening thread checks whether it should stop
+BACKOFF_MAX_SECONDS = 30.0
+
+
+class EventMonitor:
+    def __init__(self, redis_url: str | None = None, channel: str | None = None):
+        self.redis_url = cache_url(redis_url or settings.REDIS_URL)
+        self.channel = channel or settings.EVENTS_CHANNEL
+        self.last_lag_ms: int | None = None
+        self.drop_keys = settings.EVENTS_DROP_ON_PUBLISH
+        self._unmarked: dict[int, tuple[float, int]] = {}  # outbox id -> (time.time() of its drop, attempts), unwritten
+        self.subscribed = threading.Event()  # set while subscribed (tests wait on it)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="events-monitor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=POLL_SECONDS + 2)
+            self._thread = None
+
+    def handle(self, raw: str | bytes) -> Event | None:
+        """Validate and count one message; returns the event, or None when it was rejected."""
+        events = self._validate([raw])
+        self._count(events)
+        return events[0] if events else None
+
+    def _validate(self, raws) -> list[Event]:
+        events = []
+        for raw in raws:
+            try:
+                events.append(decode(raw))
+            except InvalidEvent as exc:
+                logger.warning("pub/sub message rejected: %s: %.200r", exc, raw)
+                stats.incr(stats.EVENTS_REJECTED)
+        return events
+
+    def _count(self, events: list[Event]) -> None:
+        """events_seen and the publish-to-receive lag, one counter update per batch."""
+        if not events:
+            return
+        now = time.time()
+        lags = [max(0, round((now - event.at) * 1000)) for event in events]
+        self.last_lag_ms = lags[-1]
+        stats.incr(stats.EVENTS_SEEN, len(events))
+        stats.incr(LAG_TOTAL, sum(lags))
+        logger.debug("pub/sub: %d event(s), last lag %d ms", len(events), self.last_lag_ms)
+
+    def drop(self, events: list[Event]) -> int:
+        """Drop every key the events touch; returns how many events. When is noted for their outbox rows and
+        written while the channel is quiet (mark_dropped): bookkeeping stays off the path of the next drop. Never
+        raises: a failure is logged and counted, and the Celery task applies the events anyway."""
+        from eventcache.store import invalidation
+
+        try:
+            invalidation.drop_touched(events)
+        except Exception as exc:  # noqa: BLE001 - the queue is the guarantee; this listener must go on
+            logger.warning(
+                "dropping the keys of %d published event(s) failed (the worker's task will): %r", len(events), exc
+            )
+            stats.incr(DROP_FAILURES)
+            close_old_connections()  # a broken database connection is replaced on the next use
+            return 0
+        dropped_at = time.time()
+        self._unmarked.update((event.id, (dropped_at, 0)) for event in events)
+        stats.incr(DROPPED, len(events))
+        return len(events)
+
+    def mark_dropped(self) -> None:
+        """Write dropped_at for the events dropped since the last call (relay.mark_dropped: one statement). A row
+        a task held is tried again at the next quiet moment, up to MARK_ATTEMPTS times (it is bookkeeping)."""
+        from eventcache import relay
+
+        pending, self._unmarked = self._unmarked, {}
+        try:
+            marked = relay.mark_dropped({outbox_id: at for outbox_id, (at, _) in pending.items()})
+        except Exception as exc:  # noqa: BLE001 - bookkeeping only
+            logger.warning("recording dropped_at of %d row(s) failed: %r", len(pending), exc)
+            close_old_connections()
+            return
+        for outbox_id, (at, attempts) in pending.items():
+            if outbox_id not in marked and attempts + 1 < MARK_ATTEMPTS:
+                self._unmarked.setdefault(outbox_id, (at, attempts + 1))
+
+    def _receive(self, pubsub, first) -> None:
+        """Take `first` and every message already waiting (up to DROP_BATCH_MAX): drop their keys as one batch
+        first (that is the latency that matters), then count them."""
+        raws, message = [], first
+        while message is not None:
+            if message["type"] == "message":
+                raws.append(message["data"])
+            if len(raws) >= DROP_BATCH_MAX:
+                break
+            message = pubsub.get_message(timeout=0)
+        events = self._validate(raws)
+        if events and self.drop_keys:
+            self.drop(events)
+        self._count(events)
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            # A dedicated connection with no socket_timeout: a blocking subscriber must not time out while the
+            # channel is quiet (redis-py's health checks keep it honest instead).
+            client = redis.Redis.from_url(
+                self.redis_url, socket_timeout=None, socket_connect_timeout=5, health_check_interval=30
+            )
+            try:
+                with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    pubsub.subscribe(self.channel)
+                    self.subscribed.set()
+                    logger.info("pub/sub monitor subscribed to %s on %s", self.channel, mask(self.redis_url))
+                    backoff = 0.5
+                    while not self._stopping.is_set():
+                        message = pubsub.get_message(timeout=IDLE_SECONDS if self._unmarked else POLL_SECONDS)
+                        if message is not None:
+                            self._receive(pubsub, message)
+                        if self._unmarked and (message is None or len(self._unmarked) >= UNMARKED_MAX):
+                            self.mark_dropped()
+            except Exception as exc:  # noqa: BLE001 - observability must never take the worker down
+                self.subscribed.clear()
+                unexpected = not isinstance(exc, redis.RedisError)
+                logger.warning("pub/sub monitor: %r; reconnecting in %.1f s", exc, backoff, exc_info=unexpected)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+            finally:
+                client.close()
+        self.subscribed.clear()
+        if self._unmarked:
+            self.mark_dropped()
+        connections.close_all()  # this thread's database connection

@@ -1,0 +1,37 @@
+"""Every bookkeeping key the engine keeps in Redis beside the cached values; nothing else builds one.
+
+Cached values are named by their families (eventcache.declare.Family.key, declared by the domain). All names are
+unprefixed here (`lease:recipe:42`); django-redis adds `{KEY_PREFIX}:1:`, so `redis-cli` shows
+`recipe_planner:1:lease:recipe:42`.
+"""
+
+from eventcache.declare import Family, Key
+
+STATS = "stats:cache"  # hash of counters: hits/misses per family, computations, rejected events, ...
+
+
+def lease(key: Key) -> str:
+    """The fill lease of a key (Facebook-style): a fill lands only while its token is still here."""
+    return f"lease:{key.name}"
+
+
+def namespace(family: Family) -> str:
+    """The family's namespace version; bumping it invalidates every key of the family at once."""
+    return f"ns:{family.name}"
+
+
+def hot_set(family: Family) -> str:
+    """Sorted set of a hot family: key member (Family.member) -> decaying read score, trimmed to a bound."""
+    return f"hot:{family.name}"
+
+
+def hot_epoch(family: Family) -> str:
+    """The forward-decay epoch (Unix seconds) of the family's hot set."""
+    return f"hot:{family.name}:epoch"
+
+
+def session(session_store) -> str:
+    """A cached_db session's cache key, as Django names it (`django.contrib.sessions.cached_db` + the session
+    key). Django reads and writes it; the hit path of a logged-in read fetches it in the same round trip as
+    the identity and the value (ops.read_authenticated). Only for a store that has a session key."""
+    return session_store.cache_key

@@ -1,0 +1,295 @@
+"""Misses per write (issue 13 item 2): how many cache misses one write costs each key it touches, under
+concurrent reads, and the hit ratio of a Zipf read load with writes at 200/s against the ideal.
+
+Real gunicorn (ours, 2 sync workers), one real Celery worker (with its pub/sub listener) and reader threads
+over HTTP, each counting the X-Cache header of every response. Writes are autocommit UPDATEs of a recipe's
+title from this process: the capture trigger, the relay's after-commit delivery (and its drop of the primary
+key) and the worker run as they do for a web write.
+
+- Misses per write per key: reader threads loop over one recipe's detail and the meal plans of the families
+  that plan it (each thread logged in as a member); the writer edits the recipe every 300 ms. Every key is
+  warm before the first write; misses after it, divided by writes x keys. Ideal: 1.00 (one fill per write).
+- Zipf: readers draw recipe ids from a Zipf law (s = 1.1) over the first K recipes, all warmed first; a writer
+  edits recipes drawn from the same law at 200 writes/s (writer processes, bench/writer.py, as in bench/lag.py).
+  Ideal: each key misses once per write that touches it - several writes before its next read need one miss
+  between them - so a miss is necessary only when a write committed since the key's previous miss started
+  (see _necessary_misses); ideal hit ratio = 1 - necessary misses / reads. Target: within 2 points of it.
+"""
+
+import bisect
+import json
+import math
+import random
+import subprocess
+import threading
+import time
+
+from bench import harness, seed
+from bench.http import Client
+from bench.report import Chart, ScenarioResult, Target
+from bench.stats import fmt_int
+
+MISSES_PER_WRITE_TARGET = 1.0
+ZIPF_GAP_TARGET = 0.02
+ZIPF_S = 1.1
+WRITES_PER_SECOND = 200
+RATE_PER_WRITER = 50  # as bench/lag.py: one writer process (a web worker) keeps up with about this
+WRITER_START_SECONDS = 8.0  # Django start-up of the writer processes on a busy 2-core machine
+
+
+def _zipf_sampler(n: int, s: float, rng: random.Random):
+    cumulative, total = [], 0.0
+    for rank in range(1, n + 1):
+        total += 1 / rank**s
+        cumulative.append(total)
+    return lambda: bisect.bisect_left(cumulative, rng.random() * total)
+
+
+class Readers:
+    """Threads reading `paths_of(i)` round-robin (or `pick(i)`) until stopped; every response is recorded."""
+
+    def __init__(self, clients, pick):
+        self.clients, self.pick = clients, pick
+        self.stop = threading.Event()
+        self.records = [[] for _ in clients]  # (path, start, end, x-cache)
+        self.errors = []
+
+    def _run(self, i):
+        client, out = self.clients[i], self.records[i]
+        n = 0
+        try:
+            while not self.stop.is_set():
+                path = self.pick(i, n)
+                n += 1
+                start = time.time()
+                resp = client.get(path)
+                if resp.status != 200:
+                    raise harness.BenchError(f"GET {path} answered {resp.status}")
+                out.append((path, start, time.time(), resp.headers.get("x-cache", "-")))
+        except Exception as exc:  # reported by the scenario
+            self.errors.append(exc)
+
+    def __enter__(self):
+        self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(len(self.clients))]
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(30)
+        if self.errors:
+            raise self.errors[0]
+
+    def all(self):
+        return [r for rs in self.records for r in rs]
+
+
+def _write(recipe_id: int, n: int) -> float:
+    """One autocommit UPDATE from this process (its relay delivers after commit); returns when it committed."""
+    from planner.models import Recipe
+
+    Recipe.objects.filter(pk=recipe_id).update(title=f"edited {n}")
+    return time.time()
+
+
+def _plan_recipe_in_families(recipe_id, family_ids, day):
+    from planner.models import MealPlan, MealPlanEntry
+
+    with harness.no_events():
+        for fid in family_ids:
+            plan, _ = MealPlan.objects.get_or_create(family_id=fid, date=day)
+            MealPlanEntry.objects.create(meal_plan=plan, meal="snack", recipe_id=recipe_id, servings=2)
+    harness.forget_events()
+
+
+def _per_key(ctx, server, world) -> dict:
+    families = ctx.size(4, 2)
+    recipe_id, day = world.recipe_ids[0], world.week[0]
+    _plan_recipe_in_families(recipe_id, world.family_ids[:families], day)
+    clients = []
+    for f in range(families):
+        c = Client(server.url)
+        c.login(f"bench{2 * f}", seed.PASSWORD)  # seed.build: users bench{2f}, bench{2f+1} form family f
+        clients.append(c)
+    paths = [f"/api/recipes/{recipe_id}/", f"/api/meal-plans/{day.isoformat()}/"]
+    keys = 1 + families  # the recipe detail is one key for everyone; each family has its own plan
+    for c in clients:
+        for p in paths:
+            c.get(p)
+    time.sleep(0.5)
+    writes = ctx.size(20, 6)
+    with Readers(clients, lambda i, n: paths[n % 2]) as readers:
+        time.sleep(0.3)
+        started = time.time()
+        for n in range(writes):
+            _write(recipe_id, n)
+            time.sleep(0.3)
+    misses = sum(1 for _, start, _, x in readers.all() if start >= started and x == "MISS")
+    reads = sum(1 for _, start, _, _ in readers.all() if start >= started)
+    return {
+        "writes": writes,
+        "keys": keys,
+        "misses": misses,
+        "reads": reads,
+        "per_write_per_key": misses / (writes * keys),
+    }
+
+
+def _necessary_misses(reads, writes) -> int:
+    """The misses an ideal cache would have had: a miss of key k is necessary when a write to k committed after
+    the start of k's previous miss (or, for k's first miss, after the keys were warmed): that previous fill may
+    hold pre-write data, so the write must void it. Any other miss is extra - a fill that began after every
+    write's commit, voided all the same (one write invalidated more than once)."""
+    commits = {}
+    for rid, at in writes:
+        commits.setdefault(rid, []).append(at)
+    for times in commits.values():
+        times.sort()
+    previous = {}
+    necessary = 0
+    for path, start, _, x in sorted(reads, key=lambda r: r[1]):
+        if x != "MISS":
+            continue
+        rid = int(path.rstrip("/").rsplit("/", 1)[1])
+        times = commits.get(rid, [])
+        since = previous.get(rid, float("-inf"))
+        # a write committed in (previous miss's start, this miss's start)
+        if bisect.bisect_left(times, start) > bisect.bisect_right(times, since):
+            necessary += 1
+        previous[rid] = start
+    return necessary
+
+
+def _zipf(ctx, server, world) -> dict:
+    k = ctx.size(2000, 300)
+    ids = world.recipe_ids[:k]
+    rng = random.Random(13)
+    draw = _zipf_sampler(k, ZIPF_S, rng)
+    clients = []
+    for _ in range(ctx.size(4, 3)):
+        c = Client(server.url)
+        c.login(world.username, seed.PASSWORD)
+        clients.append(c)
+    for rid in ids:  # warm every key
+        clients[0].get(f"/api/recipes/{rid}/")
+    time.sleep(0.5)
+    duration = ctx.size(15.0, 4.0)
+    reader_rngs = [random.Random(100 + i) for i in range(len(clients))]
+    samplers = [_zipf_sampler(k, ZIPF_S, r) for r in reader_rngs]
+    writers = max(1, math.ceil(WRITES_PER_SECOND / RATE_PER_WRITER))
+    sequences = [[ids[draw()] for _ in range(int(duration * WRITES_PER_SECOND / writers))] for _ in range(writers)]
+    with Readers(clients, lambda i, n: f"/api/recipes/{ids[samplers[i]()]}/") as readers:
+        started = time.time() + WRITER_START_SECONDS
+        procs = [
+            subprocess.Popen(
+                [
+                    harness.PY,
+                    "-m",
+                    "bench.writer",
+                    "--rate",
+                    str(WRITES_PER_SECOND / writers),
+                    "--seconds",
+                    str(duration),
+                    "--recipes",
+                    ",".join(map(str, seq)),
+                    "--start-at",
+                    str(started),
+                ],
+                cwd=harness.REPO,
+                env=harness.child_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for seq in sequences
+        ]
+        outs = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=duration + 120)
+            if proc.returncode != 0:
+                raise harness.BenchError(f"writer failed: {err[-2000:]}")
+            report = json.loads(out.strip().splitlines()[-1])
+            outs.append(report)
+        ended = max(c for o in outs for c in o["commits"])
+    writes = [
+        (seq[i % len(seq)], at) for o, seq in zip(outs, sequences, strict=True) for i, at in enumerate(o["commits"])
+    ]
+    reads = [r for r in readers.all() if started <= r[1] <= ended]
+    hits = sum(1 for r in reads if r[3] == "HIT")
+    necessary = _necessary_misses(reads, writes)
+    rate = len(writes) / max(1e-9, ended - started)
+    ideal = 1 - necessary / max(1, len(reads))
+    return {
+        "reads": len(reads),
+        "hits": hits,
+        "writes": len(writes),
+        "rate": rate,
+        "ideal_misses": necessary,
+        "hit_ratio": hits / max(1, len(reads)),
+        "ideal_hit_ratio": ideal,
+        "keys": k,
+    }
+
+
+def run(ctx) -> ScenarioResult:
+    world = seed.build(
+        recipes=ctx.size(3000, 500), families=ctx.size(20, 10), recipes_with_ingredients=ctx.size(3000, 500)
+    )
+    with harness.Worker("misses-worker", ctx.workdir), harness.WebServer("misses-web", ctx.workdir) as server:
+        per_key = _per_key(ctx, server, world)
+        zipf = _zipf(ctx, server, world)
+    gap = zipf["ideal_hit_ratio"] - zipf["hit_ratio"]
+    rows = [
+        [
+            "misses per write per dependent key (concurrent readers)",
+            f"{per_key['per_write_per_key']:.2f}",
+            "1.00",
+            f"{per_key['writes']} writes x {per_key['keys']} keys, {fmt_int(per_key['misses'])} misses "
+            f"in {fmt_int(per_key['reads'])} reads",
+        ],
+        [
+            f"Zipf hit ratio at {zipf['rate']:.0f} writes/s",
+            f"{zipf['hit_ratio']:.2%}",
+            f"{zipf['ideal_hit_ratio']:.2%}",
+            f"{fmt_int(zipf['reads'])} reads of {fmt_int(zipf['keys'])} keys, {fmt_int(zipf['writes'])} writes, "
+            f"{fmt_int(zipf['reads'] - zipf['hits'])} misses, {fmt_int(zipf['ideal_misses'])} of them necessary",
+        ],
+    ]
+    targets = [
+        Target(
+            "misses per write per dependent key = 1.00",
+            f"{per_key['per_write_per_key']:.2f}",
+            per_key["per_write_per_key"] <= MISSES_PER_WRITE_TARGET + 0.005,
+            ""
+            if per_key["per_write_per_key"] <= MISSES_PER_WRITE_TARGET + 0.005
+            else "each write is invalidated up to three times (the writer's drop, the listener's, the task's), "
+            "and each pass "
+            "voids a fill that began after the commit (issue 13 item 2: engine work not done yet)",
+        ),
+        Target(
+            f"Zipf hit ratio at {WRITES_PER_SECOND} writes/s within {ZIPF_GAP_TARGET:.0%} of the ideal",
+            f"{zipf['hit_ratio']:.2%} vs {zipf['ideal_hit_ratio']:.2%} "
+            f"({gap * 100:.1f} points; writes reached {zipf['rate']:.0f}/s)",
+            gap <= ZIPF_GAP_TARGET,
+            ""
+            if gap <= ZIPF_GAP_TARGET
+            else "the extra misses: fills voided by a later invalidation pass of a write that committed before they "
+            "began (issue 13 item 2)",
+        ),
+    ]
+    return ScenarioResult(
+        name="misses",
+        title="Misses per write",
+        method=__doc__.split("\n\n")[1].replace("\n", " "),
+        columns=["measure", "measured", "ideal", "counts"],
+        rows=rows,
+        targets=targets,
+        chart=Chart(
+            "Misses per write against the ideal",
+            "value",
+            ["misses/write/key", "Zipf hit ratio"],
+            {"measured": [per_key["per_write_per_key"], zipf["hit_ratio"]], "ideal": [1.0, zipf["ideal_hit_ratio"]]},
+        ),
+    )

@@ -1,0 +1,68 @@
+"""Commands work as printed: settings read the repository's .env (written once by `make run`, scripts/dev_env.py)
+without overriding the real environment, and a missing setting is one line on stderr with exit status 1."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+SETTING_NAMES = ("DEBUG", "SECRET_KEY", "LOG_LEVEL", "REDIS_URL", "DATABASE_URL", "ENV_FILE", "DJANGO_SETTINGS_MODULE")
+
+
+def _developer_env(**extra):
+    """The environment of a developer's shell: none of the app's settings, unless given."""
+    env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES and k != "TEST_REDIS_URL"}
+    env.update(extra)
+    return env
+
+
+def _run(*command, **env):
+    return subprocess.run(
+        list(command), cwd=REPO, env=_developer_env(**env), capture_output=True, text=True, timeout=120
+    )
+
+
+def test_make_runs_env_file_lets_manage_py_run_as_printed(tmp_path):
+    env_file = tmp_path / ".env"
+    written = _run(sys.executable, "scripts/dev_env.py", str(env_file), REDIS_URL=os.environ["TEST_REDIS_URL"])
+    assert written.returncode == 0, written.stderr
+    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if line and line[0] != "#")
+    assert values["DEBUG"] == "1" and len(values["SECRET_KEY"]) > 50
+    assert values["REDIS_URL"] == os.environ["TEST_REDIS_URL"]
+    assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+
+    again = _run(sys.executable, "scripts/dev_env.py", str(env_file))
+    assert "left as it is" in again.stderr and env_file.read_text().count("SECRET_KEY=") == 1
+
+    result = _run(sys.executable, "backend/manage.py", "check", ENV_FILE=str(env_file))
+    assert result.returncode == 0, result.stderr
+    assert f"Redis cache configured: {os.environ['TEST_REDIS_URL']}" in result.stderr
+
+
+def test_the_real_environment_wins_over_the_env_file(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("DEBUG=1\nSECRET_KEY=from-the-file-0123456789\nLOG_LEVEL=ERROR  # a comment\n")
+    code = "from django.conf import settings as s; print(s.DEBUG, s.SECRET_KEY, s.LOGGING['root']['level'])"
+    result = _run(sys.executable, "backend/manage.py", "shell", "-c", code, ENV_FILE=str(env_file), LOG_LEVEL="WARNING")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].split() == ["True", "from-the-file-0123456789", "WARNING"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        (sys.executable, "backend/manage.py", "invalidate", "recipe"),
+        (str(Path(sys.executable).parent / "celery"), "-A", "worker.celery_app", "inspect", "ping"),
+    ],
+    ids=["manage.py", "celery"],
+)
+def test_a_missing_setting_is_one_line_on_stderr_and_exit_1(command):
+    result = _run(*command, ENV_FILE="")  # no .env, no DEBUG, no SECRET_KEY
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.startswith("error: SECRET_KEY is missing"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
