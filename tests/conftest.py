@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.events",
     "tests.fixtures.worker",
     "tests.fixtures.api",
+    "tests.fixtures.live",
 ]

@@ -74,6 +74,8 @@ def endpoint(*, public=False, csrf_exempt=False, cached_get=None, serves_cached_
 
     view.cached_get = cached_get
     view.serves_cached_body = serves_cached_body
+    view.handlers = dict(handlers)  # api.openapi documents each method the view answers
+    view.public = public
     return django_csrf_exempt(view) if csrf_exempt else view
 
 

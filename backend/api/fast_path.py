@@ -54,6 +54,7 @@ CACHED_DB = "django.contrib.sessions.backends.cached_db"
 # The middleware stack whose every effect on such a GET is accounted for here; with any other, Django answers.
 MIDDLEWARE = (
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # answers only its static files' URLs; an API GET passes through
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

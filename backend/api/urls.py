@@ -4,9 +4,11 @@ so a malformed id or date answers 400 rather than a generic 404. Anything else u
 from django.urls import path, re_path
 
 from api.errors import not_found
-from api.views import auth, meal_plans, preferences, recipes, shopping_lists
+from api.views import auth, docs, meal_plans, preferences, recipes, shopping_lists
 
 urlpatterns = [
+    path("schema/", docs.schema, name="api-schema"),  # OpenAPI 3.1, generated from the code (api.openapi)
+    path("docs/", docs.docs, name="api-docs"),  # Swagger UI over it
     path("auth/login/", auth.login, name="api-login"),
     path("auth/logout/", auth.logout, name="api-logout"),
     path("me/", auth.me, name="api-me"),

@@ -20,6 +20,7 @@ _ID = re.compile(r"[1-9][0-9]{0,17}")  # fits PostgreSQL bigint
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _PAGE = re.compile(r"[1-9][0-9]{0,8}")
 MISSING = object()
+MAX_QUANTITY = 9999999.999  # DecimalField(max_digits=10, decimal_places=3)
 
 
 # --- bodies ----------------------------------------------------------------------------------------------
@@ -84,13 +85,15 @@ def clean_text(value, name: str, *, max_length: int, allow_blank=False, strip=Tr
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise bad_input({name: "not valid Unicode text"}) from None
+    if len(value) > max_length:  # as sent, before stripping: the OpenAPI schema's maxLength
+        raise bad_input({name: f"at most {max_length} characters"})
     if strip:
         value = value.strip()
     if normalise is not None:
         value = normalise(value)
     if not value and not allow_blank:
         raise bad_input({name: "must not be blank"})
-    if len(value) > max_length:
+    if len(value) > max_length:  # and once normalised, so it always fits its column
         raise bad_input({name: f"at most {max_length} characters" + (" (once normalised)" if normalise else "")})
     return value
 
@@ -103,6 +106,9 @@ def integer(body: dict, name: str, *, low: int, high: int, required=False, defau
 
 
 def clean_integer(value, name: str, *, low: int, high: int) -> int:
+    # JSON has one number type: 3.0 is the integer 3 (as JSON Schema's "integer" says), 3.5 is not an integer.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise _wrong(name, "an integer")
     if not low <= value <= high:
@@ -111,15 +117,15 @@ def clean_integer(value, name: str, *, low: int, high: int) -> int:
 
 
 def quantity(value, name: str) -> Decimal:
-    """A non-negative number that fits DecimalField(max_digits=10, decimal_places=3)."""
+    """A number from 0 to MAX_QUANTITY, stored rounded to 3 decimals (the range is checked before rounding, as the
+    OpenAPI schema states it)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _wrong(name, "a number")
     if isinstance(value, float) and not math.isfinite(value):
         raise bad_input({name: "must be a finite number"})
-    rounded = Decimal(str(value)).quantize(Decimal("0.001")) if abs(value) < 10**9 else None
-    if rounded is None or not 0 <= rounded < 10_000_000:  # rounding first: 9999999.9996 would overflow the column
-        raise bad_input({name: "must be between 0 and 9999999.999"})
-    return rounded
+    if not 0 <= value <= MAX_QUANTITY:
+        raise bad_input({name: f"must be between 0 and {MAX_QUANTITY}"})
+    return Decimal(str(value)).quantize(Decimal("0.001"))
 
 
 def boolean(body: dict, name: str, *, required=False, default=MISSING):

@@ -58,10 +58,13 @@ INSTALLED_APPS = [
     "planner",
     "eventcache",
     "api",
+    "drf_spectacular_sidecar",  # Swagger UI's assets for /api/docs/, served locally (no CDN)
+    "observe",  # /dashboard/ (staff), its event stream, /metrics
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static assets (API docs, dashboard, admin) from the app itself
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -235,6 +238,21 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-preferences": {"task": "worker.tasks.refresh_preferences", "schedule": timedelta(hours=1)},
 }
 
+# --- Observability (backend/observe): the staff dashboard, its event stream, /metrics ----------------------
+OBSERVE_WINDOW_SECONDS = env.float("OBSERVE_WINDOW_SECONDS", default=300.0)  # the dashboard's "last minutes"
+# One event stream holds a gunicorn sync worker while it lasts: it ends within this many seconds (keep it under
+# gunicorn's --timeout, 30 s by default) or after this many events, and the browser reconnects.
+OBSERVE_SSE_MAX_SECONDS = env.float("OBSERVE_SSE_MAX_SECONDS", default=20.0)
+OBSERVE_SSE_MAX_EVENTS = env.int("OBSERVE_SSE_MAX_EVENTS", default=200)
+LOGIN_URL = "/admin/login/"  # where the dashboard sends anonymous visitors (staff log in there)
+# /metrics answers only `Authorization: Bearer <token>`; with no token configured it answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if not METRICS_TOKEN and env.str("METRICS_TOKEN_FILE", default=""):
+    METRICS_TOKEN = Path(env.str("METRICS_TOKEN_FILE")).read_text().strip()
+# The worker serves its own metrics (its batches) on this port (0: off); not published outside the private network.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="0.0.0.0")
+
 # --- Security ---------------------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
@@ -244,7 +262,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # platform health checks speak plain HTTP
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # health checks and scrapes speak plain HTTP inside the network
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
@@ -271,14 +289,26 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = REPO_DIR / "staticfiles"
+# The images run no collectstatic: WhiteNoise serves each app's static/ directly through Django's finders.
+# STATIC_ROOT only when a deployment collects the files (WhiteNoise then serves them from there too).
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
+WHITENOISE_USE_FINDERS = True
 
 # --- Logging: one line per record on stderr; URLs pass through eventcache.redis_url.mask before logging -------
+# LOG_FORMAT=json: one JSON object per line (observe.logs), with the request id on every line, one line per request
+# and one per worker batch.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise SettingError("LOG_FORMAT is plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "observe.logs.formatter.JsonFormatter"},
+    },
+    "filters": {"request_id": {"()": "observe.logs.context.RequestIdFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

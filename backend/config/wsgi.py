@@ -19,9 +19,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django_application = get_wsgi_application()
 
+from django.conf import settings  # noqa: E402
+from observe.logs import wsgi as request_log  # noqa: E402
+
 from api import fast_path  # noqa: E402 - needs the apps loaded (get_wsgi_application runs django.setup())
 
-application = fast_path.wrap(django_application)
+# Outermost: with LOG_FORMAT=json every request, fast-path hits included, gets a request id and one log line.
+application = request_log.wrap(fast_path.wrap(django_application), settings.LOG_FORMAT == "json")
 
 
 def _freeze_start_up_objects() -> None:

@@ -13,6 +13,7 @@ counted), and `snapshot()` adds the in-process counts to the shared ones.
 import threading
 from collections import Counter
 
+from django.dispatch import Signal
 from redis.exceptions import RedisError
 
 from eventcache.store import keys
@@ -31,6 +32,10 @@ NO_EVICTION = "noeviction"
 _local: Counter[str] = Counter()
 _local_lock = threading.Lock()
 
+# Sent with (name, n) for each count kept in this process (Redis did not answer, or is not configured), so an
+# observer (observe.metrics) can export what no shared hash holds. Receivers must not raise.
+counted_locally = Signal()
+
 
 def family_counter(family_name: str, what: str) -> str:
     return f"{family_name}:{what}"
@@ -39,6 +44,7 @@ def family_counter(family_name: str, what: str) -> str:
 def incr_local(name: str, n: int = 1) -> None:
     with _local_lock:
         _local[name] += n
+    counted_locally.send(sender=None, name=name, n=n)
 
 
 def incr(name: str, n: int = 1) -> None:

@@ -91,10 +91,14 @@ def test_web_binds_all_interfaces_on_port():
     assert "WEB_HOST" not in files.compose_environment("web")
 
 
-def test_flower_is_opt_in_behind_the_monitoring_profile():
-    assert files.compose_service("flower")["profiles"] == ["monitoring"]
+MONITORING = {"flower", "prometheus"}
+
+
+def test_monitoring_is_opt_in_behind_the_monitoring_profile():
+    for name in MONITORING:
+        assert files.compose_service(name)["profiles"] == ["monitoring"]
     for name, service in files.compose()["services"].items():
-        if name != "flower":
+        if name not in MONITORING:
             assert "profiles" not in service, f"{name} would not start with a plain `docker compose up`"
 
 

@@ -57,9 +57,10 @@ def test_quantity():
         assert _error(validation.quantity, value, "q").status == 400
 
 
-def test_integers_are_not_booleans_or_floats():
+def test_integers_are_not_booleans_or_fractions():
     assert validation.integer({"n": 3}, "n", low=1, high=5) == 3
-    for value in (True, 3.0, "3", 0, 6):
+    assert validation.integer({"n": 3.0}, "n", low=1, high=5) == 3  # JSON Schema's "integer": 3.0 is 3
+    for value in (True, 3.5, "3", 0, 6, 6.0):
         assert _error(validation.integer, {"n": value}, "n", low=1, high=5).status == 400
 
 

@@ -7,7 +7,7 @@ from django.contrib import auth
 from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 
-from api import identity, login_guard, throttle, validation
+from api import bodies, identity, login_guard, throttle, validation
 from api.dispatch import endpoint
 from api.errors import ApiError
 from planner.shopping import family_of
@@ -15,9 +15,8 @@ from planner.shopping import family_of
 
 def _login(request, _me):
     login_guard.check(request)  # 415 / 403 before anything is counted or checked
-    body = validation.json_object(request)
-    username = validation.text(body, "username", max_length=150, required=True)
-    password = validation.text(body, "password", max_length=4096, required=True, strip=False)
+    fields = bodies.LOGIN.clean(validation.json_object(request))
+    username, password = fields["username"], fields["password"]
     decision = throttle.admit(request, username)  # counts this attempt first (atomic), then decides
     if decision is throttle.Decision.UNAVAILABLE:
         raise ApiError(503, "login_unavailable", "login attempts cannot be counted right now; try again shortly")
