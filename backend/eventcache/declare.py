@@ -58,11 +58,11 @@ def _date(value) -> str:
     return value.isoformat()
 
 
-_SLUG = re.compile(r"^[a-z0-9_-]{1,50}$")
+_SLUG = re.compile(r"[a-z0-9_-]{1,50}")  # fullmatch: "$" alone would let a trailing newline through
 
 
 def _slug(value) -> str:
-    if not isinstance(value, str) or not _SLUG.match(value):
+    if not isinstance(value, str) or not _SLUG.fullmatch(value):
         raise InvalidKeyPart(f"expected a slug of a-z, 0-9, '-' or '_', got {value!r}")
     return value
 
