@@ -1,7 +1,5 @@
-"""The Redis side of the cache: Lua scripts for read-or-lease and fill-if-lease, and one-round-trip
-invalidation. See docs/ARCHITECTURE.md, "Cache values" and "Reads: leases".
-
-(Over the ~300-line budget only because the Lua scripts are still Python strings here; they move to lua/*.lua.)
+"""The Redis side of the cache: read-or-lease and fill-if-lease (Lua scripts in lua/*.lua, run by name through
+scripts.py), and one-round-trip invalidation. See docs/ARCHITECTURE.md, "Cache values" and "Reads: leases".
 
 A stored value is `{"ns":N,"body":<the API JSON>}` (JSON, never pickle). `N` is the family's namespace
 version (`ns:{family}`) when the value was computed; bumping the version invalidates the whole family
@@ -9,7 +7,7 @@ in constant time, because the read script serves a value only when its `N` equal
 The body is cut out of the stored bytes, never parsed, so a hit is one round trip and no re-encoding.
 
 A logged-in caller's cached read fetches its session, its identity and the value in that same one round
-trip (read_authenticated: the read-or-lease function run twice in one script, after the session).
+trip (read_authenticated: lua/authenticated_read.lua runs lua/read_or_lease.lua's function twice, after the session).
 
 A missing namespace key is created with a microsecond timestamp rather than 0, so if it is ever lost
 (eviction, a flush of that key) values written under the old version can never match the new one.
@@ -29,7 +27,7 @@ from django.core.cache import cache, caches
 from redis.exceptions import RedisError
 
 from eventcache.declare import Family, Key
-from eventcache.store import hotness, keys
+from eventcache.store import hotness, keys, scripts
 
 KEY_TTL = object()  # `fill(..., ttl=KEY_TTL)`: use the key family's TTL
 
@@ -48,130 +46,6 @@ class ReadResult:
 
     body: bytes | None = None
     lease: Lease | None = None
-
-
-_CURRENT_NS_LUA = """
-local function current_ns(ns_key, fresh)
-  local ns = redis.call('GET', ns_key)
-  if not ns then
-    ns = fresh
-    redis.call('SET', ns_key, ns)
-  end
-  return ns
-end
-"""
-
-# The read of one key, as a Lua function so that scripts can compose it (READ_OR_LEASE_LUA runs it alone,
-# AUTHENTICATED_READ_LUA after the session and the identity).
-# k: data, lease, namespace, stats [, hot set, hot epoch]
-# a: token, lease ms, fresh ns, family name, count ('1' counts hits/misses and hotness; polls pass '0')
-#    (the hot set's keys and args are passed for a counted read of a hot family's key)
-#    [, hot member, now, half-life, hot set bound]
-# Returns {1, body} on a hit, {2, ns} when the caller got the lease, {3} while someone else holds it.
-_READ_OR_LEASE_FN = (
-    _CURRENT_NS_LUA
-    + hotness.RECORD_LUA
-    + """
-local function read_or_lease(k, a)
-  local ns = current_ns(k[3], a[3])
-  local counting = a[5] == '1'
-  if counting and k[5] then
-    record_hot(k[5], k[6], a[6], a[7], a[8], a[9])
-  end
-  local raw = redis.call('GET', k[1])
-  if raw then
-    local prefix, stored_ns = string.match(raw, '^({"ns":(%d+),"body":)')
-    if stored_ns == ns then
-      if counting then redis.call('HINCRBY', k[4], a[4] .. ':hits', 1) end
-      return {1, string.sub(raw, #prefix + 1, -2)}
-    end
-  end
-  if counting then redis.call('HINCRBY', k[4], a[4] .. ':misses', 1) end
-  if redis.call('SET', k[2], a[1], 'NX', 'PX', a[2]) then
-    return {2, ns}
-  end
-  return {3}
-end
-"""
-)
-
-# KEYS and ARGV: as read_or_lease's k and a above.
-READ_OR_LEASE_LUA = _READ_OR_LEASE_FN + "return read_or_lease(KEYS, ARGV)\n"
-
-# A cached read of a logged-in caller in one round trip: the cached_db session, the caller's identity and the
-# value (see read_authenticated). Each read is read_or_lease, so leases, hit/miss counts and hotness are
-# exactly those of separate reads.
-# KEYS: session, identity's 4 keys (read_or_lease's k) [, the value's 4 or 6 keys]
-# ARGV: user id (decimal), identity's 5 args [, the value's 5 or 9 args]
-# Returns {session} when the session is missing or does not name that user (nothing else was read);
-# {session, identity} when no value was asked for, or the identity is not a current hit that is active and
-# carries the session's auth hash (the value was not read); else {session, identity, value}.
-# The two checks only keep the script from reading (counting, leasing, recording hotness of) keys of a user
-# the session does not belong to; the caller verifies everything itself before serving anything.
-AUTHENTICATED_READ_LUA = (
-    _READ_OR_LEASE_FN
-    + """
-local function slice(t, from, to)
-  local out = {}
-  for i = from, to do out[#out + 1] = t[i] end
-  return out
-end
-local session = redis.call('GET', KEYS[1])
-if not session then
-  return {false}
-end
-local ok, data = pcall(cjson.decode, session)
-if not ok or type(data) ~= 'table' or data['_auth_user_id'] ~= ARGV[1] then
-  return {session}
-end
-local identity = read_or_lease(slice(KEYS, 2, 5), slice(ARGV, 2, 6))
-if #KEYS == 5 or identity[1] ~= 1 then
-  return {session, identity}
-end
-local ok_who, who = pcall(cjson.decode, identity[2])
-if not ok_who or type(who) ~= 'table' or who['is_active'] ~= true or type(who['session_hash']) ~= 'string'
-    or who['session_hash'] ~= data['_auth_user_hash'] then
-  return {session, identity}
-end
-return {session, identity, read_or_lease(slice(KEYS, 6, #KEYS), slice(ARGV, 7, #ARGV))}
-"""
-)
-
-# KEYS: data, lease. ARGV: token, value, ttl ms ('0' = no expiry). Writes only while the lease is ours.
-FILL_IF_LEASE_LUA = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then
-  return 0
-end
-if ARGV[3] == '0' then
-  redis.call('SET', KEYS[1], ARGV[2])
-else
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-end
-redis.call('DEL', KEYS[2])
-return 1
-"""
-
-# KEYS: lease, namespace. ARGV: token, lease ms, fresh ns. A lease without touching the value (refresh).
-TAKE_LEASE_LUA = (
-    _CURRENT_NS_LUA
-    + """
-local ns = current_ns(KEYS[2], ARGV[3])
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return ns
-end
-return false
-"""
-)
-
-# KEYS: lease. ARGV: token. Gives a lease back (the computation failed) so waiters need not wait it out.
-RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-_scripts = {}
 
 
 def uses_redis() -> bool:
@@ -197,13 +71,9 @@ def full_names(*names: str) -> list[str]:
     return [str(make_key(name)) for name in names]
 
 
-def run_script(source: str, script_keys: list, args: list, client=None):
-    """Run a Lua script by its SHA (EVALSHA, loading it on first use) on `client` or the default connection."""
-    conn = connection() if client is None else client
-    script = _scripts.get(source)
-    if script is None:
-        script = _scripts[source] = conn.register_script(source)
-    return script(keys=script_keys, args=args, client=conn)
+def run_script(name: str, script_keys: list, args: list, client=None):
+    """Run the Lua script lua/{name}.lua (EVALSHA, loading it on first use) on `client` or the default connection."""
+    return scripts.run(name, script_keys, args, connection() if client is None else client)
 
 
 def ping() -> bool:
@@ -256,12 +126,12 @@ def read_or_lease(key: Key, *, count: bool = True) -> ReadResult:
     """One round trip: the body if the value is current, else a lease if nobody holds one. `count`: count the
     hit or miss (and the read, for a hot family); polls do not."""
     script_keys, args = _read_parts(key, count)
-    return _read_result(run_script(READ_OR_LEASE_LUA, script_keys, args), args[0])
+    return _read_result(run_script("read", script_keys, args), args[0])
 
 
 @dataclass(frozen=True)
 class AuthenticatedRead:
-    """What read_authenticated fetched. None means "not read" (see AUTHENTICATED_READ_LUA for when)."""
+    """What read_authenticated fetched. None means "not read" (see lua/authenticated_read.lua for when)."""
 
     session: bytes | None  # the cached_db session as stored (django-redis's encoding); None: not in Redis
     identity: ReadResult | None  # read_or_lease of the user's identity key
@@ -271,7 +141,7 @@ class AuthenticatedRead:
 def read_authenticated(
     session_name: str, user_id: int, identity_key: Key, value_key: Key | None = None
 ) -> AuthenticatedRead:
-    """One round trip (AUTHENTICATED_READ_LUA): the raw session `session_name` (an unprefixed cache key), then
+    """One round trip (lua/authenticated_read.lua): the raw session `session_name` (an unprefixed cache key), then
     read_or_lease of `identity_key` if the session names `user_id`, then read_or_lease of `value_key` if the
     identity is a current hit, active, with the session's auth hash. Nothing here is verified for the caller:
     the caller checks the session and the identity itself before using the value."""
@@ -283,7 +153,7 @@ def read_authenticated(
         script_keys += value_keys
         args += value_args
         value_token = value_args[0]
-    reply = run_script(AUTHENTICATED_READ_LUA, script_keys, args)
+    reply = run_script("authenticated_read", script_keys, args)
     return AuthenticatedRead(
         session=None if reply[0] is None else bytes(reply[0]),
         identity=_read_result(reply[1], identity_args[0]) if len(reply) > 1 else None,
@@ -301,7 +171,7 @@ def _fill_args(key: Key, lease: Lease, body: bytes, ttl) -> tuple[list, list]:
 def fill(key: Key, lease: Lease, body: bytes, *, ttl=KEY_TTL) -> bool:
     """Store `body` only if `lease` still holds, and release the lease. False when the fill was voided
     (an invalidation deleted the lease meanwhile, or it expired and someone else took it)."""
-    return bool(run_script(FILL_IF_LEASE_LUA, *_fill_args(key, lease, body, ttl)))
+    return bool(run_script("fill_if_lease", *_fill_args(key, lease, body, ttl)))
 
 
 def fill_many(fills: Iterable[tuple[Key, Lease, bytes]], *, ttl=KEY_TTL) -> int:
@@ -309,7 +179,7 @@ def fill_many(fills: Iterable[tuple[Key, Lease, bytes]], *, ttl=KEY_TTL) -> int:
     pipe = connection().pipeline(transaction=False)
     queued = 0
     for key, lease, body in fills:
-        run_script(FILL_IF_LEASE_LUA, *_fill_args(key, lease, body, ttl), client=pipe)
+        run_script("fill_if_lease", *_fill_args(key, lease, body, ttl), client=pipe)
         queued += 1
     return sum(1 for landed in pipe.execute() if landed) if queued else 0
 
@@ -318,7 +188,7 @@ def take_lease(key: Key) -> Lease | None:
     """A lease on `key` without dropping its value (refresh ahead of expiry); None if someone holds one."""
     token = secrets.token_hex(8)
     ns = run_script(
-        TAKE_LEASE_LUA,
+        "take_lease",
         [full_name(keys.lease(key)), full_name(keys.namespace(key.family))],
         [token, _lease_ms(), _fresh_ns()],
     )
@@ -326,7 +196,7 @@ def take_lease(key: Key) -> Lease | None:
 
 
 def release(key: Key, lease: Lease) -> None:
-    run_script(RELEASE_LUA, [full_name(keys.lease(key))], [lease.token])
+    run_script("release", [full_name(keys.lease(key))], [lease.token])
 
 
 def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[Family] = (), *, then_publish=()) -> None:

@@ -1,5 +1,5 @@
 """The store's operations on the plain Django cache API, for when there is no Redis (no REDIS_URL: a
-local-memory cache in one process, events processed inline). Same functions and results as store.py;
+local-memory cache in one process, events processed inline). Same functions and results as ops.py;
 leases are not needed within one process, so every miss gets one and every fill lands.
 """
 
@@ -53,7 +53,7 @@ def release(key: Key, lease: Lease) -> None:
 
 
 def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[Family] = (), *, then_publish=()) -> None:
-    # then_publish is store.invalidate's: without Redis there is no pub/sub to publish on (the relay has none either).
+    # then_publish is ops.invalidate's: without Redis there is no pub/sub to publish on (the relay has none either).
     invalidate_and_lease(keys_to_drop, (), bump_families)
 
 
