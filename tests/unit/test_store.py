@@ -1,6 +1,7 @@
 """eventcache/store/ops.py on fakeredis: the Lua scripts' contract (read-or-lease, fill-if-lease, invalidation)."""
 
 import json
+import time
 
 import pytest
 
@@ -89,6 +90,18 @@ def test_namespace_bump_makes_every_key_of_the_family_a_miss_but_not_other_famil
 def test_a_lost_namespace_key_never_revives_old_values(fake_redis):
     fill_now()
     fake_redis.delete(ops.full_name(keys.namespace(cache.RECIPE)))  # e.g. evicted
+    assert ops.read_or_lease(KEY).body is None
+
+
+def test_a_bump_of_a_lost_namespace_key_never_revives_values_of_an_old_small_version(fake_redis):
+    version = ops.full_name(keys.namespace(cache.RECIPE))
+    fake_redis.set(
+        ops.full_name(KEY.name), ops.wrap(1, BODY)
+    )  # stored under version 1 (a counter once re-made by INCR)
+    fake_redis.delete(version)  # lost again
+    before = time.time_ns() // 1000
+    ops.bump_namespace(cache.RECIPE)
+    assert int(fake_redis.get(version)) > before  # re-created from the clock, then bumped: never 1 again
     assert ops.read_or_lease(KEY).body is None
 
 

@@ -9,8 +9,9 @@ The body is cut out of the stored bytes, never parsed, so a hit is one round tri
 A logged-in caller's cached read fetches its session, its identity and the value in that same one round
 trip (read_authenticated: lua/authenticated_read.lua runs lua/read_or_lease.lua's function twice, after the session).
 
-A missing namespace key is created with a microsecond timestamp rather than 0, so if it is ever lost
-(eviction, a flush of that key) values written under the old version can never match the new one.
+A missing namespace key is created with a microsecond timestamp rather than 0, by a read and by a bump alike,
+so if it is ever lost (eviction, a flush of that key) values written under an old version can never match the
+new one.
 
 Every function here raises redis.exceptions.RedisError when Redis fails; readthrough.py decides what
 to do about it. Value keys come from the domain's families, bookkeeping keys from eventcache.store.keys;
@@ -220,11 +221,15 @@ def invalidate_and_lease(
         return {}
     # Dropping (one DEL of every key and its lease) and bumping need no MULTI/EXEC: each command is atomic and
     # either order is a valid invalidation. Taking leases does: no reader may see the key gone before its lease
-    # is set. Without leases this round trip is also the one every write pays before its response.
-    pipe = connection().pipeline(transaction=bool(lease_keys))
+    # is set, and so does a bump: nothing may delete the version between its SET NX and its INCR. Without leases
+    # this round trip is also the one every write pays before its response.
+    pipe = connection().pipeline(transaction=bool(lease_keys or bump_families))
     if drop:
         pipe.delete(*[full_name(name) for key in drop for name in (key.name, keys.lease(key))])
     for family in bump_families:
+        # A lost version is re-created from the clock, as a read does, before the INCR: a bare INCR would start
+        # it at 1, a version older values may still be stored under.
+        pipe.set(full_name(keys.namespace(family)), _fresh_ns(), nx=True)
         pipe.incr(full_name(keys.namespace(family)))
     tokens = {key: secrets.token_hex(8) for key in lease_keys}
     for key, token in tokens.items():
