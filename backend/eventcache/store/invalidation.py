@@ -36,7 +36,7 @@ def _prewarm_computes(resolution: rules.Resolution) -> dict[Key, object]:
     by_family: dict[Family, list[Key]] = {}
     for key in resolution.keys:
         by_family.setdefault(key.family, []).append(key)
-    computes = {}
+    computes: dict[Key, object] = {}
     for refill in refills:
         touched = by_family.get(refill.family)
         if not touched:

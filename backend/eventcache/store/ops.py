@@ -148,7 +148,7 @@ def read_authenticated(
     the caller checks the session and the identity itself before using the value."""
     identity_keys, identity_args = _read_parts(identity_key, True)
     script_keys, args = [full_name(session_name), *identity_keys], [str(user_id), *identity_args]
-    value_token = None
+    value_token = ""
     if value_key is not None:
         value_keys, value_args = _read_parts(value_key, True)
         script_keys += value_keys

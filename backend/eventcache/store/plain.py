@@ -44,7 +44,7 @@ def fill_many(fills: Iterable[tuple[Key, Lease, bytes]], *, ttl=KEY_TTL) -> int:
     return sum(fill(key, lease, body, ttl=ttl) for key, lease, body in fills)
 
 
-def take_lease(key: Key) -> Lease | None:
+def take_lease(key: Key) -> Lease:
     return Lease(token="", ns=_current_ns(key.family))
 
 
