@@ -5,9 +5,11 @@ A kind is a frozen dataclass with a `kind` name and data fields that are positiv
 
 Wire format (JSON, on the pub/sub channel and inside Celery task arguments):
 
-    {"v": 1, "id": 1234, "kind": "recipe.changed", "at": 1764100000.123, "data": {"recipe_id": 42}}
+    {"v": 1, "id": 1234, "kind": "recipe.changed", "at": 1764100000.123, "data": {"recipe_id": 42}, "xid": 7731}
 
-`id` is the outbox row id (unique, increasing), `at` the commit-side creation time in Unix seconds.
+`id` is the outbox row id (unique, increasing), `at` the commit-side creation time in Unix seconds, `xid` (optional:
+absent on SQLite) the writing transaction's id (PostgreSQL's pg_current_xact_id()), which lets the invalidation
+spare values computed after that transaction committed (eventcache/store/lua/invalidate_seen.lua).
 `decode` accepts only this shape and raises InvalidEvent on anything else; nothing here ever unpickles.
 Events are produced by database triggers (eventcache/capture/triggers.py) and published by `publish` in
 eventcache/relay.py.
@@ -31,19 +33,23 @@ class InvalidEvent(ValueError):
 
 @dataclass(frozen=True)
 class Event:
-    """`id`: the outbox row id (unique, increasing); `at`: the commit-side creation time in Unix seconds."""
+    """`id`: the outbox row id (unique, increasing); `at`: the commit-side creation time in Unix seconds; `xid`: the
+    writing transaction's id, None when unknown."""
 
     kind: ClassVar[str]
     id: int
     at: float
+    xid: int | None = dataclasses.field(default=None, kw_only=True)
 
+
+_ENVELOPE = ("id", "at", "xid")  # the Event fields every kind has; the rest are its data
 
 IsoDate = NewType("IsoDate", str)  # a data field holding a date as YYYY-MM-DD
 
 
 @cache
 def data_fields(cls: type[Event]) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("id", "at"))
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in _ENVELOPE)
 
 
 @cache
@@ -52,18 +58,21 @@ def _checks(cls: type[Event]) -> dict:
     return {
         f.name: _iso_date if f.type in (IsoDate, "IsoDate") else _positive_int
         for f in dataclasses.fields(cls)
-        if f.name not in ("id", "at")
+        if f.name not in _ENVELOPE
     }
 
 
 def to_dict(event: Event) -> dict:
-    return {
+    message = {
         "v": SCHEMA_VERSION,
         "id": event.id,
         "kind": event.kind,
         "at": event.at,
         "data": {name: getattr(event, name) for name in data_fields(type(event))},
     }
+    if event.xid is not None:
+        message["xid"] = event.xid
+    return message
 
 
 def encode(event: Event) -> str:
@@ -101,7 +110,10 @@ def from_dict(message) -> Event:
         raise InvalidEvent(f"at must be a non-negative number, got {at!r}")
     checks = _checks(cls)
     values = {name: checks[name](name, value) for name, value in data.items()}
-    return cls(id=_positive_int("id", message.get("id")), at=float(at), **values)
+    xid = message.get("xid")
+    if xid is not None:
+        _positive_int("xid", xid)
+    return cls(id=_positive_int("id", message.get("id")), at=float(at), xid=xid, **values)
 
 
 def decode(raw: str | bytes) -> Event:

@@ -7,8 +7,8 @@ import pytest
 
 from eventcache.store import scripts
 
-LIBRARIES = {"current_ns", "record_hot", "read_or_lease"}
-SCRIPTS = {"read", "authenticated_read", "fill_if_lease", "take_lease", "release", "record_hot_read"}
+LIBRARIES = {"current_ns", "record_hot", "stored_parts", "read_or_lease", "all_visible", "lease_marks"}
+SCRIPTS = {"read", "authenticated_read", "fill_if_lease", "take_lease", "release", "record_hot_read", "invalidate_seen"}
 
 
 def header(name):
@@ -45,8 +45,8 @@ def test_a_script_is_its_libraries_then_itself_with_nothing_left_to_format(name)
 
 
 def test_read_or_lease_is_composed_after_the_functions_it_calls():
-    assert scripts.uses("read") == ["current_ns", "record_hot", "read_or_lease"]
-    assert scripts.uses("authenticated_read") == ["current_ns", "record_hot", "read_or_lease"]
+    assert scripts.uses("read") == ["current_ns", "record_hot", "stored_parts", "read_or_lease"]
+    assert scripts.uses("authenticated_read") == ["current_ns", "record_hot", "stored_parts", "read_or_lease"]
 
 
 def test_scripts_run_by_name_with_evalsha(fake_redis):

@@ -20,7 +20,7 @@ django-redis's prefix is added by `full_name`.
 
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -31,6 +31,7 @@ from eventcache.declare import Family, Key
 from eventcache.store import hotness, keys, scripts
 
 KEY_TTL = object()  # `fill(..., ttl=KEY_TTL)`: use the key family's TTL
+BUMPED_XIDS_KEPT = 10_000  # per family: far more writes than can be in their invalidation passes at once
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,11 @@ def ping() -> bool:
         return False
 
 
-def wrap(ns, body: bytes) -> bytes:
-    """The stored form of a value: valid JSON, the body bytes kept exactly."""
-    return b'{"ns":' + str(ns).encode() + b',"body":' + body + b"}"
+def wrap(ns, body: bytes, snapshot: str | None = None) -> bytes:
+    """The stored form of a value: valid JSON, the body bytes kept exactly; with the database snapshot it was
+    computed under when known (snapshots.py), which an invalidation compares with the write's transaction id."""
+    snap = b"" if not snapshot else b'"snap":"' + snapshot.encode() + b'",'
+    return b'{"ns":' + str(ns).encode() + b"," + snap + b'"body":' + body + b"}"
 
 
 def _fresh_ns() -> str:
@@ -162,25 +165,26 @@ def read_authenticated(
     )
 
 
-def _fill_args(key: Key, lease: Lease, body: bytes, ttl) -> tuple[list, list]:
+def _fill_args(key: Key, lease: Lease, body: bytes, ttl, snapshot: str | None) -> tuple[list, list]:
     return (
         [full_name(key.name), full_name(keys.lease(key))],
-        [lease.token, wrap(lease.ns, body), _ttl_ms(key, ttl)],
+        [lease.token, wrap(lease.ns, body, snapshot), _ttl_ms(key, ttl), snapshot or ""],
     )
 
 
-def fill(key: Key, lease: Lease, body: bytes, *, ttl=KEY_TTL) -> bool:
-    """Store `body` only if `lease` still holds, and release the lease. False when the fill was voided
-    (an invalidation deleted the lease meanwhile, or it expired and someone else took it)."""
-    return bool(run_script("fill_if_lease", *_fill_args(key, lease, body, ttl)))
+def fill(key: Key, lease: Lease, body: bytes, *, ttl=KEY_TTL, snapshot: str | None = None) -> bool:
+    """Store `body` only if `lease` still holds, and release the lease. False when the fill was voided (an
+    invalidation deleted the lease meanwhile, or marked it with a write `snapshot` - the database snapshot the body
+    was computed under - did not see; or it expired and someone else took it)."""
+    return bool(run_script("fill_if_lease", *_fill_args(key, lease, body, ttl, snapshot)))
 
 
-def fill_many(fills: Iterable[tuple[Key, Lease, bytes]], *, ttl=KEY_TTL) -> int:
+def fill_many(fills: Iterable[tuple[Key, Lease, bytes]], *, ttl=KEY_TTL, snapshot: str | None = None) -> int:
     """Several fills in one pipeline; returns how many landed."""
     pipe = connection().pipeline(transaction=False)
     queued = 0
     for key, lease, body in fills:
-        run_script("fill_if_lease", *_fill_args(key, lease, body, ttl), client=pipe)
+        run_script("fill_if_lease", *_fill_args(key, lease, body, ttl, snapshot), client=pipe)
         queued += 1
     return sum(1 for landed in pipe.execute() if landed) if queued else 0
 
@@ -200,22 +204,35 @@ def release(key: Key, lease: Lease) -> None:
     run_script("release", [full_name(keys.lease(key))], [lease.token])
 
 
-def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[Family] = (), *, then_publish=()) -> None:
+def invalidate(
+    keys_to_drop: Iterable[Key], bump_families: Iterable[Family] = (), *, then_publish=(), xids: Sequence[int] = ()
+) -> None:
     """One round trip for a batch: one DEL of every key and its lease (voiding in-flight fills), and an
     INCR of the namespace version of every bumped family; then PUBLISH each (channel, message) of
     `then_publish` in the same round trip (the relay's events: subscribers hear of them only once the keys
-    are gone)."""
-    invalidate_and_lease(keys_to_drop, (), bump_families, then_publish=then_publish)
+    are gone). With `xids` (the committed writes' transaction ids), see invalidate_and_lease."""
+    invalidate_and_lease(keys_to_drop, (), bump_families, then_publish=then_publish, xids=xids)
 
 
 def invalidate_and_lease(
-    keys_to_drop: Iterable[Key], lease_keys: Iterable[Key], bump_families: Iterable[Family] = (), *, then_publish=()
+    keys_to_drop: Iterable[Key],
+    lease_keys: Iterable[Key],
+    bump_families: Iterable[Family] = (),
+    *,
+    then_publish=(),
+    xids: Sequence[int] = (),
 ) -> dict[Key, Lease]:
     """`invalidate`, and in the same atomic round trip a fresh lease on each of `lease_keys` (also
-    dropped), so their readers wait for the caller's warm value instead of computing it themselves."""
+    dropped), so their readers wait for the caller's warm value instead of computing it themselves.
+
+    With `xids`, the transaction ids of the committed writes being invalidated, a value or an in-flight fill
+    computed under a database snapshot that saw all of them is kept (and such a lease key is not leased again),
+    and a family already bumped for all of them is not bumped again: lua/invalidate_seen.lua, one EVALSHA."""
     lease_keys = list(dict.fromkeys(lease_keys))
-    drop = list(dict.fromkeys([*keys_to_drop, *lease_keys]))
     bump_families = list(dict.fromkeys(bump_families))
+    if xids:
+        return _invalidate_seen(list(dict.fromkeys(keys_to_drop)), lease_keys, bump_families, then_publish, xids)
+    drop = list(dict.fromkeys([*keys_to_drop, *lease_keys]))
     then_publish = list(then_publish)
     if not drop and not bump_families and not then_publish:
         return {}
@@ -247,6 +264,26 @@ def invalidate_and_lease(
     ns_replies = replies[len(replies) - 2 * len(lease_families) :][1::2]
     namespaces = dict(zip(lease_families, ns_replies, strict=True))
     return {key: Lease(token=token, ns=_text(namespaces[key.family])) for key, token in tokens.items()}
+
+
+def _invalidate_seen(drop: list, lease_keys: list, bump_families: list, then_publish, xids) -> dict[Key, Lease]:
+    leasing = set(lease_keys)
+    drop = [key for key in drop if key not in leasing]
+    script_keys = full_names(*[name for key in drop for name in (key.name, keys.lease(key))])
+    script_keys += full_names(*[name for f in bump_families for name in (keys.namespace(f), keys.bumped_xids(f))])
+    script_keys += full_names(
+        *[name for key in lease_keys for name in (key.name, keys.lease(key), keys.namespace(key.family))]
+    )
+    tokens = [secrets.token_hex(8) for _ in lease_keys]
+    args = [len(drop), len(bump_families), len(lease_keys), ",".join(str(int(xid)) for xid in xids)]
+    args += [_fresh_ns(), _lease_ms(), BUMPED_XIDS_KEPT, *tokens]
+    args += [part for channel, message in then_publish for part in (channel, message)]
+    leased = run_script("invalidate_seen", script_keys, args)
+    return {
+        key: Lease(token=token, ns=_text(ns))
+        for key, token, ns in zip(lease_keys, tokens, leased, strict=True)
+        if ns is not None
+    }
 
 
 def bump_namespace(family: Family) -> None:

@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 
 from eventcache import stats
 from eventcache.declare import Key
-from eventcache.store import ops, plain
+from eventcache.store import ops, plain, snapshots
 from eventcache.store.ops import KEY_TTL
 
 log = logging.getLogger("eventcache.store.readthrough")
@@ -139,6 +139,7 @@ def compute_body(key: Key, compute) -> bytes:
 
 def _compute_and_fill(backend, key: Key, lease, compute) -> bytes:
     try:
+        snapshot = snapshots.current() if backend is ops else None
         body = compute_body(key, compute)
     except Exception:
         try:
@@ -147,7 +148,7 @@ def _compute_and_fill(backend, key: Key, lease, compute) -> bytes:
             note_redis_error(exc)
         raise
     try:
-        backend.fill(key, lease, body)
+        backend.fill(key, lease, body, snapshot=snapshot)
     except RedisError as exc:
         note_redis_error(exc)
     return body
@@ -222,8 +223,9 @@ def refresh(key: Key, compute, *, ttl=KEY_TTL) -> bool:
     if lease is None:
         return False
     try:
+        snapshot = snapshots.current() if backend is ops else None
         body = compute_body(key, compute)
     except Exception:
         backend.release(key, lease)
         raise
-    return backend.fill(key, lease, body, ttl=ttl)
+    return backend.fill(key, lease, body, ttl=ttl, snapshot=snapshot)

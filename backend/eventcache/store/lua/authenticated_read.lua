@@ -1,4 +1,4 @@
--- uses: current_ns, record_hot, read_or_lease
+-- uses: current_ns, record_hot, stored_parts, read_or_lease
 -- A logged-in caller's cached read in one round trip (ops.read_authenticated): the cached_db session, the
 -- caller's identity and the value. Each read is read_or_lease, so leases, hit/miss counts and hotness are
 -- exactly those of separate reads.

@@ -1,4 +1,4 @@
--- Library function (needs current_ns, record_hot): the read of one key, shared by read.lua and
+-- Library function (needs current_ns, record_hot, stored_parts): the read of one key, shared by read.lua and
 -- authenticated_read.lua. Its k and a are a script's KEYS and ARGV for that key:
 --   k[1] value       k[2] lease       k[3] namespace      k[4] stats hash
 --   [k[5] hot set    k[6] hot epoch]  (only for a counted read of a hot family's key)
@@ -14,7 +14,7 @@ local function read_or_lease(k, a)
   end
   local raw = redis.call('GET', k[1])
   if raw then
-    local prefix, stored_ns = string.match(raw, '^({"ns":(%d+),"body":)')
+    local prefix, stored_ns = stored_parts(raw)
     if stored_ns == ns then
       if counting then redis.call('HINCRBY', k[4], a[4] .. ':hits', 1) end
       return {1, string.sub(raw, #prefix + 1, -2)}
