@@ -4,6 +4,7 @@ computed once per write, however many readers there are. Real Redis and PostgreS
 own functions, run in the order the processes run them, with bursts of concurrent readers between them."""
 
 import dataclasses
+import json
 import threading
 
 import pytest
@@ -82,3 +83,56 @@ def test_each_write_costs_each_dependent_key_one_computation(real_cache, recipe)
 def test_without_the_writes_xids_every_pass_voids_the_fresh_value(real_cache, recipe):
     """The control: what every write cost before (one computation per pass)."""
     assert run_writes(recipe, strip_xids=True) == 3.0
+
+
+@pytest.mark.worker
+def test_over_http_with_a_real_worker_each_write_costs_the_recipe_one_computation(
+    world, worker_thread, redis_conn, settings
+):
+    """PATCHes over the Django test client while 4 threads GET the recipe without pause; the writer's drop runs at
+    commit in the request, the worker's task applies the batch. Each write costs its key one computation."""
+    import time
+
+    from django.test import Client
+
+    from tests.fixtures.worker import outbox_drained, patch_recipe, wait_until
+
+    assert wait_until(outbox_drained, 10), "the set-up's own events were not processed"
+    recipe = world.recipe
+    url = f"/api/recipes/{recipe.id}/"
+    stop, errors = threading.Event(), []
+
+    def logged_in():
+        client = Client()
+        client.force_login(recipe.author)
+        return client
+
+    def reader():
+        from django.db import connection
+
+        client = logged_in()
+        try:
+            while not stop.is_set():
+                response = client.get(url)
+                if response.status_code != 200:
+                    errors.append(response.status_code)
+        finally:
+            connection.close()
+
+    assert logged_in().get(url).status_code == 200  # warm
+    before = computations(planner_cache.RECIPE)
+    threads = [threading.Thread(target=reader, daemon=True) for _ in range(READERS)]
+    for thread in threads:
+        thread.start()
+    try:
+        for n in range(5):
+            patch_recipe(recipe, {"title": f"Title {n}"})
+            assert wait_until(outbox_drained, 10), "the worker did not apply the write"
+            time.sleep(0.2)  # reads keep hitting the value filled after the commit
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+    assert not errors
+    assert (computations(planner_cache.RECIPE) - before) / 5 == 1.0
+    assert json.loads(logged_in().get(url).content)["title"] == "Title 4"
