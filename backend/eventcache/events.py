@@ -6,9 +6,11 @@ those decode, plus the engine's own TableTruncated (written by the TRUNCATE trig
 
 Wire format (JSON, on the pub/sub channel and inside Celery task arguments):
 
-    {"v": 1, "id": 1234, "kind": "recipe.changed", "at": 1764100000.123, "data": {"recipe_id": 42}}
+    {"v": 1, "id": 1234, "kind": "recipe.changed", "at": 1764100000.123, "data": {"recipe_id": 42}, "xid": 7731}
 
-`id` is the outbox row id (unique, increasing), `at` the commit-side creation time in Unix seconds.
+`id` is the outbox row id (unique, increasing), `at` the commit-side creation time in Unix seconds, `xid` (optional:
+absent on SQLite) the writing transaction's id (PostgreSQL's pg_current_xact_id()), which lets the invalidation
+spare values computed after that transaction committed (eventcache/store/lua/invalidate_seen.lua).
 `decode` accepts only this shape and raises InvalidEvent on anything else (whatever the bytes: NaN or Infinity,
 numbers no float holds, ids beyond a bigint, nesting deep enough to exhaust the parser's recursion, a message
 larger than any event); nothing here ever unpickles. An `at` far from now still decodes (an outbox row re-sent
@@ -40,12 +42,16 @@ class InvalidEvent(ValueError):
 
 @dataclass(frozen=True)
 class Event:
-    """`id`: the outbox row id (unique, increasing); `at`: the commit-side creation time in Unix seconds."""
+    """`id`: the outbox row id (unique, increasing); `at`: the commit-side creation time in Unix seconds; `xid`: the
+    writing transaction's id, None when unknown."""
 
     kind: ClassVar[str]
     id: int
     at: float
+    xid: int | None = dataclasses.field(default=None, kw_only=True)
 
+
+_ENVELOPE = ("id", "at", "xid")  # the Event fields every kind has; the rest are its data
 
 IsoDate = NewType("IsoDate", str)  # a data field holding a date as YYYY-MM-DD
 TableName = NewType("TableName", str)  # a data field holding a lower-case SQL table name
@@ -62,25 +68,28 @@ class TableTruncated(Event):
 
 @cache
 def data_fields(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("id", "at"))
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in _ENVELOPE)
 
 
 @cache
 def _checks(cls: type) -> dict:
     """Data field -> its wire check, from the field's type: IsoDate, TableName, else a positive integer id."""
     by_type = {IsoDate: _iso_date, "IsoDate": _iso_date, TableName: _table_name, "TableName": _table_name}
-    return {f.name: by_type.get(f.type, _positive_int) for f in dataclasses.fields(cls) if f.name not in ("id", "at")}
+    return {f.name: by_type.get(f.type, _positive_int) for f in dataclasses.fields(cls) if f.name not in _ENVELOPE}
 
 
 def to_dict(event: Event) -> dict:
     kind_class: type = type(event)  # as plain `type`: mypy takes type[Event] for unhashable (Event.__hash__)
-    return {
+    message = {
         "v": SCHEMA_VERSION,
         "id": event.id,
         "kind": event.kind,
         "at": event.at,
         "data": {name: getattr(event, name) for name in data_fields(kind_class)},
     }
+    if event.xid is not None:
+        message["xid"] = event.xid
+    return message
 
 
 def encode(event: Event) -> str:
@@ -153,7 +162,10 @@ def from_dict(message) -> Event:
     at = _at(message.get("at"))
     checks = _checks(cls)
     values = {name: checks[name](name, value) for name, value in data.items()}
-    return cls(id=_positive_int("id", message.get("id")), at=at, **values)
+    xid = message.get("xid")
+    if xid is not None:
+        _positive_int("xid", xid)
+    return cls(id=_positive_int("id", message.get("id")), at=at, xid=xid, **values)
 
 
 def decode(raw: str | bytes) -> Event:

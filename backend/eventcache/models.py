@@ -23,6 +23,18 @@ class BackendPid(Func):
         return "NULL", []
 
 
+class CurrentXid(Func):
+    """The writing transaction's id (PostgreSQL's xid8 as a bigint; NULL elsewhere): an event carries it so the
+    invalidation can tell values computed after the write committed from those computed before
+    (eventcache/store/lua/invalidate_seen.lua)."""
+
+    template = "pg_current_xact_id()::text::bigint"
+    output_field = models.BigIntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return "NULL", []
+
+
 class OutboxEvent(models.Model):
     id = models.BigAutoField(primary_key=True)
     kind = models.CharField(max_length=64)  # an eventcache.events kind, e.g. "recipe.changed"
@@ -35,6 +47,7 @@ class OutboxEvent(models.Model):
     # NULL when it did not (it missed the message, the drop failed, or a batch held the row): the task covers it.
     dropped_at = models.DateTimeField(null=True, blank=True)
     writer_pid = models.IntegerField(null=True, blank=True, db_default=BackendPid())
+    xid = models.BigIntegerField(null=True, blank=True, db_default=CurrentXid())
 
     class Meta:
         db_table = "events_outbox"

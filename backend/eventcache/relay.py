@@ -31,6 +31,7 @@ The backend never imports worker/: tasks are sent by name through a producer-onl
 (Over the ~300-line budget: this module is split by job into eventcache/relay/ in a later step of issue 11.)
 """
 
+import dataclasses
 import functools
 import json
 import logging
@@ -160,9 +161,8 @@ def _ids_of(batch, covered) -> list[int]:
 
 
 def _event_of(row: OutboxEvent) -> schema.Event:
-    return schema.from_dict(
-        {"v": schema.SCHEMA_VERSION, "id": row.id, "kind": row.kind, "at": row.created_at.timestamp(), "data": row.data}
-    )
+    message = {"v": schema.SCHEMA_VERSION, "id": row.id, "kind": row.kind, "at": row.created_at.timestamp()}
+    return schema.from_dict({**message, "data": row.data, "xid": row.xid})
 
 
 def deduplicate(rows) -> tuple[list[schema.Event], dict[int, list[int]]]:
@@ -180,6 +180,8 @@ def deduplicate(rows) -> tuple[list[schema.Event], dict[int, list[int]]]:
             continue
         key = (row.kind, tuple(sorted(row.data.items())))
         survivor = survivors.setdefault(key, event)
+        if survivor.xid != event.xid:  # rows of several transactions: the invalidation must spare nothing
+            survivor = survivors[key] = dataclasses.replace(survivor, xid=None)
         covered.setdefault(survivor.id, []).append(row.id)
     return list(survivors.values()), covered
 
@@ -199,7 +201,7 @@ def _deliver(rows, *, drop_primary_keys: bool) -> None:
     update_in_chunks([row.id for row in rows if row.id not in valid], processed_at=Now())
 
 
-_ROW_COLUMNS = ("id", "kind", "data", "created_at", "sent_at", "attempts", "processed_at")
+_ROW_COLUMNS = ("id", "kind", "data", "created_at", "sent_at", "attempts", "processed_at", "xid")
 
 
 def _claim(queryset, limit=CLAIM_LIMIT) -> list[OutboxEvent]:
@@ -336,20 +338,24 @@ class OutboxRow:
     kind: str
     data_text: str
     created_at: datetime
+    xid: int | None = None
 
     @property
     def data(self) -> dict:
         return json.loads(self.data_text)
 
 
+ROW_SELECT = "id, kind, data, created_at, xid"  # the columns select_rows reads, in order
+
+
 def select_rows(sql: str, params) -> list[OutboxRow]:
-    """Run a SELECT of `id, kind, data, created_at` on the outbox and return OutboxRows."""
+    """Run a SELECT of `ROW_SELECT` on the outbox and return OutboxRows."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchall()
     return [
-        OutboxRow(id_, kind, data if isinstance(data, str) else json.dumps(data), _aware(created))
-        for id_, kind, data, created in found
+        OutboxRow(id_, kind, data if isinstance(data, str) else json.dumps(data), _aware(created), xid)
+        for id_, kind, data, created, xid in found
     ]
 
 
@@ -365,7 +371,7 @@ def _own_unsent_rows() -> list[OutboxRow]:
     pid = _backend_pid()
     mine, params = ("AND writer_pid = %s ", [pid]) if pid is not None else ("", [])
     return select_rows(
-        f"SELECT id, kind, data, created_at FROM {table} WHERE sent_at IS NULL AND processed_at IS NULL {mine}ORDER BY id LIMIT %s",
+        f"SELECT {ROW_SELECT} FROM {table} WHERE sent_at IS NULL AND processed_at IS NULL {mine}ORDER BY id LIMIT %s",
         [*params, CLAIM_LIMIT],
     )
 

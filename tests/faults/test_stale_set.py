@@ -121,3 +121,113 @@ def test_a_namespace_bump_during_the_computation_also_voids_the_value(real_cache
     assert reader.error is None
     fresh = readthrough.read(listing, lambda: payloads.recipe_list(None, 1))
     assert json.loads(fresh.body)["results"][0]["title"] == "New title"
+
+
+# --- With the writes' transaction ids (eventcache/store/lua/all_visible.lua) -----------------------------------
+# The invalidation now spares a value or fill computed under a database snapshot that saw the write. These prove
+# that a fill whose snapshot did NOT see it is still voided: before the commit, and while the write was in progress
+# (its xid then lies below the snapshot's xmax but in its xip: a check against xmax alone would keep the stale fill).
+
+
+def outbox_events_since(last_id):
+    from eventcache import relay
+    from eventcache.models import OutboxEvent
+
+    events, _ = relay.deduplicate(OutboxEvent.objects.filter(id__gt=last_id).order_by("id"))
+    assert events and all(event.xid for event in events), "the outbox rows carry the writing transaction's id"
+    return events
+
+
+def last_outbox_id():
+    from eventcache.models import OutboxEvent
+
+    return OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def every_pass(events):
+    """The writer's drop, the pub/sub listener's and the worker task's, in the order they run."""
+    invalidation.drop_primary_keys(events)
+    invalidation.drop_touched(events)
+    invalidation.apply_events(events)
+
+
+def write_in_progress(recipe):
+    """A thread holding an uncommitted write of the recipe's title, until the returned event is set. Another
+    transaction then commits, so the write's xid lies below every later snapshot's xmax, in its xip."""
+    from django.db import transaction
+
+    from planner.models import Recipe
+
+    written, commit, xid = threading.Event(), threading.Event(), []
+
+    def writer():
+        try:
+            with transaction.atomic():
+                Recipe.objects.filter(pk=recipe.pk).update(title="New title")
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+                    xid.append(cursor.fetchone()[0])
+                written.set()
+                assert commit.wait(WAIT)
+        finally:
+            connection.close()
+
+    writing = threading.Thread(target=writer, daemon=True)
+    writing.start()
+    assert written.wait(WAIT)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()")  # a later transaction, committed at once
+        cursor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+        assert xid[0] < cursor.fetchone()[0]
+    return writing, commit
+
+
+def test_a_fill_whose_snapshot_predates_the_commit_is_voided_by_the_writes_xid(real_cache, recipe):
+    since = last_outbox_id()
+    holder = {}
+
+    def invalidate(key):
+        holder["events"] = outbox_events_since(since)
+        every_pass(holder["events"])
+
+    key, reader = run_race(
+        recipe, real_cache, lambda compute: readthrough.read(planner_cache.recipe(recipe.id), compute), invalidate
+    )
+    assert json.loads(reader.result.body)["title"] == "Old title"
+    assert cached_title(real_cache, key) in (None, "New title")
+
+
+def test_a_fill_whose_snapshot_saw_the_write_in_progress_is_voided(real_cache, recipe):
+    from planner import payloads
+
+    since = last_outbox_id()
+
+    writing, commit = write_in_progress(recipe)
+    key = planner_cache.recipe(recipe.id)
+    reader = PausedReader(lambda compute: readthrough.read(key, compute), lambda: payloads.recipe_detail(recipe.id))
+    reader.start()  # its snapshot lists the write as in progress; it reads the old row
+    assert reader.has_read.wait(WAIT)
+    commit.set()
+    writing.join(WAIT)
+    every_pass(outbox_events_since(since))
+    reader.resume.set()
+    reader.join(WAIT)
+    assert reader.error is None and json.loads(reader.result.body)["title"] == "Old title"
+    assert cached_title(real_cache, key) in (None, "New title")
+
+
+def test_a_stored_value_whose_snapshot_saw_the_write_in_progress_is_deleted(real_cache, recipe):
+    from planner import payloads
+
+    key = planner_cache.recipe(recipe.id)
+    since = last_outbox_id()
+
+    writing, commit = write_in_progress(recipe)
+    # A read while the write is in progress fills the old row, under a snapshot listing the write in its xip.
+    assert readthrough.read(key, lambda: payloads.recipe_detail(recipe.id)).hit is False
+    assert cached_title(real_cache, key) == "Old title"
+    commit.set()
+    writing.join(WAIT)
+    every_pass(outbox_events_since(since))
+    assert cached_title(real_cache, key) is None
+    assert json.loads(readthrough.read(key, lambda: payloads.recipe_detail(recipe.id)).body)["title"] == "New title"

@@ -67,7 +67,7 @@ def test_use_installs_a_domain_for_a_block_only():
     assert declare.domain() is before
 
 
-@pytest.mark.parametrize("bad", ["abc\n", "Abc", "", "a" * 51, "a b", "ü"])
+@pytest.mark.parametrize("bad", ["abc\n", "Abc", "a" * 51, "a b", "ü"])
 def test_a_slug_part_is_refused_unless_the_whole_value_is_a_slug(bad):
     with pytest.raises(declare.InvalidKeyPart):
         cache.recipe_list(bad, 1)

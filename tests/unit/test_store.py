@@ -1,6 +1,7 @@
 """eventcache/store/ops.py on fakeredis: the Lua scripts' contract (read-or-lease, fill-if-lease, invalidation)."""
 
 import json
+import time
 
 import pytest
 
@@ -92,6 +93,18 @@ def test_a_lost_namespace_key_never_revives_old_values(fake_redis):
     assert ops.read_or_lease(KEY).body is None
 
 
+def test_a_bump_of_a_lost_namespace_key_never_revives_values_of_an_old_small_version(fake_redis):
+    version = ops.full_name(keys.namespace(cache.RECIPE))
+    fake_redis.set(
+        ops.full_name(KEY.name), ops.wrap(1, BODY)
+    )  # stored under version 1 (a counter once re-made by INCR)
+    fake_redis.delete(version)  # lost again
+    before = time.time_ns() // 1000
+    ops.bump_namespace(cache.RECIPE)
+    assert int(fake_redis.get(version)) > before  # re-created from the clock, then bumped: never 1 again
+    assert ops.read_or_lease(KEY).body is None
+
+
 def test_fill_under_an_old_namespace_is_not_served():
     lease = ops.read_or_lease(KEY).lease
     ops.bump_namespace(cache.RECIPE)  # no DEL of this key: only the version moved
@@ -150,3 +163,85 @@ def test_hot_reader_is_recorded_in_the_same_script(fake_redis):
 
 def test_nothing_to_invalidate_is_no_round_trip():
     assert ops.invalidate_and_lease([], [], []) == {}
+
+
+# --- Visibility of the writes' transaction ids (lua/all_visible.lua, lua/invalidate_seen.lua) -----------------
+# Snapshots as pg_current_snapshot() prints them: 'xmin:xmax:xip,...'. Write 105 committed while 103 ran.
+SAW_105 = "103:106:103"  # taken after 105 committed, while 103 was still in progress
+BEFORE_105 = "103:105:103"  # taken before 105 was assigned
+
+
+def fill_with_snapshot(snapshot, key=KEY, body=BODY):
+    lease = ops.read_or_lease(key).lease
+    assert ops.fill(key, lease, body, snapshot=snapshot)
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "xids", "kept"),
+    [
+        (SAW_105, [105], True),  # below xmax, not in progress
+        (SAW_105, [102], True),  # below xmin
+        (SAW_105, [103], False),  # in progress when the value was computed
+        (BEFORE_105, [105], False),  # at or above xmax
+        (SAW_105, [102, 103], False),  # one unseen write is enough
+        (None, [102], False),  # no snapshot: voided as before
+    ],
+)
+def test_a_value_is_kept_only_if_its_snapshot_saw_every_write(fake_redis, snapshot, xids, kept):
+    fill_with_snapshot(snapshot)
+    ops.invalidate([KEY], xids=xids)
+    assert (ops.read_or_lease(KEY).body == BODY) is kept
+
+
+def test_a_value_with_a_snapshot_is_still_served_byte_for_byte_in_one_script(fake_redis):
+    fill_with_snapshot(SAW_105)
+    assert b'"snap":"103:106:103"' in raw(fake_redis, KEY.name)
+    assert ops.read_or_lease(KEY).body == BODY
+
+
+@pytest.mark.parametrize(("snapshot", "lands"), [(SAW_105, True), (BEFORE_105, False), ("", False)])
+def test_a_fill_in_flight_lands_only_if_its_snapshot_saw_the_write(fake_redis, snapshot, lands):
+    lease = ops.read_or_lease(KEY).lease
+    ops.invalidate([KEY], xids=[105])  # marks the lease instead of deleting it
+    ops.invalidate([KEY], xids=[105])  # the write's next pass: marked again
+    assert ops.fill(KEY, lease, BODY, snapshot=snapshot) is lands
+    assert fake_redis.get(ops.full_name(keys.lease(KEY))) is None  # released either way
+    assert (ops.read_or_lease(KEY).body == BODY) is lands
+
+
+def test_a_marked_lease_is_still_its_holders_to_release(fake_redis):
+    lease = ops.read_or_lease(KEY).lease
+    ops.invalidate([KEY], xids=[105])
+    ops.release(KEY, ops.Lease("someone-else", lease.ns))
+    assert ops.read_or_lease(KEY).lease is None
+    ops.release(KEY, lease)
+    assert ops.read_or_lease(KEY).lease is not None
+
+
+def test_a_family_is_bumped_once_per_write_however_many_passes(fake_redis):
+    listing = cache.recipe_list(None, 1)
+    ops.invalidate([], [cache.RECIPE_LIST], xids=[105])
+    fill_with_snapshot(SAW_105, listing)
+    ops.invalidate([], [cache.RECIPE_LIST], xids=[105])  # the listener's and the task's passes of the same write
+    ops.invalidate([], [cache.RECIPE_LIST], xids=[105])
+    assert ops.read_or_lease(listing).body == BODY
+    ops.invalidate([], [cache.RECIPE_LIST], xids=[105, 107])  # a batch with a new write bumps
+    assert ops.read_or_lease(listing).body is None
+
+
+def test_a_refill_lease_is_not_taken_for_a_value_that_saw_the_write(fake_redis):
+    fill_with_snapshot(SAW_105)
+    other = cache.recipe(43)
+    leases = ops.invalidate_and_lease([], [KEY, other], xids=[105])
+    assert set(leases) == {other}
+    assert ops.read_or_lease(KEY).body == BODY
+
+
+def test_the_writes_xids_pass_publishes_after_the_drop_in_the_same_script(fake_redis):
+    pubsub = fake_redis.pubsub()
+    pubsub.subscribe("events")
+    pubsub.get_message(timeout=1)
+    fill_now()
+    ops.invalidate([KEY], then_publish=[("events", b"hello")], xids=[105])
+    assert raw(fake_redis, KEY.name) is None
+    assert pubsub.get_message(timeout=1)["data"] == b"hello"

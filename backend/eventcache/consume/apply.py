@@ -16,6 +16,7 @@ skipped: it is applying them, and if it dies its transaction rolls back and its 
 A message's own rows are waited for instead (see _claim).
 """
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ def _claim(outbox_ids: list[int], limit: int) -> list[relay.OutboxRow]:
     processed). The other rows are taken only if nobody holds them (SKIP LOCKED): this never waits on a batch.
     On PostgreSQL both are one statement (two locking CTEs): one round trip."""
     table = connection.ops.quote_name(OutboxEvent._meta.db_table)
-    columns = "id, kind, data, created_at"
+    columns = relay.ROW_SELECT
     own = extra = None
     if outbox_ids:
         match, own_params = _id_match(outbox_ids)
@@ -97,31 +98,36 @@ def _mark_processed(ids: list[int]) -> None:
 
 def _merge(events: list, rows: list[relay.OutboxRow]) -> list:
     """The message's events followed by one event per distinct (kind, data) of the rows not already among them.
+    An event standing for rows of several transactions loses its xid (the invalidation then spares nothing).
     A row that is not a valid event is logged and skipped (it is still marked processed: it can never apply)."""
-    seen = {(e.kind, json.dumps(schema.to_dict(e)["data"], sort_keys=True)) for e in events}
-    seen_text = set()  # (kind, stored JSON text): the database writes equal data as equal text
     merged = list(events)
+    index = {(e.kind, json.dumps(schema.to_dict(e)["data"], sort_keys=True)): i for i, e in enumerate(events)}
+    index_text: dict[tuple, int] = {}  # (kind, stored JSON text): the database writes equal data as equal text
     for row in rows:
-        if (row.kind, row.data_text) in seen_text:
-            continue
-        seen_text.add((row.kind, row.data_text))
-        data = row.data
-        if seen and (row.kind, json.dumps(data, sort_keys=True)) in seen:
+        at = index_text.get((row.kind, row.data_text))
+        if at is None and index:
+            at = index.get((row.kind, json.dumps(row.data, sort_keys=True)))
+        if at is not None:
+            if merged[at].xid != row.xid:
+                merged[at] = dataclasses.replace(merged[at], xid=None)
+            index_text[(row.kind, row.data_text)] = at
             continue
         try:
-            merged.append(
-                schema.from_dict(
-                    {
-                        "v": schema.SCHEMA_VERSION,
-                        "id": row.id,
-                        "kind": row.kind,
-                        "at": row.created_at.timestamp(),
-                        "data": data,
-                    }
-                )
+            event = schema.from_dict(
+                {
+                    "v": schema.SCHEMA_VERSION,
+                    "id": row.id,
+                    "kind": row.kind,
+                    "at": row.created_at.timestamp(),
+                    "data": row.data,
+                    "xid": row.xid,
+                }
             )
         except schema.InvalidEvent as exc:
             log.error("outbox row %s is not a valid event, skipped: %s", row.id, exc)
+            continue
+        index_text[(row.kind, row.data_text)] = len(merged)
+        merged.append(event)
     return merged
 
 

@@ -7,7 +7,8 @@ ranking is the decayed ranking. The increments grow with time, so once they pass
 every score is divided by the same power of two and the epoch moves forward (ranks unchanged, no overflow).
 Each set is trimmed to HOT_LISTS_TRACKED_MAX members (the coldest go), so memory is bounded.
 
-The recording runs inside the read script (ops.py), in the same round trip as the read of a hot family's key.
+The recording is lua/record_hot.lua, run inside the read script (lua/read_or_lease.lua), in the same round trip
+as the read of a hot family's key.
 """
 
 import time
@@ -19,34 +20,6 @@ from eventcache.store import keys
 
 RENORMALISE_AFTER = 32  # half-lives; 2**32 keeps scores far below a double's limit (2**1024)
 
-# Lua, included in the read script. KEYS[hot_set], KEYS[hot_epoch]; ARGV member, now, half-life, max size.
-RECORD_LUA = """
-local function record_hot(hot_set, hot_epoch, member, now_text, half_life_text, max_text)
-  local now = tonumber(now_text)
-  local half_life = tonumber(half_life_text)
-  local epoch = tonumber(redis.call('GET', hot_epoch))
-  if not epoch then
-    epoch = now
-    redis.call('SET', hot_epoch, now_text)
-  end
-  local exponent = (now - epoch) / half_life
-  if exponent > %(renormalise_after)d then
-    local shift = math.floor(exponent)
-    redis.call('ZUNIONSTORE', hot_set, 1, hot_set, 'WEIGHTS', 2 ^ -shift)
-    epoch = epoch + shift * half_life
-    redis.call('SET', hot_epoch, string.format('%%.3f', epoch))
-    exponent = exponent - shift
-  end
-  redis.call('ZINCRBY', hot_set, 2 ^ exponent, member)
-  local extra = redis.call('ZCARD', hot_set) - tonumber(max_text)
-  if extra > 0 then
-    redis.call('ZREMRANGEBYRANK', hot_set, 0, extra - 1)
-  end
-end
-""" % {"renormalise_after": RENORMALISE_AFTER}  # noqa: UP031 (Lua braces make str.format awkward)
-
-_RECORD_SCRIPT = RECORD_LUA + "record_hot(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\nreturn 1\n"
-
 
 def script_key_names(family: Family) -> tuple[str, str]:
     """record_hot's keys, unprefixed."""
@@ -54,12 +27,13 @@ def script_key_names(family: Family) -> tuple[str, str]:
 
 
 def script_args(member: str, now: float | None = None) -> list:
-    """ARGV for record_hot: member, now, half-life, bound."""
+    """record_hot's arguments: member, now, half-life, bound, renormalise-after."""
     return [
         member,
         repr(time.time() if now is None else now),
         repr(float(settings.HOT_LISTS_HALF_LIFE_SECONDS)),
         str(settings.HOT_LISTS_TRACKED_MAX),
+        str(RENORMALISE_AFTER),
     ]
 
 
@@ -68,7 +42,7 @@ def record(key: Key, *, now: float | None = None) -> None:
     from eventcache.store import ops
 
     names = ops.full_names(*script_key_names(key.family))
-    ops.run_script(_RECORD_SCRIPT, names, script_args(key.family.member(key), now))
+    ops.run_script("record_hot_read", names, script_args(key.family.member(key), now))
 
 
 def hottest(family: Family, n: int) -> list[Key]:

@@ -16,7 +16,7 @@ from django.core.exceptions import ObjectDoesNotExist
 
 from eventcache import declare
 from eventcache.declare import Family, Key
-from eventcache.store import hotness, readthrough, rules
+from eventcache.store import hotness, ops, readthrough, rules, snapshots
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def _prewarm_computes(resolution: rules.Resolution) -> dict[Key, object]:
     by_family: dict[Family, list[Key]] = {}
     for key in resolution.keys:
         by_family.setdefault(key.family, []).append(key)
-    computes = {}
+    computes: dict[Key, object] = {}
     for refill in refills:
         touched = by_family.get(refill.family)
         if not touched:
@@ -53,6 +53,7 @@ def _refill(backend, leases: dict, computes: dict) -> int:
     other error every lease is given back (readers then compute themselves) and the error propagates."""
     fills = []
     try:
+        snapshot = snapshots.current() if leases and backend is ops else None
         for key, lease in leases.items():
             try:
                 fills.append((key, lease, readthrough.compute_body(key, computes[key])))
@@ -62,7 +63,7 @@ def _refill(backend, leases: dict, computes: dict) -> int:
         for key, lease in leases.items():
             backend.release(key, lease)
         raise
-    return backend.fill_many(fills)
+    return backend.fill_many(fills, snapshot=snapshot)
 
 
 def apply_events(events: Iterable) -> Applied:
@@ -70,7 +71,7 @@ def apply_events(events: Iterable) -> Applied:
     resolution = rules.resolve(events)
     computes = _prewarm_computes(resolution) if resolution.keys else {}
     backend = readthrough.cache_ops()
-    leases = backend.invalidate_and_lease(resolution.keys, computes, resolution.bump_families)
+    leases = backend.invalidate_and_lease(resolution.keys, computes, resolution.bump_families, xids=xids_of(events))
     prewarmed = _refill(backend, leases, computes)
     return Applied(
         events=len(events),
@@ -80,11 +81,21 @@ def apply_events(events: Iterable) -> Applied:
     )
 
 
+def xids_of(events: list) -> list[int]:
+    """The writing transactions' ids of the events (the invalidation then spares what was computed after them), or
+    none when any event lacks one (SQLite, an older event): every pass then voids everything, as it always did."""
+    xids = {getattr(event, "xid", None) for event in events}
+    return [] if None in xids else sorted(xid for xid in xids if xid is not None)
+
+
 def drop_primary_keys(events: Iterable, *, then_publish=()) -> int:
     """Drop the keys the events name themselves (and bump namespaces): one round trip, no database. With Redis,
     `then_publish` ((channel, message) pairs) goes out in the same round trip, after the drop."""
+    events = list(events)
     resolution = rules.primary_keys(events)
-    readthrough.cache_ops().invalidate(resolution.keys, resolution.bump_families, then_publish=then_publish)
+    readthrough.cache_ops().invalidate(
+        resolution.keys, resolution.bump_families, then_publish=then_publish, xids=xids_of(events)
+    )
     return len(resolution.keys)
 
 
@@ -93,8 +104,9 @@ def drop_touched(events: Iterable) -> int:
     apply_events) and bump namespaces, in one Redis round trip, without re-filling anything: what the worker's
     pub/sub listener does the moment an event is published, so the keys are gone without waiting for the queue
     (eventcache/consume/listener.py)."""
+    events = list(events)
     resolution = rules.resolve(events)
-    readthrough.cache_ops().invalidate(resolution.keys, resolution.bump_families)
+    readthrough.cache_ops().invalidate(resolution.keys, resolution.bump_families, xids=xids_of(events))
     return len(resolution.keys)
 
 

@@ -20,6 +20,12 @@ def namespace(family: Family) -> str:
     return f"ns:{family.name}"
 
 
+def bumped_xids(family: Family) -> str:
+    """Sorted set of the newest write transaction ids the family's namespace was bumped for (lua/invalidate_seen.lua):
+    the later passes of the same write do not bump it again."""
+    return f"ns:{family.name}:xids"
+
+
 def hot_set(family: Family) -> str:
     """Sorted set of a hot family: key member (Family.member) -> decaying read score, trimmed to a bound."""
     return f"hot:{family.name}"

@@ -1,7 +1,5 @@
-"""The Redis side of the cache: Lua scripts for read-or-lease and fill-if-lease, and one-round-trip
-invalidation. See docs/ARCHITECTURE.md, "Cache values" and "Reads: leases".
-
-(Over the ~300-line budget only because the Lua scripts are still Python strings here; they move to lua/*.lua.)
+"""The Redis side of the cache: read-or-lease and fill-if-lease (Lua scripts in lua/*.lua, run by name through
+scripts.py), and one-round-trip invalidation. See docs/ARCHITECTURE.md, "Cache values" and "Reads: leases".
 
 A stored value is `{"ns":N,"body":<the API JSON>}` (JSON, never pickle). `N` is the family's namespace
 version (`ns:{family}`) when the value was computed; bumping the version invalidates the whole family
@@ -9,10 +7,11 @@ in constant time, because the read script serves a value only when its `N` equal
 The body is cut out of the stored bytes, never parsed, so a hit is one round trip and no re-encoding.
 
 A logged-in caller's cached read fetches its session, its identity and the value in that same one round
-trip (read_authenticated: the read-or-lease function run twice in one script, after the session).
+trip (read_authenticated: lua/authenticated_read.lua runs lua/read_or_lease.lua's function twice, after the session).
 
-A missing namespace key is created with a microsecond timestamp rather than 0, so if it is ever lost
-(eviction, a flush of that key) values written under the old version can never match the new one.
+A missing namespace key is created with a microsecond timestamp rather than 0, by a read and by a bump alike,
+so if it is ever lost (eviction, a flush of that key) values written under an old version can never match the
+new one.
 
 Every function here raises redis.exceptions.RedisError when Redis fails; readthrough.py decides what
 to do about it. Value keys come from the domain's families, bookkeeping keys from eventcache.store.keys;
@@ -21,7 +20,7 @@ django-redis's prefix is added by `full_name`.
 
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -29,9 +28,10 @@ from django.core.cache import cache, caches
 from redis.exceptions import RedisError
 
 from eventcache.declare import Family, Key
-from eventcache.store import hotness, keys
+from eventcache.store import hotness, keys, scripts
 
 KEY_TTL = object()  # `fill(..., ttl=KEY_TTL)`: use the key family's TTL
+BUMPED_XIDS_KEPT = 10_000  # per family: far more writes than can be in their invalidation passes at once
 
 
 @dataclass(frozen=True)
@@ -48,130 +48,6 @@ class ReadResult:
 
     body: bytes | None = None
     lease: Lease | None = None
-
-
-_CURRENT_NS_LUA = """
-local function current_ns(ns_key, fresh)
-  local ns = redis.call('GET', ns_key)
-  if not ns then
-    ns = fresh
-    redis.call('SET', ns_key, ns)
-  end
-  return ns
-end
-"""
-
-# The read of one key, as a Lua function so that scripts can compose it (READ_OR_LEASE_LUA runs it alone,
-# AUTHENTICATED_READ_LUA after the session and the identity).
-# k: data, lease, namespace, stats [, hot set, hot epoch]
-# a: token, lease ms, fresh ns, family name, count ('1' counts hits/misses and hotness; polls pass '0')
-#    (the hot set's keys and args are passed for a counted read of a hot family's key)
-#    [, hot member, now, half-life, hot set bound]
-# Returns {1, body} on a hit, {2, ns} when the caller got the lease, {3} while someone else holds it.
-_READ_OR_LEASE_FN = (
-    _CURRENT_NS_LUA
-    + hotness.RECORD_LUA
-    + """
-local function read_or_lease(k, a)
-  local ns = current_ns(k[3], a[3])
-  local counting = a[5] == '1'
-  if counting and k[5] then
-    record_hot(k[5], k[6], a[6], a[7], a[8], a[9])
-  end
-  local raw = redis.call('GET', k[1])
-  if raw then
-    local prefix, stored_ns = string.match(raw, '^({"ns":(%d+),"body":)')
-    if stored_ns == ns then
-      if counting then redis.call('HINCRBY', k[4], a[4] .. ':hits', 1) end
-      return {1, string.sub(raw, #prefix + 1, -2)}
-    end
-  end
-  if counting then redis.call('HINCRBY', k[4], a[4] .. ':misses', 1) end
-  if redis.call('SET', k[2], a[1], 'NX', 'PX', a[2]) then
-    return {2, ns}
-  end
-  return {3}
-end
-"""
-)
-
-# KEYS and ARGV: as read_or_lease's k and a above.
-READ_OR_LEASE_LUA = _READ_OR_LEASE_FN + "return read_or_lease(KEYS, ARGV)\n"
-
-# A cached read of a logged-in caller in one round trip: the cached_db session, the caller's identity and the
-# value (see read_authenticated). Each read is read_or_lease, so leases, hit/miss counts and hotness are
-# exactly those of separate reads.
-# KEYS: session, identity's 4 keys (read_or_lease's k) [, the value's 4 or 6 keys]
-# ARGV: user id (decimal), identity's 5 args [, the value's 5 or 9 args]
-# Returns {session} when the session is missing or does not name that user (nothing else was read);
-# {session, identity} when no value was asked for, or the identity is not a current hit that is active and
-# carries the session's auth hash (the value was not read); else {session, identity, value}.
-# The two checks only keep the script from reading (counting, leasing, recording hotness of) keys of a user
-# the session does not belong to; the caller verifies everything itself before serving anything.
-AUTHENTICATED_READ_LUA = (
-    _READ_OR_LEASE_FN
-    + """
-local function slice(t, from, to)
-  local out = {}
-  for i = from, to do out[#out + 1] = t[i] end
-  return out
-end
-local session = redis.call('GET', KEYS[1])
-if not session then
-  return {false}
-end
-local ok, data = pcall(cjson.decode, session)
-if not ok or type(data) ~= 'table' or data['_auth_user_id'] ~= ARGV[1] then
-  return {session}
-end
-local identity = read_or_lease(slice(KEYS, 2, 5), slice(ARGV, 2, 6))
-if #KEYS == 5 or identity[1] ~= 1 then
-  return {session, identity}
-end
-local ok_who, who = pcall(cjson.decode, identity[2])
-if not ok_who or type(who) ~= 'table' or who['is_active'] ~= true or type(who['session_hash']) ~= 'string'
-    or who['session_hash'] ~= data['_auth_user_hash'] then
-  return {session, identity}
-end
-return {session, identity, read_or_lease(slice(KEYS, 6, #KEYS), slice(ARGV, 7, #ARGV))}
-"""
-)
-
-# KEYS: data, lease. ARGV: token, value, ttl ms ('0' = no expiry). Writes only while the lease is ours.
-FILL_IF_LEASE_LUA = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then
-  return 0
-end
-if ARGV[3] == '0' then
-  redis.call('SET', KEYS[1], ARGV[2])
-else
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-end
-redis.call('DEL', KEYS[2])
-return 1
-"""
-
-# KEYS: lease, namespace. ARGV: token, lease ms, fresh ns. A lease without touching the value (refresh).
-TAKE_LEASE_LUA = (
-    _CURRENT_NS_LUA
-    + """
-local ns = current_ns(KEYS[2], ARGV[3])
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return ns
-end
-return false
-"""
-)
-
-# KEYS: lease. ARGV: token. Gives a lease back (the computation failed) so waiters need not wait it out.
-RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-_scripts = {}
 
 
 def uses_redis() -> bool:
@@ -197,13 +73,9 @@ def full_names(*names: str) -> list[str]:
     return [str(make_key(name)) for name in names]
 
 
-def run_script(source: str, script_keys: list, args: list, client=None):
-    """Run a Lua script by its SHA (EVALSHA, loading it on first use) on `client` or the default connection."""
-    conn = connection() if client is None else client
-    script = _scripts.get(source)
-    if script is None:
-        script = _scripts[source] = conn.register_script(source)
-    return script(keys=script_keys, args=args, client=conn)
+def run_script(name: str, script_keys: list, args: list, client=None):
+    """Run the Lua script lua/{name}.lua (EVALSHA, loading it on first use) on `client` or the default connection."""
+    return scripts.run(name, script_keys, args, connection() if client is None else client)
 
 
 def ping() -> bool:
@@ -214,9 +86,11 @@ def ping() -> bool:
         return False
 
 
-def wrap(ns, body: bytes) -> bytes:
-    """The stored form of a value: valid JSON, the body bytes kept exactly."""
-    return b'{"ns":' + str(ns).encode() + b',"body":' + body + b"}"
+def wrap(ns, body: bytes, snapshot: str | None = None) -> bytes:
+    """The stored form of a value: valid JSON, the body bytes kept exactly; with the database snapshot it was
+    computed under when known (snapshots.py), which an invalidation compares with the write's transaction id."""
+    snap = b"" if not snapshot else b'"snap":"' + snapshot.encode() + b'",'
+    return b'{"ns":' + str(ns).encode() + b"," + snap + b'"body":' + body + b"}"
 
 
 def _fresh_ns() -> str:
@@ -256,12 +130,12 @@ def read_or_lease(key: Key, *, count: bool = True) -> ReadResult:
     """One round trip: the body if the value is current, else a lease if nobody holds one. `count`: count the
     hit or miss (and the read, for a hot family); polls do not."""
     script_keys, args = _read_parts(key, count)
-    return _read_result(run_script(READ_OR_LEASE_LUA, script_keys, args), args[0])
+    return _read_result(run_script("read", script_keys, args), args[0])
 
 
 @dataclass(frozen=True)
 class AuthenticatedRead:
-    """What read_authenticated fetched. None means "not read" (see AUTHENTICATED_READ_LUA for when)."""
+    """What read_authenticated fetched. None means "not read" (see lua/authenticated_read.lua for when)."""
 
     session: bytes | None  # the cached_db session as stored (django-redis's encoding); None: not in Redis
     identity: ReadResult | None  # read_or_lease of the user's identity key
@@ -271,19 +145,19 @@ class AuthenticatedRead:
 def read_authenticated(
     session_name: str, user_id: int, identity_key: Key, value_key: Key | None = None
 ) -> AuthenticatedRead:
-    """One round trip (AUTHENTICATED_READ_LUA): the raw session `session_name` (an unprefixed cache key), then
+    """One round trip (lua/authenticated_read.lua): the raw session `session_name` (an unprefixed cache key), then
     read_or_lease of `identity_key` if the session names `user_id`, then read_or_lease of `value_key` if the
     identity is a current hit, active, with the session's auth hash. Nothing here is verified for the caller:
     the caller checks the session and the identity itself before using the value."""
     identity_keys, identity_args = _read_parts(identity_key, True)
     script_keys, args = [full_name(session_name), *identity_keys], [str(user_id), *identity_args]
-    value_token = None
+    value_token = ""
     if value_key is not None:
         value_keys, value_args = _read_parts(value_key, True)
         script_keys += value_keys
         args += value_args
         value_token = value_args[0]
-    reply = run_script(AUTHENTICATED_READ_LUA, script_keys, args)
+    reply = run_script("authenticated_read", script_keys, args)
     return AuthenticatedRead(
         session=None if reply[0] is None else bytes(reply[0]),
         identity=_read_result(reply[1], identity_args[0]) if len(reply) > 1 else None,
@@ -291,25 +165,26 @@ def read_authenticated(
     )
 
 
-def _fill_args(key: Key, lease: Lease, body: bytes, ttl) -> tuple[list, list]:
+def _fill_args(key: Key, lease: Lease, body: bytes, ttl, snapshot: str | None) -> tuple[list, list]:
     return (
         [full_name(key.name), full_name(keys.lease(key))],
-        [lease.token, wrap(lease.ns, body), _ttl_ms(key, ttl)],
+        [lease.token, wrap(lease.ns, body, snapshot), _ttl_ms(key, ttl), snapshot or ""],
     )
 
 
-def fill(key: Key, lease: Lease, body: bytes, *, ttl=KEY_TTL) -> bool:
-    """Store `body` only if `lease` still holds, and release the lease. False when the fill was voided
-    (an invalidation deleted the lease meanwhile, or it expired and someone else took it)."""
-    return bool(run_script(FILL_IF_LEASE_LUA, *_fill_args(key, lease, body, ttl)))
+def fill(key: Key, lease: Lease, body: bytes, *, ttl=KEY_TTL, snapshot: str | None = None) -> bool:
+    """Store `body` only if `lease` still holds, and release the lease. False when the fill was voided (an
+    invalidation deleted the lease meanwhile, or marked it with a write `snapshot` - the database snapshot the body
+    was computed under - did not see; or it expired and someone else took it)."""
+    return bool(run_script("fill_if_lease", *_fill_args(key, lease, body, ttl, snapshot)))
 
 
-def fill_many(fills: Iterable[tuple[Key, Lease, bytes]], *, ttl=KEY_TTL) -> int:
+def fill_many(fills: Iterable[tuple[Key, Lease, bytes]], *, ttl=KEY_TTL, snapshot: str | None = None) -> int:
     """Several fills in one pipeline; returns how many landed."""
     pipe = connection().pipeline(transaction=False)
     queued = 0
     for key, lease, body in fills:
-        run_script(FILL_IF_LEASE_LUA, *_fill_args(key, lease, body, ttl), client=pipe)
+        run_script("fill_if_lease", *_fill_args(key, lease, body, ttl, snapshot), client=pipe)
         queued += 1
     return sum(1 for landed in pipe.execute() if landed) if queued else 0
 
@@ -318,7 +193,7 @@ def take_lease(key: Key) -> Lease | None:
     """A lease on `key` without dropping its value (refresh ahead of expiry); None if someone holds one."""
     token = secrets.token_hex(8)
     ns = run_script(
-        TAKE_LEASE_LUA,
+        "take_lease",
         [full_name(keys.lease(key)), full_name(keys.namespace(key.family))],
         [token, _lease_ms(), _fresh_ns()],
     )
@@ -326,35 +201,52 @@ def take_lease(key: Key) -> Lease | None:
 
 
 def release(key: Key, lease: Lease) -> None:
-    run_script(RELEASE_LUA, [full_name(keys.lease(key))], [lease.token])
+    run_script("release", [full_name(keys.lease(key))], [lease.token])
 
 
-def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[Family] = (), *, then_publish=()) -> None:
+def invalidate(
+    keys_to_drop: Iterable[Key], bump_families: Iterable[Family] = (), *, then_publish=(), xids: Sequence[int] = ()
+) -> None:
     """One round trip for a batch: one DEL of every key and its lease (voiding in-flight fills), and an
     INCR of the namespace version of every bumped family; then PUBLISH each (channel, message) of
     `then_publish` in the same round trip (the relay's events: subscribers hear of them only once the keys
-    are gone)."""
-    invalidate_and_lease(keys_to_drop, (), bump_families, then_publish=then_publish)
+    are gone). With `xids` (the committed writes' transaction ids), see invalidate_and_lease."""
+    invalidate_and_lease(keys_to_drop, (), bump_families, then_publish=then_publish, xids=xids)
 
 
 def invalidate_and_lease(
-    keys_to_drop: Iterable[Key], lease_keys: Iterable[Key], bump_families: Iterable[Family] = (), *, then_publish=()
+    keys_to_drop: Iterable[Key],
+    lease_keys: Iterable[Key],
+    bump_families: Iterable[Family] = (),
+    *,
+    then_publish=(),
+    xids: Sequence[int] = (),
 ) -> dict[Key, Lease]:
     """`invalidate`, and in the same atomic round trip a fresh lease on each of `lease_keys` (also
-    dropped), so their readers wait for the caller's warm value instead of computing it themselves."""
+    dropped), so their readers wait for the caller's warm value instead of computing it themselves.
+
+    With `xids`, the transaction ids of the committed writes being invalidated, a value or an in-flight fill
+    computed under a database snapshot that saw all of them is kept (and such a lease key is not leased again),
+    and a family already bumped for all of them is not bumped again: lua/invalidate_seen.lua, one EVALSHA."""
     lease_keys = list(dict.fromkeys(lease_keys))
-    drop = list(dict.fromkeys([*keys_to_drop, *lease_keys]))
     bump_families = list(dict.fromkeys(bump_families))
+    if xids:
+        return _invalidate_seen(list(dict.fromkeys(keys_to_drop)), lease_keys, bump_families, then_publish, xids)
+    drop = list(dict.fromkeys([*keys_to_drop, *lease_keys]))
     then_publish = list(then_publish)
     if not drop and not bump_families and not then_publish:
         return {}
     # Dropping (one DEL of every key and its lease) and bumping need no MULTI/EXEC: each command is atomic and
     # either order is a valid invalidation. Taking leases does: no reader may see the key gone before its lease
-    # is set. Without leases this round trip is also the one every write pays before its response.
-    pipe = connection().pipeline(transaction=bool(lease_keys))
+    # is set, and so does a bump: nothing may delete the version between its SET NX and its INCR. Without leases
+    # this round trip is also the one every write pays before its response.
+    pipe = connection().pipeline(transaction=bool(lease_keys or bump_families))
     if drop:
         pipe.delete(*[full_name(name) for key in drop for name in (key.name, keys.lease(key))])
     for family in bump_families:
+        # A lost version is re-created from the clock, as a read does, before the INCR: a bare INCR would start
+        # it at 1, a version older values may still be stored under.
+        pipe.set(full_name(keys.namespace(family)), _fresh_ns(), nx=True)
         pipe.incr(full_name(keys.namespace(family)))
     tokens = {key: secrets.token_hex(8) for key in lease_keys}
     for key, token in tokens.items():
@@ -372,6 +264,26 @@ def invalidate_and_lease(
     ns_replies = replies[len(replies) - 2 * len(lease_families) :][1::2]
     namespaces = dict(zip(lease_families, ns_replies, strict=True))
     return {key: Lease(token=token, ns=_text(namespaces[key.family])) for key, token in tokens.items()}
+
+
+def _invalidate_seen(drop: list, lease_keys: list, bump_families: list, then_publish, xids) -> dict[Key, Lease]:
+    leasing = set(lease_keys)
+    drop = [key for key in drop if key not in leasing]
+    script_keys = full_names(*[name for key in drop for name in (key.name, keys.lease(key))])
+    script_keys += full_names(*[name for f in bump_families for name in (keys.namespace(f), keys.bumped_xids(f))])
+    script_keys += full_names(
+        *[name for key in lease_keys for name in (key.name, keys.lease(key), keys.namespace(key.family))]
+    )
+    tokens = [secrets.token_hex(8) for _ in lease_keys]
+    args = [len(drop), len(bump_families), len(lease_keys), ",".join(str(int(xid)) for xid in xids)]
+    args += [_fresh_ns(), _lease_ms(), BUMPED_XIDS_KEPT, *tokens]
+    args += [part for channel, message in then_publish for part in (channel, message)]
+    leased = run_script("invalidate_seen", script_keys, args)
+    return {
+        key: Lease(token=token, ns=_text(ns))
+        for key, token, ns in zip(lease_keys, tokens, leased, strict=True)
+        if ns is not None
+    }
 
 
 def bump_namespace(family: Family) -> None:

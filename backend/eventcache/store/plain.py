@@ -1,5 +1,5 @@
 """The store's operations on the plain Django cache API, for when there is no Redis (no REDIS_URL: a
-local-memory cache in one process, events processed inline). Same functions and results as store.py;
+local-memory cache in one process, events processed inline). Same functions and results as ops.py;
 leases are not needed within one process, so every miss gets one and every fill lands.
 """
 
@@ -35,16 +35,16 @@ def read_or_lease(key: Key, *, count: bool = True) -> ReadResult:
     return ReadResult(lease=Lease(token="", ns=ns))
 
 
-def fill(key: Key, lease: Lease, body: bytes, *, ttl=KEY_TTL) -> bool:
+def fill(key: Key, lease: Lease, body: bytes, *, ttl=KEY_TTL, snapshot: str | None = None) -> bool:
     cache.set(key.name, wrap(lease.ns, body), timeout=key.ttl if ttl is KEY_TTL else ttl)
     return True
 
 
-def fill_many(fills: Iterable[tuple[Key, Lease, bytes]], *, ttl=KEY_TTL) -> int:
+def fill_many(fills: Iterable[tuple[Key, Lease, bytes]], *, ttl=KEY_TTL, snapshot: str | None = None) -> int:
     return sum(fill(key, lease, body, ttl=ttl) for key, lease, body in fills)
 
 
-def take_lease(key: Key) -> Lease | None:
+def take_lease(key: Key) -> Lease:
     return Lease(token="", ns=_current_ns(key.family))
 
 
@@ -52,13 +52,14 @@ def release(key: Key, lease: Lease) -> None:
     pass
 
 
-def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[Family] = (), *, then_publish=()) -> None:
-    # then_publish is store.invalidate's: without Redis there is no pub/sub to publish on (the relay has none either).
+def invalidate(keys_to_drop: Iterable[Key], bump_families: Iterable[Family] = (), *, then_publish=(), xids=()) -> None:
+    # then_publish is ops.invalidate's: without Redis there is no pub/sub to publish on (the relay has none either).
+    # Without leases every invalidation drops everything (xids and snapshots are not needed in one process).
     invalidate_and_lease(keys_to_drop, (), bump_families)
 
 
 def invalidate_and_lease(
-    keys_to_drop: Iterable[Key], lease_keys: Iterable[Key], bump_families: Iterable[Family] = ()
+    keys_to_drop: Iterable[Key], lease_keys: Iterable[Key], bump_families: Iterable[Family] = (), *, xids=()
 ) -> dict[Key, Lease]:
     lease_keys = list(lease_keys)
     cache.delete_many([key.name for key in [*keys_to_drop, *lease_keys]])

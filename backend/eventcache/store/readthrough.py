@@ -37,7 +37,7 @@ from redis.exceptions import RedisError
 
 from eventcache import stats
 from eventcache.declare import Key
-from eventcache.store import ops, plain
+from eventcache.store import ops, plain, snapshots
 from eventcache.store.ops import KEY_TTL
 
 log = logging.getLogger("eventcache.store.readthrough")
@@ -169,6 +169,7 @@ def compute_body(key: Key, compute) -> bytes:
 
 def _compute_and_fill(backend, key: Key, lease, compute) -> bytes:
     try:
+        snapshot = snapshots.current() if backend is ops else None
         body = compute_body(key, compute)
     except Exception:
         try:
@@ -177,7 +178,7 @@ def _compute_and_fill(backend, key: Key, lease, compute) -> bytes:
             note_redis_error(exc)
         raise
     try:
-        backend.fill(key, lease, body)
+        backend.fill(key, lease, body, snapshot=snapshot)
     except RedisError as exc:
         note_redis_error(exc)
     return body
@@ -259,8 +260,9 @@ def refresh(key: Key, compute, *, ttl=KEY_TTL) -> bool:
     if lease is None:
         return False
     try:
+        snapshot = snapshots.current() if backend is ops else None
         body = compute_body(key, compute)
     except Exception:
         backend.release(key, lease)
         raise
-    return backend.fill(key, lease, body, ttl=ttl)
+    return backend.fill(key, lease, body, ttl=ttl, snapshot=snapshot)
