@@ -323,12 +323,10 @@ class Worker(Proc):
     """A real Celery worker subprocess on the cache queue (`--pool solo` = one process, one task at a time)."""
 
     def __init__(self, name: str, workdir: Path, pool: str = "solo", concurrency: int = 1, **env_overrides):
-        from config import queues
-
         self.node = f"{name}-{os.getpid()}@{socket.gethostname()}"
         cmd = [
             PY, "-m", "celery", "-A", "worker.celery_app", "worker",
-            "-Q", ",".join(queues.ALL), "--pool", pool, "--concurrency", str(concurrency),
+            "--pool", pool, "--concurrency", str(concurrency),
             "-n", self.node, "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
         ]  # fmt: skip
         super().__init__(name, cmd, child_env(**env_overrides), workdir)

@@ -26,7 +26,7 @@ The relay's own bookkeeping transactions (claim, mark processed) commit with syn
 PostgreSQL: losing one in a database crash only means a row is sent or applied again, which is harmless,
 and not waiting for the WAL flush saves the disk's fsync on every write.
 
-The backend never imports worker/: tasks are sent by name through a producer-only Celery handle.
+Tasks are sent with eventcache.tasks.process_events.apply_async, on the project's one Celery app.
 
 (Over the ~300-line budget: this module is split by job into eventcache/relay/ in a later step of issue 11.)
 """
@@ -41,9 +41,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
-import celery
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models.functions import Now
@@ -52,13 +50,12 @@ from django.utils.dateparse import parse_datetime
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
-from eventcache import broker, declare
+from eventcache import declare
 from eventcache import events as schema
 from eventcache.models import OutboxEvent
 
 log = logging.getLogger(__name__)
 
-PROCESS_EVENTS_TASK = "worker.tasks.process_events"
 CLAIM_LIMIT = 5000  # outbox rows per claim; also bounds the ids one Celery message covers
 ID_CHUNK = 5000  # ids per UPDATE/DELETE ... WHERE id IN (...)
 MAX_SWEEP_ROUNDS = 20  # claims per sweep, so one sweep stays bounded however large the backlog
@@ -71,23 +68,6 @@ VACUUM_AFTER_PRUNED = 1_000
 VACUUM_EVERY_SECONDS = 60.0
 _last_vacuum = float("-inf")  # time.monotonic() of this process's last VACUUM
 DELIVERY_ERRORS = (RedisError, BrokerError, OSError)
-
-
-# --- Celery: a producer-only handle built from Django's CELERY_* settings ---------------------------------
-
-
-@functools.lru_cache(maxsize=4)
-def _celery_for(broker_url: str) -> celery.Celery:
-    app = celery.Celery("recipe_planner_web", set_as_current=False)
-    app.config_from_object(settings, namespace="CELERY")
-    app.conf.broker_url = broker_url
-    if urlsplit(broker_url).scheme == "redis":  # rediss:// keeps kombu's own transport (as the worker does)
-        app.conf.broker_transport = broker.TRANSPORT
-    return app
-
-
-def celery_app() -> celery.Celery:
-    return _celery_for(settings.CELERY_BROKER_URL)
 
 
 def _pubsub_client():
@@ -125,27 +105,19 @@ def publish(events: list[schema.Event], covered: dict[int, list[int]] | None = N
             pipe.publish(channel, message)
         pipe.execute()
 
+    from eventcache import tasks  # tasks imports this module (until the relay is split by job)
+
     size = settings.EVENT_BATCH_SIZE
     batches = [events[i : i + size] for i in range(0, len(events), size)]
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        # No broker (no REDIS_URL): the cache is this process's memory, so apply the events right here.
-        from eventcache.store.invalidation import apply_events
-
-        for batch in batches:
-            apply_events(batch)
-            mark_processed(_ids_of(batch, covered))
-        return
-    app = celery_app()
-    with app.producer_or_acquire() as producer:
+    # Without a broker (no REDIS_URL) the app runs tasks eagerly: the batch is applied right here.
+    with tasks.process_events.app.producer_or_acquire() as producer:
         for batch in batches:
             ids = _ids_of(batch, covered)
-            app.send_task(
-                PROCESS_EVENTS_TASK,
+            tasks.process_events.apply_async(
                 args=[[schema.to_dict(e) for e in batch], ids],
-                queue=settings.CELERY_TASK_DEFAULT_QUEUE,
                 producer=producer,
                 # What logs and monitors show for the message; without it Celery builds a repr of the arguments
-                # on every send (a measurable part of it).
+                # on every send.
                 argsrepr=f"[{len(batch)} event(s), outbox ids {ids[0]}..{ids[-1]}]"
                 if ids
                 else f"[{len(batch)} event(s)]",

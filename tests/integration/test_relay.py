@@ -41,7 +41,7 @@ def test_a_committed_write_is_published_and_queued_as_json(world, event_subscrib
     (message,) = queued_tasks(broker_conn)
     envelope, (events, outbox_ids) = message
     assert envelope["content-type"] == "application/json"
-    assert envelope["headers"]["task"] == "worker.tasks.process_events"
+    assert envelope["headers"]["task"] == "eventcache.tasks.process_events"
     assert envelope["properties"]["delivery_info"]["routing_key"] == "cache"
     assert events == [published]
     assert outbox_ids == [row.id]
@@ -286,18 +286,12 @@ def test_a_request_sends_only_the_rows_its_own_connection_wrote(world, broker_co
     assert theirs.sent_at is None  # left to its writer, or the sweep
 
 
-def test_the_producer_publishes_through_one_redis_client_per_channel(world, broker_conn):
-    """eventcache/broker.py: kombu would build a redis-py client for every message; the relay's producer keeps one."""
-    from eventcache import broker
+def test_the_web_process_sends_with_the_projects_one_app(world, broker_conn):
+    """config/__init__.py loads config.celery's app, so the task the relay sends is bound to it (no second app)."""
+    import config
+    from eventcache import tasks
 
-    app = relay.celery_app()
-    assert app.conf.broker_transport == broker.TRANSPORT
-    with app.connection_for_write() as conn:
-        channel = conn.default_channel
-        assert isinstance(channel, broker.Channel)
-        first = channel._create_client()
-        assert channel._create_client() is first
-        assert channel._create_client(asynchronous=True) is not first
+    assert tasks.process_events.app is config.celery_app
     for n in range(3):
         relay.publish([planner_cache.RecipeChanged(id=n + 1, at=1.0, recipe_id=world["soup"].id)])
     assert len(queued_tasks(broker_conn)) == 3

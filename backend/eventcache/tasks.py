@@ -1,4 +1,5 @@
-"""Thin Celery tasks: each one checks its arguments and calls a plain backend function.
+"""The engine's Celery tasks (found by the app's autodiscover_tasks; sent with .apply_async/.delay, and by beat
+from CELERY_BEAT_SCHEDULE). Each one checks its arguments and calls a plain engine function.
 
 process_events is the delivery path of the cache's events (docs/ARCHITECTURE.md): it is idempotent (dropping
 or re-filling a key twice is harmless, marking a row processed twice too), so acks_late redelivery and the
@@ -21,7 +22,7 @@ from eventcache import relay, stats, warm
 from eventcache.consume import apply as consume
 from eventcache.events import InvalidEvent, from_dict
 
-logger = logging.getLogger("worker.tasks")
+logger = logging.getLogger(__name__)
 
 # Transient failures of Redis or PostgreSQL: retried with exponential backoff and jitter (1 s, 2 s, 4 s ...
 # capped at 60 s, which the broker's visibility_timeout exceeds). After MAX_RETRIES (up to ~5 minutes) the task
@@ -62,7 +63,8 @@ def _pause_for_crash_test() -> None:
         time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "60")))
 
 
-@shared_task(base=TransientTask, name="worker.tasks.process_events")
+# typing=False: the task checks its arguments itself, so sending skips binding them to its signature.
+@shared_task(base=TransientTask, typing=False)
 def process_events(events, outbox_ids):
     """Apply a batch of events (wire dicts, eventcache/events.py) to the cache, together with any other delivered
     outbox rows not applied yet (eventcache/consume/apply.py), then mark their outbox rows processed."""
@@ -108,19 +110,19 @@ def process_events(events, outbox_ids):
     return summary
 
 
-@shared_task(base=TransientTask, name="worker.tasks.sweep_outbox")
+@shared_task(base=TransientTask)
 def sweep_outbox():
     """Re-send outbox rows that were never sent or never processed; prune old processed rows."""
     return relay.sweep()
 
 
-@shared_task(base=TransientTask, name="worker.tasks.refresh_hot_lists")
+@shared_task(base=TransientTask)
 def refresh_hot_lists():
     """Recompute the hottest shopping lists ahead of their expiry."""
     return warm.run("refresh_hot_lists")  # declared in planner/cache.py
 
 
-@shared_task(base=TransientTask, name="worker.tasks.refresh_preferences")
+@shared_task(base=TransientTask)
 def refresh_preferences():
     """Recompute active users' cached preferences, in chunks, with jittered TTLs."""
     return warm.run("refresh_preferences")
