@@ -195,12 +195,12 @@ def forget_events() -> None:
 def flush_outbox() -> int:
     """Send every unsent outbox row now. One relay flush delivers a bounded number of rows (its claim size
     times its rounds); a burst larger than that waits for the next flush or the sweep, so call it again."""
-    from eventcache import relay
     from eventcache.models import OutboxEvent
+    from eventcache.relay import publish
 
     sent = 0
     while OutboxEvent.objects.filter(sent_at__isnull=True, processed_at__isnull=True).exists():
-        delivered = relay.flush()
+        delivered = publish.flush()
         if not delivered:
             raise BenchError("the relay delivered nothing while unsent outbox rows remain (is Redis up?)")
         sent += delivered

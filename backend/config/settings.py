@@ -182,11 +182,6 @@ OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=1.0)
 OUTBOX_UNSENT_GRACE_SECONDS = env.float("OUTBOX_UNSENT_GRACE_SECONDS", default=1.0)
 OUTBOX_RESEND_AFTER_SECONDS = env.float("OUTBOX_RESEND_AFTER_SECONDS", default=30.0)
 OUTBOX_RETENTION_SECONDS = env.float("OUTBOX_RETENTION_SECONDS", default=3600.0)
-# Test hook for the crash-after-commit proof: when set, the web process SIGKILLs itself after commit,
-# before publishing. Never set in production; settings refuse it with DEBUG off.
-EVENTS_CRASH_BEFORE_PUBLISH = env.bool("EVENTS_CRASH_BEFORE_PUBLISH", default=False)
-if EVENTS_CRASH_BEFORE_PUBLISH and not DEBUG:
-    raise SettingError("EVENTS_CRASH_BEFORE_PUBLISH is a test hook and needs DEBUG=1.")
 
 # --- Celery (JSON only; config/celery.py reads every CELERY_* name below) ---------------------------------
 CELERY_BROKER_URL = broker_url(REDIS_URL) if REDIS_URL else "memory://"

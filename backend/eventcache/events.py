@@ -10,7 +10,7 @@ Wire format (JSON, on the pub/sub channel and inside Celery task arguments):
 `id` is the outbox row id (unique, increasing), `at` the commit-side creation time in Unix seconds.
 `decode` accepts only this shape and raises InvalidEvent on anything else; nothing here ever unpickles.
 Events are produced by database triggers (eventcache/capture/triggers.py) and published by `publish` in
-eventcache/relay.py.
+eventcache/relay/.
 """
 
 import dataclasses

@@ -18,9 +18,10 @@ from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from redis.exceptions import RedisError
 
-from eventcache import relay, stats, warm
+from eventcache import stats, warm
 from eventcache.consume import apply as consume
 from eventcache.events import InvalidEvent, from_dict
+from eventcache.relay import sweep
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def process_events(events, outbox_ids):
 @shared_task(base=TransientTask)
 def sweep_outbox():
     """Re-send outbox rows that were never sent or never processed; prune old processed rows."""
-    return relay.sweep()
+    return sweep.sweep()
 
 
 @shared_task(base=TransientTask)
