@@ -8,12 +8,9 @@ retry, so nothing can loop on it.
 """
 
 import logging
-import os
 import time
-from pathlib import Path
 
 from celery import Task, shared_task
-from django.conf import settings
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from redis.exceptions import RedisError
@@ -32,12 +29,6 @@ logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (RedisError, DatabaseOperationalError, DatabaseInterfaceError)
 MAX_RETRIES = 10
 
-# Test hook (tests/faults/test_worker_crash.py, tests/integration/test_worker_shutdown.py): with DEBUG on and
-# WORKER_TEST_PAUSE_IN_BATCH_FILE set, process_events touches that file once it holds a batch, then sleeps
-# WORKER_TEST_PAUSE_SECONDS before applying it, so a test can kill or stop the worker in the middle of a batch.
-PAUSE_FILE_ENV = "WORKER_TEST_PAUSE_IN_BATCH_FILE"
-PAUSE_SECONDS_ENV = "WORKER_TEST_PAUSE_SECONDS"
-
 
 class TransientTask(Task):
     """Retries on Redis/database errors; a task that finally fails says so and is counted."""
@@ -55,13 +46,6 @@ class TransientTask(Task):
 
 def _is_id_list(value) -> bool:
     return isinstance(value, list) and all(type(i) is int and i > 0 for i in value)
-
-
-def _pause_for_crash_test() -> None:
-    path = os.environ.get(PAUSE_FILE_ENV)
-    if path and settings.DEBUG:
-        Path(path).touch()
-        time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "60")))
 
 
 # typing=False: the task checks its arguments itself, so sending skips binding them to its signature.
@@ -87,7 +71,6 @@ def process_events(events, outbox_ids):
             stats.incr(stats.EVENTS_REJECTED)
     rejected = len(events) - len(valid)
 
-    _pause_for_crash_test()
     consumed = consume.apply_message(valid, outbox_ids)
     applied = consumed.events
     lag_ms = round((time.time() - min(e.at for e in applied)) * 1000) if applied else 0
