@@ -195,12 +195,12 @@ def forget_events() -> None:
 def flush_outbox() -> int:
     """Send every unsent outbox row now. One relay flush delivers a bounded number of rows (its claim size
     times its rounds); a burst larger than that waits for the next flush or the sweep, so call it again."""
-    from eventcache import relay
     from eventcache.models import OutboxEvent
+    from eventcache.relay import publish
 
     sent = 0
     while OutboxEvent.objects.filter(sent_at__isnull=True, processed_at__isnull=True).exists():
-        delivered = relay.flush()
+        delivered = publish.flush()
         if not delivered:
             raise BenchError("the relay delivered nothing while unsent outbox rows remain (is Redis up?)")
         sent += delivered
@@ -323,12 +323,10 @@ class Worker(Proc):
     """A real Celery worker subprocess on the cache queue (`--pool solo` = one process, one task at a time)."""
 
     def __init__(self, name: str, workdir: Path, pool: str = "solo", concurrency: int = 1, **env_overrides):
-        from config import queues
-
         self.node = f"{name}-{os.getpid()}@{socket.gethostname()}"
         cmd = [
             PY, "-m", "celery", "-A", "worker.celery_app", "worker",
-            "-Q", ",".join(queues.ALL), "--pool", pool, "--concurrency", str(concurrency),
+            "--pool", pool, "--concurrency", str(concurrency),
             "-n", self.node, "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
         ]  # fmt: skip
         super().__init__(name, cmd, child_env(**env_overrides), workdir)

@@ -57,12 +57,12 @@ def _lags(outs):
     return out
 
 
-def _drain(relay, seconds: float) -> bool:
+def _drain(sweep, seconds: float) -> bool:
     """Wait for the worker to process every row, running the sweep once a second as beat would; False if it
     has not within `seconds` (the worker is slower than the offered rate: the backlog would take minutes)."""
     try:
         harness.wait_until(
-            lambda: relay.sweep() is not None and _pending() == 0, timeout=seconds, interval=1.0, what="drain"
+            lambda: sweep.sweep() is not None and _pending() == 0, timeout=seconds, interval=1.0, what="drain"
         )
         return True
     except harness.BenchError:
@@ -124,7 +124,7 @@ def _pending() -> int:
 def run(ctx) -> ScenarioResult:
     import time
 
-    from eventcache import relay
+    from eventcache.relay import sweep
 
     rates = ctx.size([50, 200, 1000], [200])
     seconds = ctx.size(10, 1.5)
@@ -150,7 +150,7 @@ def run(ctx) -> ScenarioResult:
                 if p.returncode != 0:
                     raise harness.BenchError(f"writer failed: {err[-2000:]}")
                 outs.append(json.loads(out.strip().splitlines()[-1]))
-            drained = _drain(relay, DRAIN_SECONDS)
+            drained = _drain(sweep, DRAIN_SECONDS)
             data = _lags(outs)
             lag = summarize_ms([r[0] for r in data])
             relay_part = summarize_ms([r[1] for r in data])

@@ -3,7 +3,7 @@
 Per value: MEMORY USAGE of cached recipes, meal plans and shopping lists filled through eventcache.store.readthrough.
 Bookkeeping: one real worker applies rounds of bulk recipe updates (N events per round, relayed on commit)
 while shopping-list reads are recorded for ever more distinct users (three times the tracked bound in all);
-after each round the outbox is swept (relay.sweep with OUTBOX_RETENTION_SECONDS=0, i.e. prune everything
+after each round the outbox is swept (relay.sweep.sweep with OUTBOX_RETENTION_SECONDS=0, i.e. prune everything
 processed) and every structure is measured: the hot-list sorted set, the stats hash, lease keys, namespace
 keys (counted with SCAN here - the bench may; the event path never does), the outbox table, Redis memory.
 """
@@ -83,7 +83,7 @@ def run(ctx) -> ScenarioResult:
     from django.db.models import F
     from django.test import override_settings
 
-    from eventcache import relay
+    from eventcache.relay import sweep
     from eventcache.store import hotness
     from planner.models import Recipe
 
@@ -114,7 +114,7 @@ def run(ctx) -> ScenarioResult:
                 what=f"round {r + 1}'s events to be processed",
             )
             with override_settings(OUTBOX_RETENTION_SECONDS=0):
-                while relay.sweep()["pruned"]:
+                while sweep.sweep()["pruned"]:
                     pass
             checkpoints.append(_checkpoint(conn, (r + 1) * per_round))
     harness.reset_state()

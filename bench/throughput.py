@@ -3,7 +3,7 @@
 Ours: `Recipe.objects.update(...)` on N recipes writes N outbox rows in one transaction; the relay sends
 them on commit in batches of EVENT_BATCH_SIZE; then one worker (`--pool solo`) is started and works
 through the queue (each task also takes the delivered rows no task has applied yet, eventcache/consume/apply.py).
-Baseline: the same events sent one Celery task per event (relay.publish with EVENT_BATCH_SIZE=1) to the same
+Baseline: the same events sent one Celery task per event (relay.publish.publish with EVENT_BATCH_SIZE=1) to the same
 task and worker, with that coalescing off (WORKER_COALESCE_MAX_ROWS=0). Rate = events processed between the first and the last
 batch's processed_at (PostgreSQL time), so worker start-up is not counted.
 """
@@ -48,8 +48,8 @@ def run(ctx) -> ScenarioResult:
     from django.test import override_settings
 
     from eventcache import events as schema
-    from eventcache import relay
     from eventcache.models import OutboxEvent
+    from eventcache.relay import publish
     from planner.models import Recipe
 
     n = ctx.size(100_000, 3_000)
@@ -79,7 +79,7 @@ def run(ctx) -> ScenarioResult:
     ]
     start = now_ns()
     with override_settings(EVENT_BATCH_SIZE=1):
-        relay.publish(events)
+        publish.publish(events)
     send_s = (now_ns() - start) / 1e9
     # Coalescing off: each task applies exactly its own event, the naive design this is measured against.
     base_rate, base_n = _drain(ctx, "worker-per-event", timeout=900, WORKER_COALESCE_MAX_ROWS="0")

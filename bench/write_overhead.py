@@ -26,7 +26,7 @@ def _in_process_costs(recipe_id: int, n: int) -> dict[str, list[int]]:
     from django.core.signals import request_finished, request_started
     from django.db import connection
 
-    from eventcache import relay
+    from eventcache.relay import watcher
     from planner.models import Recipe
 
     times = {"write on": [], "write off": [], "delivery": []}
@@ -34,7 +34,7 @@ def _in_process_costs(recipe_id: int, n: int) -> dict[str, list[int]]:
         on = round_ % 2 == 0
         harness.set_capture_triggers(on)
         if not on:
-            connection.execute_wrappers.remove(relay.notice_writes)
+            connection.execute_wrappers.remove(watcher.notice_writes)
         try:
             for i in range(10):
                 request_started.send(sender=None)
@@ -47,7 +47,7 @@ def _in_process_costs(recipe_id: int, n: int) -> dict[str, list[int]]:
                     times["delivery"].append(now_ns() - written)
         finally:
             if not on:
-                connection.execute_wrappers.insert(0, relay.notice_writes)
+                connection.execute_wrappers.insert(0, watcher.notice_writes)
     harness.set_capture_triggers(True)
     return times
 

@@ -1,1 +1,1 @@
-"""The Celery worker: `celery -A worker.celery_app worker -Q cache` (and beat: `celery -A worker.celery_app beat`)."""
+"""The Celery worker process: `celery -A worker.celery_app worker` (and beat: `celery -A worker.celery_app beat`)."""

@@ -1,7 +1,7 @@
-"""The one Celery app, for the worker and beat. Every setting comes from Django's settings (CELERY_* names in
-backend/config/settings.py); this module only loads them, finds the tasks and plugs in the worker's extras.
+"""The worker's and beat's entry point: the project's one Celery app (config/celery.py, which the web process sends
+with too), with Django set up first and the worker-only parts plugged in.
 
-    celery -A worker.celery_app worker -Q cache      # python -m config.queues prints the -Q value
+    celery -A worker.celery_app worker               # consumes CELERY_TASK_DEFAULT_QUEUE
     celery -A worker.celery_app beat -s /tmp/celerybeat-schedule
 """
 
@@ -25,18 +25,14 @@ if not apps.ready:  # under pytest-django (or any Django process) Django is alre
     with setting_errors_exit():  # a missing SECRET_KEY is one line, not a traceback through Celery's app loading
         django.setup()
 
-from celery import Celery, bootsteps, signals  # noqa: E402
+from celery import bootsteps, signals  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from config import queues  # noqa: E402
+from config.celery import app  # noqa: E402
 from eventcache.redis_url import mask  # noqa: E402
 from worker import rejections  # noqa: E402
 
 logger = logging.getLogger("worker")
-
-app = Celery("recipe_planner")
-app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["worker"])  # worker.tasks
 
 # Worker-side wiring (class paths of worker modules, so they stay out of the settings that the web process's
 # producer handle also loads): Celery's consumer counting undecodable messages, and the Redis transport that
@@ -66,4 +62,4 @@ app.steps["worker"].add(EventMonitorStep)
 
 @signals.worker_ready.connect
 def log_ready(sender=None, **kwargs):
-    logger.info("worker ready: broker %s, queues %s", mask(app.conf.broker_url), ",".join(queues.ALL))
+    logger.info("worker ready: broker %s, queues %s", mask(app.conf.broker_url), ",".join(sorted(app.amqp.queues)))

@@ -1,7 +1,7 @@
 """Django settings, configured only from the environment (see .env.example for every variable).
 
 Secure by default: DEBUG is off unless DEBUG=1, and with DEBUG off the process refuses to start without
-a real SECRET_KEY. Every CELERY_* setting lives here; worker/celery_app.py only loads them.
+a real SECRET_KEY. Every CELERY_* setting lives here; config/celery.py only loads them.
 """
 
 import os
@@ -10,7 +10,6 @@ from pathlib import Path
 
 import environ
 
-from config import queues
 from config.cli import SettingError
 from eventcache.redis_url import broker_url, cache_url
 
@@ -186,13 +185,8 @@ OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=1.0)
 OUTBOX_UNSENT_GRACE_SECONDS = env.float("OUTBOX_UNSENT_GRACE_SECONDS", default=1.0)
 OUTBOX_RESEND_AFTER_SECONDS = env.float("OUTBOX_RESEND_AFTER_SECONDS", default=30.0)
 OUTBOX_RETENTION_SECONDS = env.float("OUTBOX_RETENTION_SECONDS", default=3600.0)
-# Test hook for the crash-after-commit proof: when set, the web process SIGKILLs itself after commit,
-# before publishing. Never set in production; settings refuse it with DEBUG off.
-EVENTS_CRASH_BEFORE_PUBLISH = env.bool("EVENTS_CRASH_BEFORE_PUBLISH", default=False)
-if EVENTS_CRASH_BEFORE_PUBLISH and not DEBUG:
-    raise SettingError("EVENTS_CRASH_BEFORE_PUBLISH is a test hook and needs DEBUG=1.")
 
-# --- Celery (JSON only; worker/celery_app.py reads every CELERY_* name below) -------------------------------
+# --- Celery (JSON only; config/celery.py reads every CELERY_* name below) ---------------------------------
 CELERY_BROKER_URL = broker_url(REDIS_URL) if REDIS_URL else "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL  # without Redis, events are processed inline in the web process
 CELERY_TASK_EAGER_PROPAGATES = False
@@ -211,8 +205,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
-CELERY_TASK_DEFAULT_QUEUE = queues.CACHE
-CELERY_TASK_ROUTES = {"worker.tasks.*": {"queue": queues.CACHE}}
+# The one queue: event batches, the outbox sweep and the warmers. Every task goes to it and the worker (started
+# without -Q) consumes it.
+CELERY_TASK_DEFAULT_QUEUE = "cache"
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Unacknowledged tasks of a dead worker come back after this long; it exceeds the longest task and
     # the longest retry countdown (60 s).
@@ -227,15 +222,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # redeploy anyway, and closing it from the SIGTERM handler while a tick runs made beat exit non-zero
 # ("invalid operation on closed shelf"). After a restart each entry is simply due one period later.
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
+# Beat names tasks by their registered names (eventcache/tasks.py). A message queued under a task's former name
+# before a deploy that renamed it is refused by the new worker as an unknown task; its outbox rows stay unprocessed,
+# so the sweep sends them again under the new name (OUTBOX_RESEND_AFTER_SECONDS).
 CELERY_BEAT_SCHEDULE = {
     # Sweeps that wait in the queue longer than a few periods are stale (the next one covers them).
     "sweep-outbox": {
-        "task": "worker.tasks.sweep_outbox",
+        "task": "eventcache.tasks.sweep_outbox",
         "schedule": OUTBOX_SWEEP_SECONDS,
         "options": {"expires": max(5.0, 5 * OUTBOX_SWEEP_SECONDS)},
     },
-    "refresh-hot-shopping-lists": {"task": "worker.tasks.refresh_hot_lists", "schedule": timedelta(minutes=5)},
-    "refresh-preferences": {"task": "worker.tasks.refresh_preferences", "schedule": timedelta(hours=1)},
+    "refresh-hot-shopping-lists": {"task": "eventcache.tasks.refresh_hot_lists", "schedule": timedelta(minutes=5)},
+    "refresh-preferences": {"task": "eventcache.tasks.refresh_preferences", "schedule": timedelta(hours=1)},
 }
 
 # --- Observability (backend/observe): the staff dashboard, its event stream, /metrics ----------------------

@@ -39,7 +39,8 @@ class EventCacheConfig(AppConfig):
     def ready(self):
         from django.db import connections
 
-        from eventcache import declare, relay
+        from eventcache import declare
+        from eventcache.relay import commit, recovery, watcher
         from eventcache.store import readthrough
 
         domain_module = getattr(settings, "EVENTCACHE_DOMAIN", "")
@@ -49,23 +50,23 @@ class EventCacheConfig(AppConfig):
         log.log(*startup_message())
 
         # Every database connection notices writes to captured tables and flushes the outbox on commit.
-        connection_created.connect(relay.install_write_watcher, dispatch_uid="events.write_watcher")
+        connection_created.connect(watcher.install, dispatch_uid="events.write_watcher")
         for connection in connections.all(initialized_only=True):
-            relay.install_write_watcher(connection=connection)
+            watcher.install(connection=connection)
 
-        # In a request, delivery waits until the response has been sent (relay.after_commit). It runs before
+        # In a request, delivery waits until the response has been sent (relay.commit.after_commit). It runs before
         # Django's close_old_connections, so it uses the request's connection (not a new one, and without the
         # health-check ping close_old_connections asks for on the next use); Django's test client reorders the
         # same receiver the same way.
-        request_started.connect(relay.request_started, dispatch_uid="events.request_started")
+        request_started.connect(commit.request_started, dispatch_uid="events.request_started")
         request_finished.disconnect(close_old_connections)
-        request_finished.connect(relay.request_finished, dispatch_uid="events.request_finished")
+        request_finished.connect(commit.request_finished, dispatch_uid="events.request_finished")
         request_finished.connect(close_old_connections)
 
         post_migrate.connect(reinstall_triggers, sender=self, dispatch_uid="events.reinstall_triggers")
 
         # When Redis answers again after an outage, pending events are applied before anything is read.
-        readthrough.register_recovery_callback(relay.recover_after_outage)
+        readthrough.register_recovery_callback(recovery.recover_after_outage)
 
 
 def reinstall_triggers(using="default", **kwargs):

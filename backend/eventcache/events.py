@@ -16,7 +16,7 @@ numbers no float holds, ids beyond a bigint, nesting deep enough to exhaust the 
 larger than any event); nothing here ever unpickles. An `at` far from now still decodes (an outbox row re-sent
 after a long outage is a real event), but `lag_ms` leaves it out of the lag figures.
 Events are produced by database triggers (eventcache/capture/triggers.py) and published by `publish` in
-eventcache/relay.py.
+eventcache/relay/.
 """
 
 import dataclasses

@@ -2,7 +2,7 @@
 
 Rows are written by database triggers (eventcache/capture/triggers.py) in the same transaction as the change they
 describe, so a committed change always has its event and a rolled-back one never does. The relay
-(eventcache/relay.py) marks a row sent when it hands the event to Redis, the worker's pub/sub listener marks it
+(eventcache/relay/) marks a row sent when it hands the event to Redis, the worker's pub/sub listener marks it
 dropped when it dropped the keys the event touches, and the worker's task marks it processed when the cache
 has applied it; the sweep re-sends what was not confirmed and prunes what was.
 """
@@ -14,7 +14,7 @@ from django.db.models.functions import Now
 
 class BackendPid(Func):
     """The writing connection's PostgreSQL backend pid (NULL elsewhere): lets a web process find the rows its
-    own commits wrote with one indexed look-up (eventcache/relay.py), without seeing other processes' rows."""
+    own commits wrote with one indexed look-up (eventcache/relay/), without seeing other processes' rows."""
 
     template = "pg_backend_pid()"
     output_field = models.IntegerField()

@@ -4,10 +4,11 @@ either re-points only these lines."""
 from eventcache import declare, stats
 from eventcache.models import OutboxEvent
 from eventcache.store import hotness
+from eventcache.tasks import process_events
 
 # The Celery task whose batches the worker metrics and batch log lines describe (its summary dict: events,
 # rejected, coalesced, already_applied, keys_dropped, lag_ms).
-PROCESS_EVENTS_TASK = "worker.tasks.process_events"
+PROCESS_EVENTS_TASK = process_events.name
 
 
 def hot_keys(n: int) -> list:

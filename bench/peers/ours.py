@@ -7,8 +7,8 @@ Every function takes plain values (ids, dates, key names) so the rest of bench/p
 import json
 import time
 
-from eventcache import relay
 from eventcache.models import OutboxEvent
+from eventcache.relay import publish, watcher
 from eventcache.store import invalidation, readthrough
 from eventcache.store import ops as store
 from planner import cache as keys
@@ -52,7 +52,7 @@ def settle(timeout: float = 15.0) -> None:
         if not pending.exists():
             return
         if pending.filter(sent_at__isnull=True).exists():
-            relay.flush()
+            publish.flush()
         if time.monotonic() > deadline:
             raise TimeoutError(
                 f"{pending.count()} outbox rows still unapplied after {timeout:.0f} s (is a worker running?)"
@@ -68,8 +68,8 @@ def silence_relay() -> None:
 
     connection_created.disconnect(dispatch_uid="events.write_watcher")
     for connection in connections.all(initialized_only=True):
-        if relay.notice_writes in connection.execute_wrappers:
-            connection.execute_wrappers.remove(relay.notice_writes)
+        if watcher.notice_writes in connection.execute_wrappers:
+            connection.execute_wrappers.remove(watcher.notice_writes)
 
 
 def bookkeeping_kind(redis_key: bytes) -> str:

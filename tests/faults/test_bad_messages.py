@@ -18,7 +18,8 @@ import uuid
 import pytest
 from django.conf import settings
 
-from eventcache import relay, stats
+from config import celery_app
+from eventcache import stats
 from tests.fixtures.worker import CHANGE, outbox_drained, patch_recipe, stale_keys, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -45,7 +46,7 @@ def envelope(body: bytes, content_type: str, content_encoding: str) -> str:
             "body": base64.b64encode(body).decode(),
             "content-encoding": content_encoding,
             "content-type": content_type,
-            "headers": {"lang": "py", "task": "worker.tasks.process_events", "id": task_id, "root_id": task_id},
+            "headers": {"lang": "py", "task": "eventcache.tasks.process_events", "id": task_id, "root_id": task_id},
             "properties": {
                 "correlation_id": task_id,
                 "delivery_mode": 2,
@@ -71,7 +72,7 @@ def test_garbage_is_logged_counted_and_dropped_and_the_next_real_event_is_proces
     pickled = pickle.dumps(((TouchOnUnpickle(marker), []), {}, {}))
     broker_conn.lpush(QUEUE, envelope(pickled, "application/x-python-serialize", "binary"))
     broker_conn.lpush(QUEUE, envelope(b"[[{not json", "application/json", "utf-8"))
-    relay.celery_app().send_task("worker.tasks.no_such_task", args=[tag], queue=QUEUE)
+    celery_app.send_task("eventcache.tasks.no_such_task", args=[tag], queue=QUEUE)  # a name no worker knows
     patch_recipe(warm_world.recipe, CHANGE)  # the next real event, queued behind the garbage
 
     assert wait_until(outbox_drained, NEXT_EVENT_SECONDS), worker.log()
@@ -82,7 +83,7 @@ def test_garbage_is_logged_counted_and_dropped_and_the_next_real_event_is_proces
     assert "queue item that is not a kombu message dropped" in log
     assert "Refusing to deserialize untrusted content of type pickle" in log
     assert "Can't decode message body" in log
-    assert "unknown task 'worker.tasks.no_such_task'" in log
+    assert "unknown task 'eventcache.tasks.no_such_task'" in log
     assert not marker.exists(), "the pickle was deserialised"
     counts = stats.snapshot()
     assert counts.get("queue_rejected") == 4

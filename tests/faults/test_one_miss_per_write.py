@@ -9,8 +9,9 @@ import threading
 
 import pytest
 
-from eventcache import relay, stats
+from eventcache import stats
 from eventcache.models import OutboxEvent
+from eventcache.relay import dedup, outbox
 from eventcache.store import invalidation, readthrough
 from planner import cache as planner_cache
 from planner import payloads
@@ -55,7 +56,7 @@ def run_writes(recipe, *, strip_xids=False):
     for n in range(WRITES):
         since = OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
         Recipe.objects.filter(pk=recipe.pk).update(title=f"Title {n}")
-        events, _ = relay.deduplicate(OutboxEvent.objects.filter(id__gt=since).order_by("id"))
+        events, _ = dedup.deduplicate(outbox.rows_of(OutboxEvent.objects.filter(id__gt=since).order_by("id")))
         assert events and all(event.xid for event in events)
         if strip_xids:
             events = [dataclasses.replace(event, xid=None) for event in events]

@@ -4,7 +4,7 @@ While Redis is down: reads answer 200 from the database, writes succeed with the
 outbox, /healthz answers 503 naming Redis, and the logged-in session keeps working. The server keeps its
 data on disk (append-only file), so after the restart the entry cached before the outage really is
 there again, stale; the web process's first read after Redis returns applies the waiting events
-(eventcache.relay.recover_after_outage) before serving anything from the cache, so it is never served.
+(eventcache.relay.recovery.recover_after_outage) before serving anything from the cache, so it is never served.
 """
 
 import datetime as dt

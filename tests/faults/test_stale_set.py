@@ -130,10 +130,10 @@ def test_a_namespace_bump_during_the_computation_also_voids_the_value(real_cache
 
 
 def outbox_events_since(last_id):
-    from eventcache import relay
     from eventcache.models import OutboxEvent
+    from eventcache.relay import dedup, outbox
 
-    events, _ = relay.deduplicate(OutboxEvent.objects.filter(id__gt=last_id).order_by("id"))
+    events, _ = dedup.deduplicate(outbox.rows_of(OutboxEvent.objects.filter(id__gt=last_id).order_by("id")))
     assert events and all(event.xid for event in events), "the outbox rows carry the writing transaction's id"
     return events
 

@@ -1,7 +1,7 @@
 """Issue 12 item 11: TRUNCATE of a captured table (raw SQL from another connection, or `manage.py flush`) reaches the
 cache. Statement-level AFTER TRUNCATE triggers write a "table.truncated" outbox event; its rule bumps every family's
 namespace. Real PostgreSQL, real Redis, a real worker subprocess applying the queue; the outbox rows are delivered
-as the beat's sweep delivers rows nobody sent (relay.sweep), since no Django write noticed the TRUNCATE."""
+as the beat's sweep delivers rows nobody sent (relay.sweep.sweep), since no Django write noticed the TRUNCATE."""
 
 import datetime as dt
 
@@ -10,8 +10,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from eventcache import relay
 from eventcache.models import OutboxEvent
+from eventcache.relay import sweep
 from eventcache.store import readthrough
 from planner import cache, payloads
 from tests.fixtures.worker import outbox_drained, wait_until
@@ -78,7 +78,7 @@ def test_a_truncate_reaches_every_cached_read(truncate, warm, start_worker_proce
     truncate()
 
     settings.OUTBOX_UNSENT_GRACE_SECONDS = 0
-    relay.sweep()  # what beat's sweep does a moment later
+    sweep.sweep()  # what beat's sweep does a moment later
     assert wait_until(outbox_drained, APPLY_SECONDS), "the worker did not apply the truncation"
     recipe_key, recipe_compute = warm["recipe"]
     assert not readthrough.read(recipe_key, lambda: {"gone": True}).hit

@@ -1,23 +1,25 @@
 """A web process killed between its commit and its publish loses no invalidation (issue 4, item 1).
 
-The web app runs in a subprocess with the test hook EVENTS_CRASH_BEFORE_PUBLISH: its flush SIGKILLs the
-process after the write committed (the trigger's outbox row with it) and before anything reached Redis.
+The web app runs in a subprocess on tests/faults/crash_settings.py, whose test-only app (tests/faults/crash_app.py)
+SIGKILLs the process from a receiver of the relay's `delivering` signal: after the write committed (the trigger's
+outbox row with it) and before anything reached Redis.
 An invalidation held only in memory would be gone; the outbox row is not, and the sweep delivers it to a
 real worker, which drops or rebuilds every dependent key within the 10-second bound.
 """
 
 import http.client
+import os
 import signal
 import time
 import urllib.error
 
 import pytest
 
-from eventcache import relay
 from eventcache.models import OutboxEvent
+from eventcache.relay import sweep
 from planner import cache
 from planner.models import Recipe
-from tests.fixtures.worker import CHANGE, OLD_TITLE, outbox_drained, raw_cache_value, stale_keys, wait_until
+from tests.fixtures.worker import CHANGE, OLD_TITLE, REPO_DIR, outbox_drained, raw_cache_value, stale_keys, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -31,7 +33,10 @@ def test_a_write_whose_process_dies_before_publishing_is_delivered_by_the_sweep(
     recipe = warm_world.recipe
     recipe_key = cache.recipe(recipe.id)
     worker = start_worker_process()  # up before the crash: the bound measures the recovery, not a cold start
-    web = start_web_process(EVENTS_CRASH_BEFORE_PUBLISH=1)
+    web = start_web_process(
+        DJANGO_SETTINGS_MODULE="tests.faults.crash_settings",
+        PYTHONPATH=os.pathsep.join([str(REPO_DIR / "backend"), str(REPO_DIR)]),  # `tests` for the settings module
+    )
     client = web.session()
     client.login(recipe.author.username, PASSWORD)
     status, headers, body = client.request("GET", f"/api/recipes/{recipe.id}/")
@@ -52,7 +57,7 @@ def test_a_write_whose_process_dies_before_publishing_is_delivered_by_the_sweep(
     assert OLD_TITLE.encode() in raw_cache_value(redis_conn, recipe_key)
 
     def delivered():
-        relay.sweep()  # what beat runs every OUTBOX_SWEEP_SECONDS
+        sweep.sweep()  # what beat runs every OUTBOX_SWEEP_SECONDS
         value = raw_cache_value(redis_conn, recipe_key)
         return not stale_keys(redis_conn, warm_world) and (value is None or OLD_TITLE.encode() not in value)
 

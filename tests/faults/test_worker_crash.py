@@ -22,7 +22,7 @@ def test_a_batch_killed_mid_way_is_redelivered_and_completed_by_a_new_worker(
     warm_world, start_worker_process, broker_conn, redis_conn, tmp_path
 ):
     pause_file = tmp_path / "in-batch"
-    first = start_worker_process(WORKER_TEST_PAUSE_IN_BATCH_FILE=pause_file, WORKER_TEST_PAUSE_SECONDS=60)
+    first = start_worker_process(pause_in_batch=(pause_file, 60))  # tests/fixtures/pause_in_batch.py
 
     patch_recipe(warm_world.recipe, CHANGE)
     assert wait_until(pause_file.exists, REACH_BATCH_SECONDS), first.log()

@@ -11,14 +11,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from config.celery import app
+from eventcache import tasks
 from eventcache.models import OutboxEvent
 from eventcache.store import hotness, ops
 from planner import cache
 from planner.models import UserPreferences
 from tests.fixtures.events import queued_tasks
 from tests.fixtures.worker import raw_cache_value
-from worker import tasks
-from worker.celery_app import app
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -26,15 +26,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def test_schedule_has_the_outbox_sweep_hot_list_refresh_and_preference_refresh():
     scheduled = {entry["task"]: entry["schedule"] for entry in app.conf.beat_schedule.values()}
     assert set(scheduled) == {
-        "worker.tasks.sweep_outbox",
-        "worker.tasks.refresh_hot_lists",
-        "worker.tasks.refresh_preferences",
+        "eventcache.tasks.sweep_outbox",
+        "eventcache.tasks.refresh_hot_lists",
+        "eventcache.tasks.refresh_preferences",
     }
     assert all(name in app.tasks for name in scheduled)  # beat sends names the worker knows
     # Preferences live 24 h: refreshing hourly keeps every active user's entry warm long before it expires.
-    assert dt.timedelta(seconds=0) < _as_delta(scheduled["worker.tasks.refresh_preferences"]) < dt.timedelta(hours=24)
-    assert _as_delta(scheduled["worker.tasks.refresh_hot_lists"]) < dt.timedelta(seconds=cache.SHOPPING_LISTS.ttl)
-    assert _as_delta(scheduled["worker.tasks.sweep_outbox"]) <= dt.timedelta(
+    assert (
+        dt.timedelta(seconds=0) < _as_delta(scheduled["eventcache.tasks.refresh_preferences"]) < dt.timedelta(hours=24)
+    )
+    assert _as_delta(scheduled["eventcache.tasks.refresh_hot_lists"]) < dt.timedelta(seconds=cache.SHOPPING_LISTS.ttl)
+    assert _as_delta(scheduled["eventcache.tasks.sweep_outbox"]) <= dt.timedelta(
         seconds=settings.OUTBOX_RESEND_AFTER_SECONDS
     )
 
@@ -93,5 +95,5 @@ def test_sweep_outbox_sends_rows_nobody_sent(world, broker_conn, settings):
     lost.refresh_from_db()
     assert lost.sent_at is not None
     ((envelope, (events, outbox_ids)),) = queued_tasks(broker_conn)
-    assert envelope["headers"]["task"] == "worker.tasks.process_events"
+    assert envelope["headers"]["task"] == "eventcache.tasks.process_events"
     assert outbox_ids == [lost.id] and events[0]["data"] == {"recipe_id": world.recipe.id}

@@ -57,7 +57,7 @@ def test_a_write_is_followed_from_its_request_to_the_worker_batch(live_server_fa
     assert batch["events"] >= 1 and batch["outbox_ids"] and batch["level"] == "INFO"
     # Every line the batch logged carries the id (the engine's own "batch: ..." line too).
     assert any(
-        line.get("logger") == "worker.tasks" and line.get("request_id") == "trace-15"
+        line.get("logger") == "eventcache.tasks" and line.get("request_id") == "trace-15"
         for line in _json_lines(worker.log())
     )
 

@@ -1,4 +1,4 @@
-"""The outbox's life cycle (eventcache/relay.py): the sweep delivers what a dead writer left unsent and re-sends
+"""The outbox's life cycle (eventcache/relay/): the sweep delivers what a dead writer left unsent and re-sends
 what no worker confirmed, the worker's confirmation marks rows processed, old processed rows are pruned,
 a Redis outage keeps rows unsent without failing the write, and recovery applies them inline."""
 
@@ -12,8 +12,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from eventcache import relay
 from eventcache.models import OutboxEvent
+from eventcache.relay import outbox as outbox_sql
+from eventcache.relay import publish, recovery, sweep
 from eventcache.store import readthrough
 from planner import cache as planner_cache
 from planner.models import Recipe
@@ -47,7 +48,7 @@ def test_sweep_delivers_rows_left_unsent_after_the_grace_period(world, settings,
     old = left_by_a_dead_writer(world["soup"], age_seconds=6)
     young = left_by_a_dead_writer(world["salad"], age_seconds=0)  # its writer may still be flushing
 
-    counts = relay.sweep()
+    counts = sweep.sweep()
 
     assert counts == {"sent": 1, "resent": 0, "pruned": 0}
     ((_, (events, outbox_ids)),) = queued_tasks(broker_conn)
@@ -66,7 +67,7 @@ def test_sweep_resends_rows_no_worker_confirmed(world, settings, broker_conn):
     )
     in_flight = aged(left_by_a_dead_writer(world["salad"], age_seconds=60), sent_at=now, attempts=1)
 
-    assert relay.sweep() == {"sent": 0, "resent": 1, "pruned": 0}
+    assert sweep.sweep() == {"sent": 0, "resent": 1, "pruned": 0}
 
     ((_, (_, outbox_ids)),) = queued_tasks(broker_conn)
     assert outbox_ids == [lost.id]
@@ -78,19 +79,19 @@ def test_sweep_resends_rows_no_worker_confirmed(world, settings, broker_conn):
 def test_mark_processed_is_idempotent_and_processed_rows_are_never_resent(world, settings, broker_conn):
     row = left_by_a_dead_writer(world["soup"], age_seconds=3600)
 
-    assert relay.mark_processed([row.id]) == 1
+    assert outbox_sql.mark_processed([row.id]) == 1
     first = OutboxEvent.objects.get(id=row.id).processed_at
-    assert relay.mark_processed([row.id]) == 0  # a redelivered batch confirms again: harmless
+    assert outbox_sql.mark_processed([row.id]) == 0  # a redelivered batch confirms again: harmless
     assert OutboxEvent.objects.get(id=row.id).processed_at == first
 
-    assert relay.sweep()["sent"] == relay.sweep()["resent"] == 0
-    assert relay.flush() == 0
+    assert sweep.sweep()["sent"] == sweep.sweep()["resent"] == 0
+    assert publish.flush() == 0
     assert broker_conn.llen("cache") == 0
 
 
 def test_sweep_prunes_old_processed_rows_in_chunks(world, settings, monkeypatch):
     settings.OUTBOX_RETENTION_SECONDS = 3600
-    monkeypatch.setattr(relay, "ID_CHUNK", 3)
+    monkeypatch.setattr(outbox_sql, "ID_CHUNK", 3)
     now = timezone.now()
     old = OutboxEvent.objects.bulk_create(
         OutboxEvent(kind="recipe.changed", data={"recipe_id": world["soup"].id}) for _ in range(7)
@@ -101,7 +102,7 @@ def test_sweep_prunes_old_processed_rows_in_chunks(world, settings, monkeypatch)
     recent = aged(left_by_a_dead_writer(world["soup"], age_seconds=0), sent_at=now, processed_at=now)
     pending = left_by_a_dead_writer(world["salad"], age_seconds=0)
 
-    assert relay.sweep()["pruned"] == 7
+    assert sweep.sweep()["pruned"] == 7
     assert set(OutboxEvent.objects.values_list("id", flat=True)) == {recent.id, pending.id}
 
 
@@ -131,8 +132,8 @@ def _vacuumed_since(before) -> bool:
 
 def test_a_large_prune_vacuums_the_outbox_so_its_space_is_reused(world, settings, monkeypatch):
     settings.OUTBOX_RETENTION_SECONDS = 3600
-    monkeypatch.setattr(relay, "VACUUM_AFTER_PRUNED", 5)
-    monkeypatch.setattr(relay, "_last_vacuum", time.monotonic())  # the periodic vacuum is not due
+    monkeypatch.setattr(sweep, "VACUUM_AFTER_PRUNED", 5)
+    monkeypatch.setattr(sweep, "_last_vacuum", time.monotonic())  # the periodic vacuum is not due
     old = timezone.now() - dt.timedelta(hours=2)
     rows = OutboxEvent.objects.bulk_create(
         OutboxEvent(kind="recipe.changed", data={"recipe_id": world["soup"].id}) for _ in range(6)
@@ -140,27 +141,27 @@ def test_a_large_prune_vacuums_the_outbox_so_its_space_is_reused(world, settings
     OutboxEvent.objects.filter(id__in=[r.id for r in rows]).update(sent_at=old, processed_at=old)
     before = _vacuum_count()
 
-    assert relay.sweep()["pruned"] == 6
+    assert sweep.sweep()["pruned"] == 6
     assert _vacuumed_since(before)
 
 
 def test_the_sweep_vacuums_the_outbox_periodically_and_not_on_every_run(world, monkeypatch):
     """Dead row versions (every row is updated when sent and when processed) must not pile up in the indexes
     when autovacuum is off or behind."""
-    monkeypatch.setattr(relay, "_last_vacuum", float("-inf"))
+    monkeypatch.setattr(sweep, "_last_vacuum", float("-inf"))
     before = _vacuum_count()
-    relay.sweep()  # nothing to prune, but the interval has passed
+    sweep.sweep()  # nothing to prune, but the interval has passed
     assert _vacuumed_since(before)
 
     after_first = _vacuum_count()
-    relay.sweep()  # within the interval: no second vacuum
+    sweep.sweep()  # within the interval: no second vacuum
     threading.Event().wait(0.7)
     assert _vacuum_count() == after_first
 
 
 def test_a_redis_outage_keeps_the_rows_and_the_write(world, settings, caplog, monkeypatch):
     monkeypatch.setattr(readthrough, "_health", readthrough._Health())  # this test's outage stays in this test
-    readthrough.register_recovery_callback(relay.recover_after_outage)
+    readthrough.register_recovery_callback(recovery.recover_after_outage)
     dead = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": dead}}
     settings.CELERY_BROKER_URL = dead
@@ -182,12 +183,12 @@ def test_recovery_applies_pending_events_inline_and_marks_them(world, redis_conn
         readthrough.read(planner_cache.recipe(recipe.id), lambda: {"title": "cached before the outage"})
     rows = [left_by_a_dead_writer(soup, age_seconds=0), left_by_a_dead_writer(soup, age_seconds=0)]
 
-    assert relay.recover_after_outage() == 2
+    assert recovery.recover_after_outage() == 2
 
     assert not readthrough.read(planner_cache.recipe(soup.id), lambda: {"title": "new"}).hit
     assert readthrough.read(planner_cache.recipe(salad.id), lambda: {"title": "new"}).hit  # untouched
     assert OutboxEvent.objects.filter(id__in=[r.id for r in rows], processed_at__isnull=False).count() == 2
-    assert relay.recover_after_outage() == 0
+    assert recovery.recover_after_outage() == 0
 
 
 def test_claimed_rows_are_skipped_by_a_concurrent_flush(world, broker_conn):
@@ -197,9 +198,9 @@ def test_claimed_rows_are_skipped_by_a_concurrent_flush(world, broker_conn):
         pytest.skip("row locks (SELECT ... FOR UPDATE SKIP LOCKED) are PostgreSQL's; SQLite has one writer")
     row = left_by_a_dead_writer(world["soup"], age_seconds=0)
     with outbox_row_locked_elsewhere(row.id):  # another relay claimed it
-        assert relay.flush() == 0  # SKIP LOCKED: neither blocks nor sends the row twice
+        assert publish.flush() == 0  # SKIP LOCKED: neither blocks nor sends the row twice
     assert broker_conn.llen("cache") == 0
-    assert relay.flush() == 1
+    assert publish.flush() == 1
 
 
 def test_a_row_that_is_not_a_valid_event_is_logged_and_closed_not_resent(world, broker_conn, caplog):
@@ -207,7 +208,7 @@ def test_a_row_that_is_not_a_valid_event_is_logged_and_closed_not_resent(world, 
     good = OutboxEvent.objects.create(kind="recipe.changed", data={"recipe_id": world["soup"].id})
 
     with caplog.at_level(logging.ERROR, logger="eventcache.relay"):
-        assert relay.flush() == 2
+        assert publish.flush() == 2
 
     assert f"outbox row {bad.id} is not a valid event" in caplog.text
     ((_, (events, outbox_ids)),) = queued_tasks(broker_conn)

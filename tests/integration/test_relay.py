@@ -1,4 +1,4 @@
-"""eventcache/relay.py after a real commit: the events reach pub/sub and the `cache` queue of the real
+"""eventcache/relay/ after a real commit: the events reach pub/sub and the `cache` queue of the real
 broker as JSON, once per transaction and de-duplicated, and the writer has already dropped the primary
 keys when the write returns (read-your-writes). Nothing is sent for a rolled-back transaction."""
 
@@ -7,10 +7,13 @@ import json
 import pytest
 from django.core.signals import request_finished, request_started
 from django.db import connection, transaction
+from psycopg.sql import SQL
 
-from eventcache import declare, relay
+from eventcache import declare
 from eventcache import events as schema
 from eventcache.models import OutboxEvent
+from eventcache.relay import commit, publish, watcher
+from eventcache.relay import outbox as outbox_sql
 from eventcache.store import readthrough
 from planner import cache as planner_cache
 from planner.models import MealPlanEntry, Recipe, RecipeIngredient
@@ -41,7 +44,7 @@ def test_a_committed_write_is_published_and_queued_as_json(world, event_subscrib
     (message,) = queued_tasks(broker_conn)
     envelope, (events, outbox_ids) = message
     assert envelope["content-type"] == "application/json"
-    assert envelope["headers"]["task"] == "worker.tasks.process_events"
+    assert envelope["headers"]["task"] == "eventcache.tasks.process_events"
     assert envelope["properties"]["delivery_info"]["routing_key"] == "cache"
     assert events == [published]
     assert outbox_ids == [row.id]
@@ -102,7 +105,7 @@ def test_many_changes_in_one_transaction_make_one_flush_of_distinct_events(world
             RecipeIngredient.objects.create(recipe=soup, ingredient=ingredient, quantity=1, unit="piece")
         MealPlanEntry.objects.create(meal_plan=plan, meal="lunch", recipe=salad)
         MealPlanEntry.objects.create(meal_plan=plan, meal="snack", recipe=salad)
-        registered = [func for _, func, _ in connection.run_on_commit if func is relay.after_commit]
+        registered = [func for _, func, _ in connection.run_on_commit if func is commit.after_commit]
         row_ids = list(OutboxEvent.objects.values_list("id", flat=True))
 
     assert len(registered) == 1
@@ -136,11 +139,11 @@ def test_reads_and_unrelated_writes_register_nothing(world):
         with connection.cursor() as cursor:
             cursor.execute("SELECT COUNT(*) FROM planner_recipe")
             cursor.execute("UPDATE django_session SET expire_date = expire_date")
-        assert not [func for _, func, _ in connection.run_on_commit if func is relay.after_commit]
+        assert not [func for _, func, _ in connection.run_on_commit if func is commit.after_commit]
 
         with connection.cursor() as cursor:
             cursor.execute("  update PLANNER_RECIPE set servings = servings")
-        assert [func for _, func, _ in connection.run_on_commit if func is relay.after_commit]
+        assert [func for _, func, _ in connection.run_on_commit if func is commit.after_commit]
 
 
 def test_a_write_in_a_rolled_back_savepoint_does_not_lose_the_outer_flush(world, event_subscriber):
@@ -178,7 +181,7 @@ def test_the_write_watcher_recognises_writes_to_captured_tables_only():
             f'UPDATE "{table}" SET "a" = 1',
             f"\n delete from {table}",
         ):
-            assert relay._captured_write(declare.domain()).match(sql), sql
+            assert watcher.captured_write(declare.domain()).match(sql), sql
     for sql in (
         'SELECT * FROM "planner_recipe"',
         'INSERT INTO "events_outbox" ("kind", "data") VALUES (%s, %s)',
@@ -186,7 +189,7 @@ def test_the_write_watcher_recognises_writes_to_captured_tables_only():
         'UPDATE "planner_recipe_archive" SET "a" = 1',
         'DELETE FROM "auth_user_groups" WHERE "user_id" = %s',
     ):
-        assert not relay._captured_write(declare.domain()).match(sql), sql
+        assert not watcher.captured_write(declare.domain()).match(sql), sql
 
 
 def test_in_a_request_the_key_is_dropped_at_commit_and_the_rest_waits_for_the_response(
@@ -249,7 +252,9 @@ def test_the_relay_bookkeeping_commits_without_waiting_for_the_wal_flush():
     if connection.vendor != "postgresql":
         pytest.skip("a PostgreSQL setting")
     with transaction.atomic():
-        relay.relax_commit_durability()
+        with connection.cursor() as cursor:
+            cursor.execute(outbox_sql.relaxed(SQL("SELECT 1")))
+            assert cursor.fetchall() == [(1,)]  # the statement's own result, not the SET's
         assert setting() == "off"
     assert setting() == "on"
 
@@ -286,18 +291,12 @@ def test_a_request_sends_only_the_rows_its_own_connection_wrote(world, broker_co
     assert theirs.sent_at is None  # left to its writer, or the sweep
 
 
-def test_the_producer_publishes_through_one_redis_client_per_channel(world, broker_conn):
-    """eventcache/broker.py: kombu would build a redis-py client for every message; the relay's producer keeps one."""
-    from eventcache import broker
+def test_the_web_process_sends_with_the_projects_one_app(world, broker_conn):
+    """config/__init__.py loads config.celery's app, so the task the relay sends is bound to it (no second app)."""
+    import config
+    from eventcache import tasks
 
-    app = relay.celery_app()
-    assert app.conf.broker_transport == broker.TRANSPORT
-    with app.connection_for_write() as conn:
-        channel = conn.default_channel
-        assert isinstance(channel, broker.Channel)
-        first = channel._create_client()
-        assert channel._create_client() is first
-        assert channel._create_client(asynchronous=True) is not first
+    assert tasks.process_events.app is config.celery_app
     for n in range(3):
-        relay.publish([planner_cache.RecipeChanged(id=n + 1, at=1.0, recipe_id=world["soup"].id)])
+        publish.publish([planner_cache.RecipeChanged(id=n + 1, at=1.0, recipe_id=world["soup"].id)])
     assert len(queued_tasks(broker_conn)) == 3

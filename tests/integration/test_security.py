@@ -49,12 +49,6 @@ def test_production_refuses_a_missing_or_default_secret_key(key):
     assert "SECRET_KEY" in result.stderr
 
 
-def test_the_crash_test_hook_is_refused_in_production():
-    result = _manage("check", EVENTS_CRASH_BEFORE_PUBLISH="1")
-    assert result.returncode != 0
-    assert "EVENTS_CRASH_BEFORE_PUBLISH" in result.stderr
-
-
 def test_production_cookies_are_secure_httponly_and_samesite():
     code = (
         "import json; from django.conf import settings as s; print(json.dumps({n: getattr(s, n) for n in ("

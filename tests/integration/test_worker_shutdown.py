@@ -8,7 +8,7 @@ from tests.fixtures.worker import CHANGE, outbox_drained, patch_recipe, stale_ke
 
 pytestmark = [pytest.mark.integration, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-BATCH_PAUSE_SECONDS = 2  # the batch in flight when SIGTERM arrives (the test hook's sleep)
+BATCH_PAUSE_SECONDS = 2  # the batch in flight when SIGTERM arrives (tests/fixtures/pause_in_batch.py's sleep)
 REACH_BATCH_SECONDS = 15
 STOP_SECONDS = 30  # the paused batch, then Celery's shutdown, on a busy machine
 
@@ -17,9 +17,7 @@ def test_sigterm_finishes_the_current_batch_then_exits_cleanly(
     warm_world, start_worker_process, broker_conn, redis_conn, tmp_path
 ):
     pause_file = tmp_path / "in-batch"
-    worker = start_worker_process(
-        WORKER_TEST_PAUSE_IN_BATCH_FILE=pause_file, WORKER_TEST_PAUSE_SECONDS=BATCH_PAUSE_SECONDS
-    )
+    worker = start_worker_process(pause_in_batch=(pause_file, BATCH_PAUSE_SECONDS))  # tests/fixtures/pause_in_batch.py
     patch_recipe(warm_world.recipe, CHANGE)
     assert wait_until(pause_file.exists, REACH_BATCH_SECONDS), worker.log()
 

@@ -1,4 +1,4 @@
-"""worker/tasks.py (and the worker's small helpers): argument checks, rejection counting, retries.
+"""eventcache/tasks.py (and the worker's small helpers): argument checks, rejection counting, retries.
 
 Fast: the cache is fakeredis (tests.fixtures.caching.fake_redis), tasks run in this process through Celery's
 `apply()` (same code, arguments and retry policy as in the worker). The real worker is tested in
@@ -11,12 +11,11 @@ import pytest
 from celery import signals
 from redis.exceptions import RedisError
 
-from eventcache import stats
+from config.celery import app
+from eventcache import stats, tasks
 from eventcache.models import OutboxEvent
 from eventcache.store import ops
 from planner import cache as planner_cache
-from worker import tasks
-from worker.celery_app import app
 
 
 def recipe_event(recipe_id, event_id=1, at=None):

@@ -8,11 +8,10 @@ import time
 
 import pytest
 
-from eventcache import stats
+from eventcache import stats, tasks
 from eventcache.models import OutboxEvent
 from eventcache.store import ops
 from planner import cache as planner_cache
-from worker import tasks
 
 
 def recipe_event(recipe_id, event_id, at):

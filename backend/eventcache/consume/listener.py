@@ -34,6 +34,7 @@ from django.db import close_old_connections, connections
 from eventcache import stats
 from eventcache.events import Event, InvalidEvent, decode, lag_ms
 from eventcache.redis_url import cache_url, mask
+from eventcache.relay import outbox
 
 logger = logging.getLogger("eventcache.consume.listener")
 
@@ -129,13 +130,12 @@ class EventMonitor:
         return len(events)
 
     def mark_dropped(self) -> None:
-        """Write dropped_at for the events dropped since the last call (relay.mark_dropped: one statement). A row
+        """Write dropped_at for the events dropped since the last call (relay.outbox.mark_dropped: one statement). A row
         a task held is tried again at the next quiet moment, up to MARK_ATTEMPTS times (it is bookkeeping)."""
-        from eventcache import relay
 
         pending, self._unmarked = self._unmarked, {}
         try:
-            marked = relay.mark_dropped({outbox_id: at for outbox_id, (at, _) in pending.items()})
+            marked = outbox.mark_dropped({outbox_id: at for outbox_id, (at, _) in pending.items()})
         except Exception as exc:  # noqa: BLE001 - bookkeeping only
             logger.warning("recording dropped_at of %d row(s) failed: %r", len(pending), exc)
             close_old_connections()

@@ -140,16 +140,16 @@ def _own_transaction_open(conn) -> bool:
 
 def in_dirty_transaction() -> bool:
     """True when a database connection of this thread is in a transaction whose uncommitted writes may show in
-    a read: one that wrote to a captured table (the write watcher, eventcache.relay.notice_writes, registered
+    a read: one that wrote to a captured table (the write watcher, eventcache.relay.watcher.notice_writes, registered
     its after-commit hook; Django forgets it on rollback, also of the savepoint it was made in), or one managed
     by hand (set_autocommit(False)), where no hook tells."""
     for conn in connections.all(initialized_only=True):
         if conn.connection is None:
             continue
         if conn.in_atomic_block:
-            from eventcache import relay  # only here: the hit path outside transactions skips the import
+            from eventcache.relay import commit  # only here: the hit path outside transactions skips the import
 
-            wrote = any(func is relay.after_commit for _, func, _ in conn.run_on_commit)
+            wrote = any(func is commit.after_commit for _, func, _ in conn.run_on_commit)
             if wrote and _own_transaction_open(conn):
                 return True
         elif not conn.get_autocommit():

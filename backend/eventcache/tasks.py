@@ -1,4 +1,5 @@
-"""Thin Celery tasks: each one checks its arguments and calls a plain backend function.
+"""The engine's Celery tasks (found by the app's autodiscover_tasks; sent with .apply_async/.delay, and by beat
+from CELERY_BEAT_SCHEDULE). Each one checks its arguments and calls a plain engine function.
 
 process_events is the delivery path of the cache's events (docs/ARCHITECTURE.md): it is idempotent (dropping
 or re-filling a key twice is harmless, marking a row processed twice too), so acks_late redelivery and the
@@ -7,21 +8,19 @@ retry, so nothing can loop on it.
 """
 
 import logging
-import os
 import time
-from pathlib import Path
 
 from celery import Task, shared_task
-from django.conf import settings
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from redis.exceptions import RedisError
 
-from eventcache import relay, stats, warm
+from eventcache import stats, warm
 from eventcache.consume import apply as consume
 from eventcache.events import InvalidEvent, from_dict, is_id, lag_ms
+from eventcache.relay import sweep
 
-logger = logging.getLogger("worker.tasks")
+logger = logging.getLogger(__name__)
 
 # Transient failures of Redis or PostgreSQL: retried with exponential backoff and jitter (1 s, 2 s, 4 s ...
 # capped at 60 s, which the broker's visibility_timeout exceeds). After MAX_RETRIES (up to ~5 minutes) the task
@@ -29,12 +28,6 @@ logger = logging.getLogger("worker.tasks")
 # unprocessed and the outbox sweep re-sends them every OUTBOX_RESEND_AFTER_SECONDS until a worker applies them.
 TRANSIENT_ERRORS = (RedisError, DatabaseOperationalError, DatabaseInterfaceError)
 MAX_RETRIES = 10
-
-# Test hook (tests/faults/test_worker_crash.py, tests/integration/test_worker_shutdown.py): with DEBUG on and
-# WORKER_TEST_PAUSE_IN_BATCH_FILE set, process_events touches that file once it holds a batch, then sleeps
-# WORKER_TEST_PAUSE_SECONDS before applying it, so a test can kill or stop the worker in the middle of a batch.
-PAUSE_FILE_ENV = "WORKER_TEST_PAUSE_IN_BATCH_FILE"
-PAUSE_SECONDS_ENV = "WORKER_TEST_PAUSE_SECONDS"
 
 
 class TransientTask(Task):
@@ -55,14 +48,8 @@ def _is_id_list(value) -> bool:
     return isinstance(value, list) and all(is_id(i) for i in value)
 
 
-def _pause_for_crash_test() -> None:
-    path = os.environ.get(PAUSE_FILE_ENV)
-    if path and settings.DEBUG:
-        Path(path).touch()
-        time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "60")))
-
-
-@shared_task(base=TransientTask, name="worker.tasks.process_events")
+# typing=False: the task checks its arguments itself, so sending skips binding them to its signature.
+@shared_task(base=TransientTask, typing=False)
 def process_events(events, outbox_ids):
     """Apply a batch of events (wire dicts, eventcache/events.py) to the cache, together with any other delivered
     outbox rows not applied yet (eventcache/consume/apply.py), then mark their outbox rows processed."""
@@ -84,7 +71,6 @@ def process_events(events, outbox_ids):
             stats.incr(stats.EVENTS_REJECTED)
     rejected = len(events) - len(valid)
 
-    _pause_for_crash_test()
     consumed = consume.apply_message(valid, outbox_ids)
     applied = consumed.events
     now = time.time()
@@ -109,19 +95,19 @@ def process_events(events, outbox_ids):
     return summary
 
 
-@shared_task(base=TransientTask, name="worker.tasks.sweep_outbox")
+@shared_task(base=TransientTask)
 def sweep_outbox():
     """Re-send outbox rows that were never sent or never processed; prune old processed rows."""
-    return relay.sweep()
+    return sweep.sweep()
 
 
-@shared_task(base=TransientTask, name="worker.tasks.refresh_hot_lists")
+@shared_task(base=TransientTask)
 def refresh_hot_lists():
     """Recompute the hottest shopping lists ahead of their expiry."""
     return warm.run("refresh_hot_lists")  # declared in planner/cache.py
 
 
-@shared_task(base=TransientTask, name="worker.tasks.refresh_preferences")
+@shared_task(base=TransientTask)
 def refresh_preferences():
     """Recompute active users' cached preferences, in chunks, with jittered TTLs."""
     return warm.run("refresh_preferences")
