@@ -68,7 +68,11 @@ def test_a_write_is_followed_from_its_request_to_the_worker_batch(live_server_fa
     def requests():
         return [line for line in _json_lines(server.log()) if line.get("logger") == "observe.request"]
 
-    assert wait_until(lambda: len(requests()) >= 5, 10, 0.1), server.log()[-3000:]
+    def all_logged():  # two gunicorn workers write their lines independently: wait for each expected one
+        paths = [line["path"] for line in requests()]
+        return paths.count(f"/api/recipes/{recipe.id}/") >= 3 and "/api/me/" in paths
+
+    assert wait_until(all_logged, 10, 0.1), server.log()[-3000:]
     lines = requests()
     patch = next(line for line in lines if line["request_id"] == "trace-15")
     assert (patch["method"], patch["path"], patch["status"]) == ("PATCH", f"/api/recipes/{recipe.id}/", 200)
