@@ -26,7 +26,7 @@ DRAIN_SECONDS = 10  # bound for the set-up's own events (a few dozen) to be appl
 ACCEPTANCE_SECONDS = 1.0  # issue 3: "within one second"
 
 
-def test_recipe_patch_reaches_every_meal_plan_and_shopping_list_that_shows_it(world, worker_thread, redis_conn):
+def test_recipe_patch_reaches_every_meal_plan_and_shopping_list_that_shows_it(world, celery_worker, redis_conn):
     assert wait_until(outbox_drained, DRAIN_SECONDS), "the set-up's own events were not processed"
     warm_reads(world)
     assert cached_before_change(redis_conn, world), "the reads did not fill the cache"
@@ -40,7 +40,7 @@ def test_recipe_patch_reaches_every_meal_plan_and_shopping_list_that_shows_it(wo
     assert wait_until(outbox_drained, DRAIN_SECONDS), "the worker did not mark the batch processed"
 
 
-def test_hot_shopping_list_is_served_warm_after_its_meal_plan_changes(world, worker_thread, redis_conn):
+def test_hot_shopping_list_is_served_warm_after_its_meal_plan_changes(world, celery_worker, redis_conn):
     assert wait_until(outbox_drained, DRAIN_SECONDS), "the set-up's own events were not processed"
     client = Client()
     client.force_login(world.members[0])
