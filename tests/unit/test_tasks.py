@@ -15,7 +15,6 @@ from eventcache import stats
 from eventcache.models import OutboxEvent
 from eventcache.store import ops
 from planner import cache as planner_cache
-from tests.factories import RecipeFactory
 from worker import tasks
 from worker.celery_app import app
 
@@ -37,6 +36,8 @@ def test_malformed_arguments_are_counted_and_dropped(fake_redis, events, outbox_
 
 
 def test_a_batch_applies_its_valid_events_and_counts_the_others(db, fake_redis):
+    from tests.factories import RecipeFactory
+
     recipe = RecipeFactory(author__username="cook", title="Soup")
     row = OutboxEvent.objects.filter(kind="recipe.changed").latest("id")
     fake_redis.set(ops.full_name(planner_cache.recipe(recipe.id).name), b'{"ns":"1","body":{}}')
@@ -56,6 +57,8 @@ def test_a_batch_applies_its_valid_events_and_counts_the_others(db, fake_redis):
 
 
 def test_redis_errors_are_retried_then_fail_loudly_leaving_the_rows_for_the_sweep(db, fake_redis):
+    from tests.factories import RecipeFactory
+
     recipe = RecipeFactory(author__username="cook", title="Soup")
     row = OutboxEvent.objects.filter(kind="recipe.changed").latest("id")
     fake_redis.connection_pool.connection_kwargs["server"].connected = False  # Redis is down
