@@ -1,7 +1,8 @@
-"""Shared fixtures. Integration tests use this machine's real Redis (REDIS_URL) and the test database."""
+"""Shared fixtures (tests/fixtures/*; the rows they make come from tests/factories.py)."""
 
 pytest_plugins = [
     "tests.fixtures.common",
+    "tests.fixtures.worlds",
     "tests.fixtures.caching",
     "tests.fixtures.events",
     "tests.fixtures.worker",

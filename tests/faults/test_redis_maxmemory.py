@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 import redis
-from django.contrib.auth import get_user_model
 
+from tests.factories import UserFactory
 from tests.fixtures.events import RedisServer, _poll
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -74,7 +74,7 @@ def small_redis(tmp_path):
 
 @pytest.fixture
 def user():
-    return get_user_model().objects.create_user("cook", password=PASSWORD)
+    return UserFactory(username="cook", password=PASSWORD)
 
 
 def _login(client, password):

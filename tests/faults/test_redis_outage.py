@@ -10,12 +10,11 @@ there again, stale; the web process's first read after Redis returns applies the
 import datetime as dt
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from eventcache.models import OutboxEvent
 from eventcache.store import ops
 from planner import cache as planner_cache
-from planner.models import Family, FamilyMembership, MealPlan, MealPlanEntry, Recipe
+from tests.factories import FamilyFactory, MealPlanFactory, RecipeFactory, UserFactory
 from tests.fixtures.worker import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -27,12 +26,10 @@ DELIVERY_SECONDS = 10
 
 @pytest.fixture
 def cook():
-    user = get_user_model().objects.create_user("cook", password=PASSWORD)
-    family = Family.objects.create(name="Cooks")
-    FamilyMembership.objects.create(family=family, user=user)
-    recipe = Recipe.objects.create(author=user, title=OLD_TITLE)
-    plan = MealPlan.objects.create(family=family, date=dt.date(2030, 3, 4))
-    MealPlanEntry.objects.create(meal_plan=plan, meal="dinner", recipe=recipe)
+    family = FamilyFactory(name="Cooks")
+    user = UserFactory(username="cook", password=PASSWORD, family=family)
+    recipe = RecipeFactory(author=user, title=OLD_TITLE)
+    plan = MealPlanFactory(family=family, date=dt.date(2030, 3, 4), entries=[(recipe, 4)])
     return user, recipe, plan
 
 

@@ -35,6 +35,16 @@ from django.db.models import F
 from eventcache.declare import Key
 from eventcache.store import keys, ops, readthrough
 from planner import cache as planner_cache
+from tests.factories import (
+    FamilyFactory,
+    MealPlanEntryFactory,
+    MealPlanFactory,
+    RecipeFactory,
+    ShoppingListItemFactory,
+    TagFactory,
+    UserFactory,
+    UserPreferencesFactory,
+)
 from tests.fixtures.worker import outbox_drained, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -99,57 +109,39 @@ class SoakWorld:
 def seed_world(rng: random.Random) -> SoakWorld:
     """3 families of 2 members, 20 recipes sharing ingredients and tags, 4 days of plans whose entries share
     recipes, a list per member (two for some, with manual items), preferences for half the users."""
-    from django.contrib.auth.models import User
-
     from planner import shopping
-    from planner.models import (
-        Family,
-        FamilyMembership,
-        MealPlan,
-        MealPlanEntry,
-        Recipe,
-        RecipeIngredient,
-        ShoppingListItem,
-        Tag,
-        UserPreferences,
-    )
+    from planner.models import ShoppingListItem
 
-    author = User.objects.create_user("soak-author")
-    tags = [Tag.objects.create(name=name) for name in TAGS]
+    author = UserFactory(username="soak-author")
+    tags = [TagFactory(name=name) for name in TAGS]
     recipes = []
     for n in range(20):
-        recipe = Recipe.objects.create(author=author, title=f"Dish {n}", servings=rng.randint(1, 4))
-        for position, (ingredient, unit) in enumerate(rng.sample(INGREDIENTS, rng.randint(2, 4))):
-            RecipeIngredient.objects.create(
-                recipe=recipe, ingredient=ingredient, quantity=rng.randint(1, 500), unit=unit, position=position
-            )
-        recipe.tags.set(rng.sample(tags, rng.randint(0, 2)))
-        recipes.append(recipe)
+        servings = rng.randint(1, 4)
+        lines = [(name, rng.randint(1, 500), unit) for name, unit in rng.sample(INGREDIENTS, rng.randint(2, 4))]
+        recipe_tags = [tag.name for tag in rng.sample(tags, rng.randint(0, 2))]
+        recipes.append(
+            RecipeFactory(author=author, title=f"Dish {n}", servings=servings, ingredients=lines, tags=recipe_tags)
+        )
     shared = recipes[:8]  # the plans draw from these, so families and days share recipes
 
     families, members, plans = [], [], []
     for f in range(3):
-        family = Family.objects.create(name=f"Family {f}")
+        family = FamilyFactory(name=f"Family {f}")
         families.append(family)
-        for m in range(2):
-            user = User.objects.create_user(f"soak-{f}-{m}")
-            FamilyMembership.objects.create(family=family, user=user)
-            members.append(user)
+        members += [UserFactory(username=f"soak-{f}-{m}", family=family) for m in range(2)]
         for day in DAYS:
-            plan = MealPlan.objects.create(family=family, date=day)
+            plan = MealPlanFactory(family=family, date=day)
             plans.append(plan)
             for meal in rng.sample(MEALS, 2):
-                MealPlanEntry.objects.create(
-                    meal_plan=plan, meal=meal, recipe=rng.choice(shared), servings=rng.randint(1, 6)
-                )
+                MealPlanEntryFactory(meal_plan=plan, meal=meal, recipe=rng.choice(shared), servings=rng.randint(1, 6))
 
     for index, user in enumerate(members):
         family_id = user.membership.family_id
         week = shopping.create_list(user.id, family_id, DAYS[0], DAYS[-1], name="week")
-        ShoppingListItem.objects.create(shopping_list=week, ingredient="coffee", unit="g", quantity=250, manual=True)
+        ShoppingListItemFactory(shopping_list=week, ingredient="coffee", unit="g", quantity=250)
         if index % 2 == 0:
             shopping.create_list(user.id, family_id, DAYS[1], DAYS[2], name="midweek")
-            UserPreferences.objects.create(user=user, diet="vegetarian", default_servings=2)
+            UserPreferencesFactory(user=user, diet="vegetarian", default_servings=2)
 
     users = [*members, author]
     return SoakWorld(

@@ -11,6 +11,7 @@ from django.db import connection
 
 from eventcache.store import invalidation, ops, readthrough
 from planner import cache as planner_cache
+from tests.factories import RecipeFactory
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -43,11 +44,7 @@ class PausedReader(threading.Thread):
 
 @pytest.fixture
 def recipe(transactional_db):
-    from django.contrib.auth.models import User
-
-    from planner.models import Recipe
-
-    return Recipe.objects.create(author=User.objects.create_user("cook"), title="Old title")
+    return RecipeFactory(author__username="cook", title="Old title")
 
 
 def cached_title(conn, key):

@@ -11,6 +11,7 @@ from django.db import connection
 from eventcache import stats
 from eventcache.store import invalidation, readthrough
 from planner import cache
+from tests.factories import FamilyFactory, MealPlanFactory, RecipeFactory, UserFactory
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -20,21 +21,15 @@ WAIT = 10  # seconds; a bound for a broken test only
 
 @pytest.fixture
 def shopper(transactional_db):
-    from django.contrib.auth.models import User
-
     from planner import shopping
-    from planner.models import Family, FamilyMembership, MealPlan, MealPlanEntry, Recipe, RecipeIngredient
 
-    user = User.objects.create_user("shopper")
-    family = Family.objects.create(name="Hungry")
-    FamilyMembership.objects.create(family=family, user=user)
+    family = FamilyFactory(name="Hungry")
+    user = UserFactory(username="shopper", family=family)
     monday = dt.date(2030, 1, 7)
     for day in range(7):
-        recipe = Recipe.objects.create(author=user, title=f"Dish {day}")
-        for n in range(3):
-            RecipeIngredient.objects.create(recipe=recipe, ingredient=f"item {day}-{n}", quantity=n + 1, unit="g")
-        plan = MealPlan.objects.create(family=family, date=monday + dt.timedelta(days=day))
-        MealPlanEntry.objects.create(meal_plan=plan, meal="dinner", recipe=recipe, servings=2)
+        lines = [(f"item {day}-{n}", n + 1, "g") for n in range(3)]
+        recipe = RecipeFactory(author=user, title=f"Dish {day}", ingredients=lines)
+        MealPlanFactory(family=family, date=monday + dt.timedelta(days=day), entries=[(recipe, 2)])
     shopping.create_list(user.id, family.id, monday, monday + dt.timedelta(days=6))
     return user.id
 

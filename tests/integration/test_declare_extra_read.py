@@ -77,7 +77,7 @@ def titles(result) -> list[str]:
 
 
 def test_a_declared_extra_read_misses_hits_and_is_invalidated_by_writes(
-    broker_conn, redis_conn, family_world, with_favourites, worker_thread, django_assert_num_queries
+    broker_conn, redis_conn, family_world, with_favourites, celery_worker, django_assert_num_queries
 ):  # broker and cache emptied first, so the world's own set-up events stay queued for the worker
     family, soup, salad = family_world["family"], family_world["soup"], family_world["salad"]
     plan = family_world["plan"]

@@ -33,7 +33,6 @@ def all_keys_of(world):
     return everything
 
 
-@pytest.mark.faults
 def test_a_recipe_in_three_families_plans_drops_exactly_its_dependents(
     real_cache, three_families, redis_commands, settings
 ):

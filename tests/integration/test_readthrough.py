@@ -6,19 +6,14 @@ import pytest
 
 from eventcache.store import ops, readthrough
 from planner import cache
+from tests.factories import RecipeFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 @pytest.fixture
 def soup(db):
-    from django.contrib.auth.models import User
-
-    from planner.models import Recipe, Tag
-
-    recipe = Recipe.objects.create(author=User.objects.create_user("cook"), title="Soup", servings=2)
-    recipe.tags.add(Tag.objects.create(name="warm"))
-    return recipe
+    return RecipeFactory(author__username="cook", title="Soup", servings=2, tags=["warm"])
 
 
 def test_first_read_queries_the_database_and_the_second_none(real_cache, soup, django_assert_num_queries):

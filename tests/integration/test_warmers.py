@@ -9,6 +9,7 @@ from django.utils import timezone
 from eventcache import warm
 from eventcache.store import hotness, ops, readthrough
 from planner import cache
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -16,12 +17,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 @pytest.fixture
 def users(db):
     """Five users who logged in yesterday, two who last did 90 days ago, one who never did."""
-    from django.contrib.auth.models import User
-
     now = timezone.now()
-    active = [User.objects.create_user(f"active{n}", last_login=now - dt.timedelta(days=1)) for n in range(5)]
-    stale = [User.objects.create_user(f"stale{n}", last_login=now - dt.timedelta(days=90)) for n in range(2)]
-    never = User.objects.create_user("never")
+    active = [UserFactory(username=f"active{n}", last_login=now - dt.timedelta(days=1)) for n in range(5)]
+    stale = [UserFactory(username=f"stale{n}", last_login=now - dt.timedelta(days=90)) for n in range(2)]
+    never = UserFactory(username="never")
     return {"active": [u.id for u in active], "inactive": [u.id for u in stale] + [never.id]}
 
 

@@ -34,10 +34,10 @@ def test_malformed_arguments_are_counted_and_dropped(fake_redis, events, outbox_
     assert stats.snapshot().get(stats.EVENTS_REJECTED) == 1
 
 
-def test_a_batch_applies_its_valid_events_and_counts_the_others(db, fake_redis, django_user_model):
-    from planner.models import Recipe
+def test_a_batch_applies_its_valid_events_and_counts_the_others(db, fake_redis):
+    from tests.factories import RecipeFactory
 
-    recipe = Recipe.objects.create(author=django_user_model.objects.create_user("cook"), title="Soup")
+    recipe = RecipeFactory(author__username="cook", title="Soup")
     row = OutboxEvent.objects.filter(kind="recipe.changed").latest("id")
     fake_redis.set(ops.full_name(planner_cache.recipe(recipe.id).name), b'{"ns":"1","body":{}}')
     garbage = [
@@ -55,10 +55,10 @@ def test_a_batch_applies_its_valid_events_and_counts_the_others(db, fake_redis, 
     assert row.processed_at is not None
 
 
-def test_redis_errors_are_retried_then_fail_loudly_leaving_the_rows_for_the_sweep(db, fake_redis, django_user_model):
-    from planner.models import Recipe
+def test_redis_errors_are_retried_then_fail_loudly_leaving_the_rows_for_the_sweep(db, fake_redis):
+    from tests.factories import RecipeFactory
 
-    recipe = Recipe.objects.create(author=django_user_model.objects.create_user("cook"), title="Soup")
+    recipe = RecipeFactory(author__username="cook", title="Soup")
     row = OutboxEvent.objects.filter(kind="recipe.changed").latest("id")
     fake_redis.connection_pool.connection_kwargs["server"].connected = False  # Redis is down
     retries = []
