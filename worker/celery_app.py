@@ -9,7 +9,6 @@ import logging
 import os
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent / "backend"
 if str(BACKEND_DIR) not in sys.path:
@@ -31,6 +30,7 @@ from django.conf import settings  # noqa: E402
 from config import queues  # noqa: E402
 from eventcache.redis_url import mask  # noqa: E402
 from worker import rejections  # noqa: E402
+from worker.queue_guard import QueueGuard  # noqa: E402
 
 logger = logging.getLogger("worker")
 
@@ -38,13 +38,9 @@ app = Celery("recipe_planner")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["worker"])  # worker.tasks
 
-# Worker-side wiring (class paths of worker modules, so they stay out of the settings that the web process's
-# producer handle also loads): Celery's consumer counting undecodable messages, and the Redis transport that
-# drops queue items that are not kombu messages instead of dying on them (worker/transport.py). A rediss://
-# broker keeps kombu's own transport, whose TLS defaults hang on the URL scheme.
-app.conf.worker_consumer = "worker.rejections:CountingConsumer"
-if urlsplit(app.conf.broker_url).scheme == "redis":
-    app.conf.broker_transport = "worker.transport:Transport"
+# Worker-only consumer steps (documented Celery bootsteps, so the web process's app never loads them): the
+# celery#1113 queue-item guard. Celery's own refusals are counted through signals (worker/rejections.py).
+app.steps["consumer"].add(QueueGuard)
 rejections.connect()
 
 
