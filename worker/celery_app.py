@@ -30,6 +30,7 @@ from django.conf import settings  # noqa: E402
 from config import queues  # noqa: E402
 from eventcache.redis_url import mask  # noqa: E402
 from worker import rejections  # noqa: E402
+from worker.backlog import ApplyBacklog  # noqa: E402
 from worker.queue_guard import QueueGuard  # noqa: E402
 
 logger = logging.getLogger("worker")
@@ -39,8 +40,9 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["worker"])  # worker.tasks
 
 # Worker-only consumer steps (documented Celery bootsteps, so the web process's app never loads them): the
-# celery#1113 queue-item guard. Celery's own refusals are counted through signals (worker/rejections.py).
-app.steps["consumer"].add(QueueGuard)
+# celery#1113 queue-item guard, and the delivered-but-unapplied backlog applied on every (re)connection. Celery's own
+# refusals are counted through signals (worker/rejections.py).
+app.steps["consumer"].update((QueueGuard, ApplyBacklog))
 rejections.connect()
 
 
