@@ -31,6 +31,7 @@ from config import queues  # noqa: E402
 from eventcache.redis_url import mask  # noqa: E402
 from worker import rejections  # noqa: E402
 from worker.backlog import ApplyBacklog  # noqa: E402
+from worker.broker_loss import KeepUnackedInRedis  # noqa: E402
 from worker.queue_guard import QueueGuard  # noqa: E402
 
 logger = logging.getLogger("worker")
@@ -40,9 +41,9 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["worker"])  # worker.tasks
 
 # Worker-only consumer steps (documented Celery bootsteps, so the web process's app never loads them): the
-# celery#1113 queue-item guard, and the delivered-but-unapplied backlog applied on every (re)connection. Celery's own
-# refusals are counted through signals (worker/rejections.py).
-app.steps["consumer"].update((QueueGuard, ApplyBacklog))
+# celery#1113 queue-item guard, no restore from a released connection (kombu#582), and the delivered-but-unapplied
+# backlog applied on every (re)connection. Celery's own refusals are counted through signals (worker/rejections.py).
+app.steps["consumer"].update((QueueGuard, KeepUnackedInRedis, ApplyBacklog))
 rejections.connect()
 
 

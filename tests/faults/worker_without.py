@@ -1,4 +1,5 @@
-"""Test-only Celery app: the project's worker app without some of its own steps, to show what each step prevents.
+"""Test-only Celery app: the project's worker app without some of its own steps, to show what each step prevents,
+and with a test task that sleeps (so a message is delivered and unacknowledged when a test stops Redis).
 
     celery -A tests.faults.worker_without worker ...    with WORKER_WITHOUT="QueueGuard,..." (step class names)
 
@@ -18,4 +19,10 @@ for _blueprint in ("worker", "consumer"):
 if _off:
     raise RuntimeError(f"WORKER_WITHOUT names steps the worker app does not have: {sorted(_off)}")
 
-__all__ = ["app"]
+
+@app.task(name="tests.faults.sleep", acks_late=True)
+def sleep(seconds: float) -> None:
+    """A task that holds its message unacknowledged for `seconds` (a fault test stops Redis meanwhile)."""
+    import time
+
+    time.sleep(seconds)
