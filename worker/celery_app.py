@@ -9,7 +9,6 @@ import logging
 import os
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent / "backend"
 if str(BACKEND_DIR) not in sys.path:
@@ -31,16 +30,16 @@ from django.conf import settings  # noqa: E402
 from config.celery import app  # noqa: E402
 from eventcache.redis_url import mask  # noqa: E402
 from worker import rejections  # noqa: E402
+from worker.backlog import ApplyBacklog  # noqa: E402
+from worker.broker_loss import KeepUnackedInRedis  # noqa: E402
+from worker.queue_guard import QueueGuard  # noqa: E402
 
 logger = logging.getLogger("worker")
 
-# Worker-side wiring (class paths of worker modules, so they stay out of the settings that the web process's
-# producer handle also loads): Celery's consumer counting undecodable messages, and the Redis transport that
-# drops queue items that are not kombu messages instead of dying on them (worker/transport.py). A rediss://
-# broker keeps kombu's own transport, whose TLS defaults hang on the URL scheme.
-app.conf.worker_consumer = "worker.rejections:CountingConsumer"
-if urlsplit(app.conf.broker_url).scheme == "redis":
-    app.conf.broker_transport = "worker.transport:Transport"
+# Worker-only consumer steps (documented Celery bootsteps, so the web process's app never loads them): the
+# celery#1113 queue-item guard, no restore from a released connection (kombu#582), and the delivered-but-unapplied
+# backlog applied on every (re)connection. Celery's own refusals are counted through signals (worker/rejections.py).
+app.steps["consumer"].update((QueueGuard, KeepUnackedInRedis, ApplyBacklog))
 rejections.connect()
 
 

@@ -1,20 +1,19 @@
-"""Garbage on the `cache` queue: logged (by Celery), counted here, and dropped; the worker carries on.
+"""Garbage on the `cache` queue: logged (by Celery), counted here ("queue_rejected"), and dropped; the worker goes on.
 
-Celery's consumer (celery/worker/consumer/consumer.py, on_task_received) already refuses such messages
-without running them, and acks or rejects them (requeue=False) so they cannot loop:
+Celery's consumer (celery/worker/consumer/consumer.py, on_task_received) refuses such messages without running
+them, and acks or rejects them (requeue=False) so they cannot loop:
 - a pickle (or any non-JSON) content type: kombu refuses it before deserialising (accept_content=["json"]),
   -> on_invalid_task -> signal task_rejected;
 - a message without task headers or a task payload -> on_unknown_message -> signal task_rejected;
 - an unknown task name -> on_unknown_task -> signal task_unknown;
-- a body that cannot be decoded (bad JSON inside a JSON message) -> on_decode_error, which has no signal,
-  so the app's consumer class (worker_consumer, set in worker/celery_app.py) counts it on its way through.
-A list item that is not a kombu message at all never reaches Celery: worker/transport.py handles it.
+- a body that cannot be decoded (bad JSON inside a JSON message) -> the consumer's on_decode_error, which has no
+  signal; worker/queue_guard.py wraps it to count.
+A list item that is not a kombu message at all never reaches Celery: worker/queue_guard.py drops it.
 """
 
 import logging
 
 from celery import signals
-from celery.worker.consumer import Consumer
 
 from eventcache import stats
 
@@ -42,14 +41,6 @@ def on_task_rejected(sender=None, message=None, exc=None, **kwargs):
 def on_task_unknown(sender=None, name=None, id=None, **kwargs):
     logger.warning("queue message for unknown task %r (id %s) dropped", name, id)
     count_rejected_message()
-
-
-class CountingConsumer(Consumer):
-    """Celery's consumer, counting the messages it drops because they cannot be decoded."""
-
-    def on_decode_error(self, message, exc):
-        super().on_decode_error(message, exc)  # logs and acks
-        count_rejected_message()
 
 
 def connect() -> None:

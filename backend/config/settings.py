@@ -203,6 +203,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task running when the broker connection drops finishes; its message stays unacknowledged in Redis and its rows
+# are applied again at the reconnection (worker/broker_loss.py, worker/backlog.py). Set explicitly: Celery warns
+# on every connection loss while it is unset.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
 # The one queue: event batches, the outbox sweep and the warmers. Every task goes to it and the worker (started
