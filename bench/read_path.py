@@ -4,10 +4,10 @@
 
 One gunicorn server (1 sync worker) per side, all at once against the same database and Redis, sent requests one
 at a time by one logged-in client, alternating sides round by round so drift hits all alike; server time is
-gunicorn's own (%(D)s in its access log), as in bench/reads.py. Sides: `django` (no shortcut: the view answers
-every hit), `middleware` (api.middleware.CachedHitMiddleware answers verified hits in place of the view) and
-`wsgi` (api.fast_path answers them in front of Django); `--side name=/path/to/checkout` adds a server run from
-another checkout of the repo (e.g. main, to compare with today's).
+gunicorn's own (%(D)s in its access log), as in bench/reads.py. Sides: `django` (API_FAST_PATH=0: the view
+answers every hit) and `wsgi` (api.fast_path answers verified hits in front of Django); `--side
+name=/path/to/checkout[:NAME=VALUE,...]` adds a server run from another checkout of the repo with those settings
+(e.g. an older commit, to compare with its read path).
 """
 
 import argparse
@@ -48,24 +48,27 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.read_path", description=__doc__)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--per-round", type=int, default=20)
-    parser.add_argument("--side", action="append", default=[], help="name=/path/to/checkout (its default settings)")
+    parser.add_argument("--side", action="append", default=[], help="name=/path/to/checkout[:NAME=VALUE,...]")
     args = parser.parse_args(argv)
     harness.setup_django()
     workdir = harness.workdir()
     world = seed.build(recipes=500, families=20, recipes_with_ingredients=500)
     days = [d.isoformat() for d in world.week]
     sides = {
-        "django": dict(API_READ_PATH="off"),
-        "middleware": dict(API_READ_PATH="middleware"),
-        "wsgi": dict(API_READ_PATH="wsgi"),
+        "django": dict(API_FAST_PATH=0),
+        "wsgi": dict(API_FAST_PATH=1),
     }
-    trees = {name: Path(path) for name, path in (s.split("=", 1) for s in args.side)}
+    trees = {}
+    for side in args.side:
+        name, spec = side.split("=", 1)
+        path, _, env = spec.partition(":")
+        trees[name] = (Path(path), dict(pair.split("=", 1) for pair in env.split(",") if pair))
     servers = {}
     try:
         for name, env in sides.items():
             servers[name] = Server(name, workdir, **env)
-        for name, tree in trees.items():
-            servers[name] = Server(name, workdir, tree=tree)
+        for name, (tree, env) in trees.items():
+            servers[name] = Server(name, workdir, tree=tree, **env)
         first = Client(next(iter(servers.values())).url)
         first.login(world.username, seed.PASSWORD)
         created = first.request("POST", "/api/shopping-lists/", {"start": days[0], "end": days[-1]})

@@ -1,17 +1,19 @@
 """Verified hits of cached GETs, answered in front of Django: a thin WSGI layer (config/wsgi.py wraps Django in it).
 
 Why: a logged-in cached hit is one Redis round trip (api.identity), but Django's handling around it (the
-request, seven middleware, URL resolution, the view, the response) costs more than that. Under gunicorn
-a hit of GET /api/shopping-lists/ took 630-710 us of server time (p50) through Django and 520-580 us here, of
-which the round trip itself is ~290 us (docs/ARCHITECTURE.md, "The fast path").
+request, seven middleware, URL resolution, the view, the response) costs more than that round trip. Answering
+the hit in front of Django saves that; answering it as the last middleware (as Django's FetchFromCacheMiddleware
+does) saves almost nothing, because the middleware and the request handling are the cost (both were measured:
+docs/BENCHMARKS.md, "Read path: early middleware vs WSGI layer").
 
 What: a GET that Django's own URL resolver maps to a view built by `dispatch.endpoint(cached_get=plan,
 serves_cached_body=True)`, carrying the session cookie and the hint cookie, is planned exactly as api.identity
 plans it, read with the same one script (identity.read_together) and decided with the same checks
 (identity.verify_fetched). Only a verified hit of the value is answered here: 200, the stored body untouched,
-and the headers Django's middleware gives that response (computed once per process by running the
-middleware's own process_response on a template response; tests/integration/test_api_fast_path.py proves
-them equal to Django's, header by header).
+and the headers Django's answer has, DECLARED once from the settings (_response_template: what
+dispatch.cached_response() sets and what each middleware of MIDDLEWARE adds to such a response). Nothing here
+runs Django's middleware; tests/integration/test_api_fast_path.py proves the declared headers equal to
+Django's, header by header, under each security setting, and any other MIDDLEWARE turns this layer off.
 
 Everything else goes to Django, which answers it as if this layer did not exist:
 - not such a request (another method, HEAD included; a path of another view; no or garbage cookies; a plan
@@ -50,7 +52,8 @@ from eventcache.store import keys, ops, readthrough
 log = logging.getLogger("api.fast_path")
 
 CACHED_DB = "django.contrib.sessions.backends.cached_db"
-# The middleware stack whose every effect on such a GET is accounted for here; with any other, Django answers.
+# The middleware stack whose every effect on such a GET is accounted for here (the request checks in _answer, the
+# headers in _response_template); with any other, Django answers.
 MIDDLEWARE = (
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

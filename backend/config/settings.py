@@ -69,10 +69,6 @@ MIDDLEWARE = [
     "api.middleware.AdminOnlyMessageMiddleware",  # Django's MessageMiddleware, skipped for /api/
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
-# MEASURING ONLY (removed before the choice is committed): which read path answers verified hits.
-API_READ_PATH = env.str("API_READ_PATH", default="wsgi")
-if API_READ_PATH == "middleware":
-    MIDDLEWARE.append("api.middleware.CachedHitMiddleware")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

@@ -19,11 +19,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django_application = get_wsgi_application()
 
-from django.conf import settings  # noqa: E402
-
 from api import fast_path  # noqa: E402 - needs the apps loaded (get_wsgi_application runs django.setup())
 
-application = fast_path.wrap(django_application) if settings.API_READ_PATH == "wsgi" else django_application
+application = fast_path.wrap(django_application)
 
 
 def _freeze_start_up_objects() -> None:
