@@ -35,6 +35,7 @@ events a request's writes committed (a hit writes nothing). None of them has any
 
 import functools
 import logging
+from importlib import import_module
 from typing import NamedTuple
 
 from django.conf import settings
@@ -51,7 +52,6 @@ from eventcache.store import keys, ops, readthrough
 
 log = logging.getLogger("api.fast_path")
 
-CACHED_DB = "django.contrib.sessions.backends.cached_db"
 # The middleware stack whose every effect on such a GET is accounted for here (the request checks in _answer, the
 # headers in _response_template); with any other, Django answers.
 MIDDLEWARE = (
@@ -89,6 +89,10 @@ def wrap(django_app):
     return application
 
 
+def _session_store() -> type:
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
 def _exact() -> bool:
     """True when the settings make a verified hit answered here exactly Django's answer to it."""
     return bool(
@@ -96,7 +100,7 @@ def _exact() -> bool:
         and settings.CACHE_READS_ENABLED
         and ops.uses_redis()
         and tuple(settings.MIDDLEWARE) == MIDDLEWARE
-        and settings.SESSION_ENGINE == CACHED_DB
+        and issubclass(_session_store(), CachedDbSession)  # cached_db or api.sessions' (a subclass)
         and settings.SESSION_CACHE_ALIAS == "default"  # the script reads the session with the default cache's client
         and not settings.SESSION_SAVE_EVERY_REQUEST  # it would set the session cookie on every response
         and not settings.CSRF_USE_SESSIONS  # the CSRF secret is then the cookie, checked per request
@@ -177,7 +181,7 @@ def _answer(environ) -> tuple[str, list, bytes] | None:
     # builds its own request from the environ as the server gave it.
     request = WSGIRequest(dict(environ))
     user_id = identity.hinted_user_id(request)
-    session = CachedDbSession(request.COOKIES.get(settings.SESSION_COOKIE_NAME))  # as SessionMiddleware builds it
+    session = _session_store()(request.COOKIES.get(settings.SESSION_COOKIE_NAME))  # as SessionMiddleware builds it
     if user_id is None or not session.session_key:
         return None
     secure = request.is_secure()
