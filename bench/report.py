@@ -121,6 +121,16 @@ def _short(v: float) -> str:
     return f"{v:.2g}"
 
 
+KEPT_MARKER = "<!-- measured by hand below: kept when the bench rewrites this file -->"
+
+
+def _kept_by_hand(path: Path) -> str:
+    """The file's sections from KEPT_MARKER on (one-off comparisons run by their own command), kept verbatim."""
+    text = path.read_text() if path.exists() else ""
+    at = text.find(KEPT_MARKER)
+    return "" if at < 0 else "\n" + text[at:]
+
+
 def write_markdown(results: list[ScenarioResult], machine: dict, command: str, out_dir: Path, quick: bool) -> Path:
     """docs/BENCHMARKS.md (or OUT/BENCHMARKS.md) with one section per scenario and its chart beside it."""
     charts_dir = out_dir / "bench"
@@ -149,7 +159,7 @@ def write_markdown(results: list[ScenarioResult], machine: dict, command: str, o
             md += ["", f"![{r.title}](bench/{png.name})"]
     path = out_dir / "BENCHMARKS.md"
     out_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(md) + "\n")
+    path.write_text("\n".join(md) + "\n" + _kept_by_hand(path))
     return path
 
 

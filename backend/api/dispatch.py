@@ -2,7 +2,8 @@
 
 - a method without a handler -> 405 JSON (with Allow);
 - no identity -> 401 JSON (never a redirect to a login page), unless the endpoint is public;
-- ApiError -> its JSON body; a value that cannot be a cache key part -> 400; an oversized body -> 413;
+- ApiError -> its JSON body; a value that cannot be a cache key part -> 400; an oversized body -> 413; a session
+  that cannot be ended while Redis is down (api.sessions) -> 503;
 - every answer is `Cache-Control: private` (personal: a shared cache must never keep it; SessionMiddleware adds
   `Vary: Cookie`). cached_response() sets it too, so api.fast_path's hits, whose headers come from it, match.
 
@@ -26,6 +27,7 @@ from django.views.decorators.csrf import csrf_exempt as django_csrf_exempt
 
 from api import identity
 from api.errors import ApiError, error_response, too_large_error
+from api.sessions import SessionEndFailed
 from eventcache.declare import InvalidKeyPart
 from eventcache.store import readthrough
 
@@ -69,6 +71,8 @@ def endpoint(*, public=False, csrf_exempt=False, cached_get=None, serves_cached_
             return error_response(400, "invalid", str(exc))
         except RequestDataTooBig:
             return too_large_error().response()
+        except SessionEndFailed:  # nothing ended (api.sessions); SessionMiddleware saves nothing on a 5xx
+            return error_response(503, "session_store_unavailable", "the session cannot be ended right now; try again")
         finally:
             identity.release_unused(request)
 

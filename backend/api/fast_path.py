@@ -1,17 +1,19 @@
 """Verified hits of cached GETs, answered in front of Django: a thin WSGI layer (config/wsgi.py wraps Django in it).
 
 Why: a logged-in cached hit is one Redis round trip (api.identity), but Django's handling around it (the
-request, seven middleware, URL resolution, the view, the response) costs more than that. Under gunicorn
-a hit of GET /api/shopping-lists/ took 630-710 us of server time (p50) through Django and 520-580 us here, of
-which the round trip itself is ~290 us (docs/ARCHITECTURE.md, "The fast path").
+request, seven middleware, URL resolution, the view, the response) costs more than that round trip. Answering
+the hit in front of Django saves that; answering it as the last middleware (as Django's FetchFromCacheMiddleware
+does) saves almost nothing, because the middleware and the request handling are the cost (both were measured:
+docs/BENCHMARKS.md, "Read path: early middleware vs WSGI layer").
 
 What: a GET that Django's own URL resolver maps to a view built by `dispatch.endpoint(cached_get=plan,
 serves_cached_body=True)`, carrying the session cookie and the hint cookie, is planned exactly as api.identity
 plans it, read with the same one script (identity.read_together) and decided with the same checks
 (identity.verify_fetched). Only a verified hit of the value is answered here: 200, the stored body untouched,
-and the headers Django's middleware gives that response (computed once per process by running the
-middleware's own process_response on a template response; tests/integration/test_api_fast_path.py proves
-them equal to Django's, header by header).
+and the headers Django's answer has, DECLARED once from the settings (_response_template: what
+dispatch.cached_response() sets and what each middleware of MIDDLEWARE adds to such a response). Nothing here
+runs Django's middleware; tests/integration/test_api_fast_path.py proves the declared headers equal to
+Django's, header by header, under each security setting, and any other MIDDLEWARE turns this layer off.
 
 Everything else goes to Django, which answers it as if this layer did not exist:
 - not such a request (another method, HEAD included; a path of another view; no or garbage cookies; a plan
@@ -33,6 +35,7 @@ events a request's writes committed (a hit writes nothing). None of them has any
 
 import functools
 import logging
+from importlib import import_module
 from typing import NamedTuple
 
 from django.conf import settings
@@ -42,16 +45,15 @@ from django.core.handlers.wsgi import WSGIRequest, get_path_info
 from django.core.signals import setting_changed
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import Resolver404, get_resolver
-from django.utils.module_loading import import_string
 
-from api import dispatch, identity
+from api import identity
 from api.errors import ApiError
 from eventcache.store import keys, ops, readthrough
 
 log = logging.getLogger("api.fast_path")
 
-CACHED_DB = "django.contrib.sessions.backends.cached_db"
-# The middleware stack whose every effect on such a GET is accounted for here; with any other, Django answers.
+# The middleware stack whose every effect on such a GET is accounted for here (the request checks in _answer, the
+# headers in _response_template); with any other, Django answers.
 MIDDLEWARE = (
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # answers only its static files' URLs; an API GET passes through
@@ -88,6 +90,10 @@ def wrap(django_app):
     return application
 
 
+def _session_store() -> type:
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
 def _exact() -> bool:
     """True when the settings make a verified hit answered here exactly Django's answer to it."""
     return bool(
@@ -95,7 +101,7 @@ def _exact() -> bool:
         and settings.CACHE_READS_ENABLED
         and ops.uses_redis()
         and tuple(settings.MIDDLEWARE) == MIDDLEWARE
-        and settings.SESSION_ENGINE == CACHED_DB
+        and issubclass(_session_store(), CachedDbSession)  # cached_db or api.sessions' (a subclass)
         and settings.SESSION_CACHE_ALIAS == "default"  # the script reads the session with the default cache's client
         and not settings.SESSION_SAVE_EVERY_REQUEST  # it would set the session cookie on every response
         and not settings.CSRF_USE_SESSIONS  # the CSRF secret is then the cookie, checked per request
@@ -104,48 +110,29 @@ def _exact() -> bool:
     )
 
 
-class _ReadSession:
-    """A session that was read, and neither changed nor empty (a verified one)."""
-
-    accessed, modified = True, False
-
-    def is_empty(self) -> bool:
-        return False
-
-
-class _AnsweredRequest:
-    """What the middleware's process_response sees of a request answered here: its session read but not changed
-    (SessionMiddleware adds Vary: Cookie and no cookie), no CSRF cookie to set, no messages; secure or not (HSTS)."""
-
-    META = {}
-
-    def __init__(self, secure: bool):
-        self.COOKIES = {settings.SESSION_COOKIE_NAME: "<verified>"}
-        self.session = _ReadSession()
-        self._secure = secure
-
-    def is_secure(self) -> bool:
-        return self._secure
-
-
-def _unused(request):  # the get_response of middleware used only for their process_request/process_response
-    raise AssertionError("not called")
-
-
 def _response_template(secure: bool) -> tuple[str, list, list]:
-    """The status and headers Django gives a hit (dispatch.cached_response) after the middleware, split around
-    Content-Length (set per answer): the middleware's own process_response, run in Django's order."""
-    response = dispatch.cached_response(readthrough.CacheRead(b"", True))
-    request = _AnsweredRequest(secure)
-    for path in reversed(settings.MIDDLEWARE):
-        middleware = import_string(path)(_unused)
-        if hasattr(middleware, "process_response"):
-            response = middleware.process_response(request, response)
-    if response.cookies:
-        raise ValueError(f"the middleware set cookies on a hit: {sorted(response.cookies)}")
-    headers = list(response.items())
-    at = [name for name, _ in headers].index("Content-Length")
-    return f"{response.status_code} {response.reason_phrase}", headers[:at], headers[at + 1 :]
+    """The status and headers Django gives a hit, declared once from the settings, in the order Django's
+    response has them, split around Content-Length (set per answer): dispatch.cached_response()'s own, then
+    what MIDDLEWARE's process_response add, innermost first (tests/integration/test_api_fast_path.py proves
+    them equal to Django's, header by header, under each security setting)."""
+    head = [("Content-Type", "application/json"), ("X-Cache", "HIT"), ("Cache-Control", "private")]
+    if settings.X_FRAME_OPTIONS:  # XFrameOptionsMiddleware
+        head.append(("X-Frame-Options", settings.X_FRAME_OPTIONS.upper()))
+    tail = [("Vary", "Cookie")]  # SessionMiddleware: the session was read
+    if settings.SECURE_HSTS_SECONDS and secure:  # SecurityMiddleware, from here on
+        hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        hsts += "; includeSubDomains" if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS else ""
+        hsts += "; preload" if settings.SECURE_HSTS_PRELOAD else ""
+        tail.append(("Strict-Transport-Security", hsts))
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        tail.append(("X-Content-Type-Options", "nosniff"))
+    policy = settings.SECURE_REFERRER_POLICY
+    if policy:
+        values = [v.strip() for v in policy.split(",")] if isinstance(policy, str) else policy
+        tail.append(("Referrer-Policy", ",".join(values)))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        tail.append(("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
+    return "200 OK", head, tail
 
 
 class _Config(NamedTuple):
@@ -165,7 +152,7 @@ def _config() -> _Config | None:
     except Exception:
         log.exception("the headers of a hit could not be computed; the fast path is off")
         return None
-    return _Config(settings.SECURE_SSL_REDIRECT, CsrfViewMiddleware(_unused), responses)
+    return _Config(settings.SECURE_SSL_REDIRECT, CsrfViewMiddleware(lambda request: None), responses)
 
 
 def _settings_changed(**kwargs) -> None:
@@ -195,7 +182,7 @@ def _answer(environ) -> tuple[str, list, bytes] | None:
     # builds its own request from the environ as the server gave it.
     request = WSGIRequest(dict(environ))
     user_id = identity.hinted_user_id(request)
-    session = CachedDbSession(request.COOKIES.get(settings.SESSION_COOKIE_NAME))  # as SessionMiddleware builds it
+    session = _session_store()(request.COOKIES.get(settings.SESSION_COOKIE_NAME))  # as SessionMiddleware builds it
     if user_id is None or not session.session_key:
         return None
     secure = request.is_secure()

@@ -145,8 +145,10 @@ else:
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "eventcache.redis"
 
-# Sessions are read from Redis and written through to the database, so a Redis flush or restart logs no one out.
-SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.backends.cached_db")
+# Sessions are read from Redis and written through to the database, so a Redis flush or restart logs no one out:
+# Django's cached_db, whose end (logout, the key rotated at login) is refused unless Redis confirms it
+# (api/sessions.py: an ended session must not come back when Redis does).
+SESSION_ENGINE = env.str("SESSION_ENGINE", default="api.sessions")
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
 
 # --- Cache layer tunables (see docs/ARCHITECTURE.md) -------------------------------------------------------
