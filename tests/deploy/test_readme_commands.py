@@ -79,14 +79,7 @@ def test_expected_output_and_urls_are_read_as_the_module_says():
 
 @pytest.fixture
 def fresh_clone(tmp_path):
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "--quiet", str(files.REPO), str(clone)], check=True, timeout=60)
-    # The virtualenv the tests run in stands in for the clone's .venv (an install would take most of the time
-    # budget). Its stamp predates the clone's requirement files, which make would take as a reason to reinstall.
-    (clone / ".venv").symlink_to(sys.prefix)
-    for name in ("requirements.txt", "requirements-dev.txt"):
-        os.utime(clone / name, (0, 0))
-    return clone
+    return files.fresh_clone(tmp_path / "clone")
 
 
 @pytest.fixture
