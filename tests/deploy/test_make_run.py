@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -127,12 +126,14 @@ def stack(tmp_path):
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "DATABASE_URL": urlunsplit((server.scheme, server.netloc, f"/{database}", "", "")),
     }
-    env.pop("VERBOSE", None)
+    # pytest's DJANGO_SETTINGS_MODULE (config.test_settings) would point make run at the tests' own Redis.
+    for name in ("VERBOSE", "DJANGO_SETTINGS_MODULE"):
+        env.pop(name, None)
     log_path = tmp_path / "make-run.log"
     with open(log_path, "w") as log:
         make = subprocess.Popen(
-            ["make", "run", f"PORT={port}", f"VENV={Path(sys.prefix)}"],
-            cwd=files.REPO,
+            ["make", "run", f"PORT={port}"],
+            cwd=files.fresh_clone(tmp_path / "clone"),  # make run writes .env: never into this checkout
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -140,7 +141,7 @@ def stack(tmp_path):
         )
     seen: dict[int, str] = {}
     try:
-        yield {"make": make, "port": port, "log": log_path, "seen": seen}
+        yield {"make": make, "port": port, "log": log_path, "seen": seen, "redis_url": env["REDIS_URL"]}
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)
@@ -185,6 +186,7 @@ def test_make_run_is_quiet_restarts_a_killed_worker_and_stops_on_ctrl_c(stack):
     wait_for(lambda: ready_lines(stack) >= 1, "'celery@... ready' from the worker", stack, START_SECONDS)
     output = stack["log"].read_text(errors="replace")
     assert "[services] REDIS_URL=" in output
+    assert f"broker {stack['redis_url'][:-2]}/1" in output, "make run's worker uses another Redis than it was given"
     assert f"curl -s -b /tmp/recipe-planner.cookies -D - -o /dev/null http://127.0.0.1:{port}/api/recipes/1/" in output
     shown = {what: text for what, text in NOISE.items() if text in output}
     assert not shown, f"make run shows {sorted(shown)}:\n{output}"
