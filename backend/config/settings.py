@@ -199,7 +199,7 @@ CELERY_RESULT_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 # Celery's Django fixup closes every database connection after every task unless this is set, which costs a
-# new PostgreSQL connection (~10 ms) per task; reuse them, and let CONN_MAX_AGE/CONN_HEALTH_CHECKS retire them.
+# new PostgreSQL connection per task; reuse them, and let CONN_MAX_AGE/CONN_HEALTH_CHECKS retire them.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -5,9 +5,8 @@ itself and hands every other request to Django (API_FAST_PATH=0 turns it off).
 Once the app is loaded, almost every object that exists (modules, settings, models, the URLconf and the
 views it imports) lives as long as the process. One collection drops the start-up garbage, then
 gc.freeze() moves the rest into the permanent generation, which the cyclic collector never scans again:
-without it, a full collection of those ~100k objects stalls whichever request triggers it for ~100 ms, and
-every young-generation collection is slower too (Instagram's practice; docs/ARCHITECTURE.md, "Reads: the
-hit path").
+without it, a full collection of those objects stalls whichever request triggers it, and every
+young-generation collection is slower too (Instagram's practice; docs/ARCHITECTURE.md, "Reads: the hit path").
 """
 
 import gc

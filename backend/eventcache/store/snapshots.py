@@ -1,4 +1,5 @@
-"""The database snapshot a cached value is computed under, for the invalidation's visibility check (lua/visible.lua).
+"""The database snapshot a cached value is computed under, for the invalidation's visibility check
+(lua/all_visible.lua).
 
 Taken on the miss path only (one SQL round trip), before the payload's queries: in autocommit each of those runs
 under a later snapshot, so recording this earlier one is conservative (it sees no write those queries missed).

@@ -28,7 +28,7 @@ NAMED_COUNTERS = {
 
 
 class EngineCounters:
-    """The engine's shared counters (caching.stats): per key family, the named ones, and every other one."""
+    """The engine's shared counters (eventcache.stats): per key family, the named ones, and every other one."""
 
     def collect(self):
         counts = stats.snapshot()

@@ -1,6 +1,6 @@
 """Turns what the engine and Celery report into metrics: the worker's process_events batches (Celery's own
 task_prerun/task_postrun signals and the task's summary), and the counts the engine kept in a process because
-Redis did not answer (caching.stats.counted_locally). Connected once, from ObserveConfig.ready()."""
+Redis did not answer (eventcache.stats.counted_locally). Connected once, from ObserveConfig.ready()."""
 
 import logging
 import threading
