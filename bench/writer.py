@@ -52,7 +52,7 @@ def main(argv=None) -> int:
         # Inside the relay's write watcher (installed first, so outermost): this runs when the autocommit UPDATE
         # has returned - committed - and before the watcher's after_commit (primary-key drop, PUBLISH) starts.
         result = execute(sql, params, many, context)
-        if sql.lstrip().upper().startswith("UPDATE"):
+        if isinstance(sql, str) and sql.lstrip().upper().startswith("UPDATE"):  # the relay sends psycopg.sql objects
             committed.append(time.time())
         return result
 

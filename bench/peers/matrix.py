@@ -233,7 +233,12 @@ def w_stale_set_race(a, w):
 
     def pause_after_recipe_select(execute, sql, params, many, context):
         result = execute(sql, params, many, context)
-        if not has_read.is_set() and sql.lstrip().upper().startswith("SELECT") and '"planner_recipe"' in sql:
+        if (
+            not has_read.is_set()
+            and isinstance(sql, str)
+            and sql.lstrip().upper().startswith("SELECT")
+            and '"planner_recipe"' in sql
+        ):
             has_read.set()
             resume.wait(WAIT)
         return result
