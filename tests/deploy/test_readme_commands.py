@@ -48,6 +48,7 @@ NOT_IN_A_NEW_TERMINAL = (
     "ENV_FILE",  # config/test_settings.py sets it empty: the tests' processes never read a .env
     "REDIS_SERVER_BIN",
     "VIRTUAL_ENV",
+    "VENV",  # `make deploy-check VENV=...` (as CI runs it) exports it to every child, the nested `make run` too
     "MAKEFLAGS",
     "MFLAGS",
     "MAKELEVEL",
