@@ -183,6 +183,12 @@ WORKER_COALESCE_MAX_ROWS = env.int("WORKER_COALESCE_MAX_ROWS", default=5000)
 # The worker's pub/sub listener drops the keys an event touches as soon as it is published (eventcache/consume/listener.py);
 # its Celery task applies the event again from the outbox either way. 0 leaves the listener to observability.
 EVENTS_DROP_ON_PUBLISH = env.bool("EVENTS_DROP_ON_PUBLISH", default=True)
+# With several workers one listener drops on publish: the one holding the `listener` role (eventcache/consume/lease.py),
+# a Redis lease of this many seconds that it renews every EVENTS_LISTENER_RENEW_SECONDS; the others stand by and
+# try as often. A dead holder's role is taken over within lease + renew seconds. 0 = no lease: every worker's
+# listener drops every event (one dependents look-up per worker per event).
+EVENTS_LISTENER_LEASE_SECONDS = env.float("EVENTS_LISTENER_LEASE_SECONDS", default=5.0)
+EVENTS_LISTENER_RENEW_SECONDS = env.float("EVENTS_LISTENER_RENEW_SECONDS", default=1.0)
 OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=1.0)
 OUTBOX_UNSENT_GRACE_SECONDS = env.float("OUTBOX_UNSENT_GRACE_SECONDS", default=1.0)
 OUTBOX_RESEND_AFTER_SECONDS = env.float("OUTBOX_RESEND_AFTER_SECONDS", default=30.0)
