@@ -230,10 +230,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 5,
     "socket_connect_timeout": 2,
 }
-# Beat keeps its schedule in memory: the shelve file of the default PersistentScheduler is lost on every
-# redeploy anyway, and closing it from the SIGTERM handler while a tick runs made beat exit non-zero
-# ("invalid operation on closed shelf"). After a restart each entry is simply due one period later.
-CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
+# Beat keeps its schedule in memory (celery.beat:Scheduler, under the role check below): the shelve file of the
+# default PersistentScheduler is lost on every redeploy anyway, and closing it from the SIGTERM handler while a tick
+# runs made beat exit non-zero ("invalid operation on closed shelf"). After a restart each entry is simply due one
+# period later. Only the beat holding the `beat` role (a Redis lease, eventcache/beat.py) sends: a second beat (a
+# deploy's overlap, a mistake) stands by and takes over within BEAT_LEASE_SECONDS + BEAT_RENEW_SECONDS of the first
+# one's end.
+CELERY_BEAT_SCHEDULER = "eventcache.beat:LeasedScheduler"
+BEAT_LEASE_SECONDS = env.float("BEAT_LEASE_SECONDS", default=10.0)
+BEAT_RENEW_SECONDS = env.float("BEAT_RENEW_SECONDS", default=2.0)
 # Beat names tasks by their registered names (eventcache/tasks.py). A message queued under a task's former name
 # before a deploy that renamed it is refused by the new worker as an unknown task; its outbox rows stay unprocessed,
 # so the sweep sends them again under the new name (OUTBOX_RESEND_AFTER_SECONDS).
