@@ -35,22 +35,22 @@ class LeasedScheduler(Scheduler):
     def tick(self, *args, **kwargs):
         if self.lease is None:
             return super().tick(*args, **kwargs)
-        if not self._holds_role():
+        if not self._holds_role(self.lease):
             return self.lease.renew_seconds
         return min(super().tick(*args, **kwargs), self.lease.renew_seconds)
 
-    def _holds_role(self) -> bool:
-        if self.lease.held and not self.lease.due():
+    def _holds_role(self, lease: RoleLease) -> bool:
+        if lease.held and not lease.due():
             return True
         try:
-            held = self.lease.hold()
+            held = lease.hold()
         except RedisError as exc:
             logger.warning("beat: the beat role could not be renewed (%r): sending nothing until it is", exc)
             return False
         if not held and not self._standing_by:
             logger.warning(
                 "beat: another beat holds the beat role (%s): this one sends nothing until that one stops",
-                self.lease.holder(),
+                lease.holder(),
             )
         self._standing_by = not held
         return held
