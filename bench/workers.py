@@ -6,8 +6,10 @@ them in batches (EVENT_BATCH_SIZE), as a web process's write does, and the K wor
 claims delivered rows nobody holds: FOR UPDATE SKIP LOCKED, eventcache/consume/apply.py). Counted from the engine's
 counters (eventcache/stats.py): look-ups per event by the listeners (`dependents_lookups:listener` / N; the listener
 role gives the job to one worker: goal 1.0) and by the tasks (`dependents_lookups:task` / N: goal 1.0, each row
-applied once). Duplicated look-ups per event = what exceeds one listener and one task look-up. events/s = N / (the
-last row's processed_at - the commit); lag = commit -> the row's keys gone (dropped_at or processed_at), per row.
+applied once). Duplicated look-ups per event = what exceeds one listener and one task look-up. Lag = commit -> the
+row's keys gone (dropped_at or processed_at), per row; end-to-end events/s = N / (the last processed_at - the commit),
+which includes the bench process's relay sending all N. Drain events/s = the K workers alone: the same update queued
+while their consumers are cancelled (Celery's remote control), then all K consume at once.
 The last row runs the largest K with the listener role off (EVENTS_LISTENER_LEASE_SECONDS=0: every listener drops
 every event, as before the role)."""
 
@@ -69,6 +71,32 @@ def _listeners_done(stats) -> dict:
     return stats.snapshot()
 
 
+def _drain_rate(k: int, nodes: list[str]) -> float:
+    """events/s of the K workers together on a queue filled while none consumed: their consumers are cancelled
+    (Celery's remote control), the same update is committed and fully queued, then all K start consuming at once.
+    Rate = events / (the last processed_at - the moment they were told to consume)."""
+    from django.db import connection
+    from django.db.models import F
+
+    from planner.models import Recipe
+
+    control = harness.celery_app().control
+    queue = harness.celery_app().conf.task_default_queue
+    if len(control.cancel_consumer(queue, destination=nodes, reply=True, timeout=10)) != k:
+        raise harness.BenchError("not every worker stopped consuming")
+    harness.forget_events()
+    Recipe.objects.update(prep_minutes=F("prep_minutes") + 1)
+    harness.flush_outbox()
+    resumed = time.time()
+    if len(control.add_consumer(queue, destination=nodes, reply=True, timeout=10)) != k:
+        raise harness.BenchError("not every worker consumes again")
+    harness.wait_until(lambda: _pending() == 0, timeout=DRAIN_SECONDS, interval=0.2, what=f"K={k} to drain")
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*), extract(epoch FROM max(processed_at))::float8 FROM events_outbox")
+        total, last = cur.fetchone()
+    return total / (last - resumed)
+
+
 def _pending() -> int:
     from eventcache.models import OutboxEvent
 
@@ -105,17 +133,19 @@ def _burst(ctx, k: int, lease: bool) -> dict:
         harness.flush_outbox()  # what the commit's bounded flush could not take (the sweep would)
         harness.wait_until(lambda: _pending() == 0, timeout=DRAIN_SECONDS, interval=0.2, what=f"K={k} to drain")
         counts = _listeners_done(stats)
+        lags, span = _gone_and_processed(commit)
+        drain_rate = _drain_rate(k, [w.node for w in workers])
     finally:
         for worker in workers:
             worker.stop()
-    lags, span = _gone_and_processed(commit)
     events = len(lags)
     listener = counts.get(stats.lookups("listener"), 0) / max(1, events)
     task = counts.get(stats.lookups("task"), 0) / max(1, events)
     return {
         "label": f"K = {k}" + ("" if lease else ", listener role off"),
         "events": events,
-        "events/s": events / span if span > 0 else float("nan"),
+        "end to end": events / span if span > 0 else float("nan"),
+        "drain": drain_rate,
         "listener": listener,
         "task": task,
         "duplicated": max(0.0, listener - 1) + max(0.0, task - 1),
@@ -131,7 +161,8 @@ def run(ctx) -> ScenarioResult:
     if not ctx.quick:
         runs.append(_burst(ctx, max(ks), lease=False))
     rows = [
-        [r["label"], fmt_int(r["events"]), f"{r['events/s']:,.0f}/s", f"{r['listener']:.2f}", f"{r['task']:.2f}",
+        [r["label"], fmt_int(r["events"]), f"{r['drain']:,.0f}/s", f"{r['end to end']:,.0f}/s", f"{r['listener']:.2f}",
+         f"{r['task']:.2f}",
          f"{r['duplicated']:.2f}", fmt_ms(r["lag"].median_ms), fmt_ms(r["lag"].p99_ms)]
         for r in runs
     ]  # fmt: skip
@@ -149,7 +180,8 @@ def run(ctx) -> ScenarioResult:
         columns=[
             "workers",
             "events",
-            "events/s applied",
+            "events/s, K draining a full queue",
+            "events/s, commit -> last applied",
             "listener look-ups/event",
             "task look-ups/event",
             "duplicated/event",
