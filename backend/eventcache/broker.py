@@ -49,15 +49,3 @@ def amqp_transport_options(confirm_publish: bool) -> dict:
     # Publisher confirms: apply_async returns once RabbitMQ has the message (a refused publish raises instead of
     # vanishing), so a relay that marked outbox rows sent has really handed them over.
     return {"confirm_publish": confirm_publish}
-
-
-def queue_depth(app, queue: str) -> int | None:
-    """Messages ready in `queue` (not counting deliveries a worker holds), through kombu's public API: a passive
-    queue_declare, which RabbitMQ and kombu's Redis transport both answer. None when the queue does not exist yet
-    or the broker does not answer."""
-    with app.connection_for_read() as conn:
-        try:
-            conn.ensure_connection(max_retries=1)
-            return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
-        except (*conn.connection_errors, *conn.channel_errors):
-            return None
