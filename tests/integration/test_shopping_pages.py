@@ -150,6 +150,15 @@ def test_a_new_family_drops_every_page_of_the_member(paged, household):
     assert all(not sl["items"] for sl in _json(paged["api"].get("/api/shopping-lists/", page=1))["results"])
 
 
+def test_one_list_is_cut_out_of_the_cached_pages(paged, bob_api, django_assert_num_queries):
+    client, day_1 = paged["api"], paged["lists"][1]
+    with django_assert_num_queries(0):  # pages 1 and 2 are hits: no database
+        response = client.get(f"/api/shopping-lists/{day_1}/")
+    assert (response.status_code, response["X-Cache"], _json(response)["name"]) == (200, "HIT", "day 1")
+    with django_assert_num_queries(1):  # on no page of hers: the database says whose it is
+        assert client.get("/api/shopping-lists/999999/").status_code == 404
+
+
 @pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "", "99999999999999999999"])
 def test_a_malformed_page_is_a_400_and_caches_nothing(paged, redis_conn, page):
     before = set(redis_conn.keys("*shopping_lists*"))
