@@ -170,8 +170,13 @@ PREFERENCES_REFRESH_CHUNK = env.int("PREFERENCES_REFRESH_CHUNK", default=500)
 # key, so this bounds a family's plan keys (api/views/meal_plans.py).
 MEAL_PLAN_WINDOW_DAYS = env.int("MEAL_PLAN_WINDOW_DAYS", default=731)
 # Caps that keep one user's shopping lists cheap to compute and to cache (api/views/shopping_lists.py): 409 or
-# 400 beyond them. All lists of a user are one cached value, computed in a constant number of queries.
+# 400 beyond them. GET /api/shopping-lists/ answers SHOPPING_LISTS_PAGE_SIZE lists a page, each page one cached value
+# computed in a constant number of queries; the cap bounds a user's pages (and so their keys) to
+# ceil(SHOPPING_LISTS_MAX_PER_USER / SHOPPING_LISTS_PAGE_SIZE).
 SHOPPING_LISTS_MAX_PER_USER = env.int("SHOPPING_LISTS_MAX_PER_USER", default=50)
+SHOPPING_LISTS_PAGE_SIZE = env.int("SHOPPING_LISTS_PAGE_SIZE", default=10)
+if not 1 <= SHOPPING_LISTS_PAGE_SIZE <= SHOPPING_LISTS_MAX_PER_USER:
+    raise SettingError("SHOPPING_LISTS_PAGE_SIZE must be between 1 and SHOPPING_LISTS_MAX_PER_USER")
 SHOPPING_LIST_MAX_DAYS = env.int("SHOPPING_LIST_MAX_DAYS", default=31)
 SHOPPING_LIST_MAX_MANUAL_ITEMS = env.int("SHOPPING_LIST_MAX_MANUAL_ITEMS", default=200)
 

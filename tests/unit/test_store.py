@@ -158,7 +158,9 @@ def test_release_gives_the_lease_back_only_to_its_holder():
 def test_hot_reader_is_recorded_in_the_same_script(fake_redis):
     ops.read_or_lease(cache.shopping_lists(7))
     ops.read_or_lease(cache.shopping_lists(7), count=False)  # polls do not count
-    assert fake_redis.zrange(ops.full_name(keys.hot_set(cache.SHOPPING_LISTS)), 0, -1, withscores=True) == [(b"7", 1.0)]
+    assert fake_redis.zrange(ops.full_name(keys.hot_set(cache.SHOPPING_LISTS)), 0, -1, withscores=True) == [
+        (b"7:10:1", 1.0)
+    ]
 
 
 def test_nothing_to_invalidate_is_no_round_trip():
