@@ -22,7 +22,18 @@ from pathlib import Path
 
 from bench import harness, report
 
-SCENARIOS = ["reads", "lag", "keyspace", "throughput", "stampede", "write_overhead", "memory", "peers", "misses"]
+SCENARIOS = [
+    "reads",
+    "lag",
+    "keyspace",
+    "throughput",
+    "stampede",
+    "write_overhead",
+    "memory",
+    "peers",
+    "misses",
+    "workers",
+]
 
 
 @dataclass

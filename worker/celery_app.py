@@ -53,7 +53,13 @@ if broker.is_amqp(app.conf.broker_url):
 
 
 class EventMonitorStep(bootsteps.StartStopStep):
-    """Runs the pub/sub monitor (eventcache/consume/listener.py) for as long as the worker runs."""
+    """Runs the pub/sub monitor (eventcache/consume/listener.py) for as long as the worker runs.
+
+    Started after the pool has forked its processes: a prefork child forked while the monitor's thread held a lock
+    (the import lock of its first connection's `encodings.idna`, seen here) inherits it held and hangs on its first
+    Redis connection, holding its task unacknowledged."""
+
+    requires = ("celery.worker.components:Pool",)
 
     def __init__(self, worker, **kwargs):
         super().__init__(worker, **kwargs)

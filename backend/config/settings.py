@@ -189,6 +189,12 @@ WORKER_COALESCE_MAX_ROWS = env.int("WORKER_COALESCE_MAX_ROWS", default=5000)
 # The worker's pub/sub listener drops the keys an event touches as soon as it is published (eventcache/consume/listener.py);
 # its Celery task applies the event again from the outbox either way. 0 leaves the listener to observability.
 EVENTS_DROP_ON_PUBLISH = env.bool("EVENTS_DROP_ON_PUBLISH", default=True)
+# With several workers one listener drops on publish: the one holding the `listener` role (eventcache/consume/lease.py),
+# a Redis lease of this many seconds that it renews every EVENTS_LISTENER_RENEW_SECONDS; the others stand by and
+# try as often. A dead holder's role is taken over within lease + renew seconds. 0 = no lease: every worker's
+# listener drops every event (one dependents look-up per worker per event).
+EVENTS_LISTENER_LEASE_SECONDS = env.float("EVENTS_LISTENER_LEASE_SECONDS", default=5.0)
+EVENTS_LISTENER_RENEW_SECONDS = env.float("EVENTS_LISTENER_RENEW_SECONDS", default=1.0)
 OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=1.0)
 OUTBOX_UNSENT_GRACE_SECONDS = env.float("OUTBOX_UNSENT_GRACE_SECONDS", default=1.0)
 OUTBOX_RESEND_AFTER_SECONDS = env.float("OUTBOX_RESEND_AFTER_SECONDS", default=30.0)
@@ -234,10 +240,15 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = broker.redis_transport_options(
         visibility_timeout=env.int("CELERY_VISIBILITY_TIMEOUT", default=300)
     )
-# Beat keeps its schedule in memory: the shelve file of the default PersistentScheduler is lost on every
-# redeploy anyway, and closing it from the SIGTERM handler while a tick runs made beat exit non-zero
-# ("invalid operation on closed shelf"). After a restart each entry is simply due one period later.
-CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
+# Beat keeps its schedule in memory (celery.beat:Scheduler, under the role check below): the shelve file of the
+# default PersistentScheduler is lost on every redeploy anyway, and closing it from the SIGTERM handler while a tick
+# runs made beat exit non-zero ("invalid operation on closed shelf"). After a restart each entry is simply due one
+# period later. Only the beat holding the `beat` role (a Redis lease, eventcache/beat.py) sends: a second beat (a
+# deploy's overlap, a mistake) stands by and takes over within BEAT_LEASE_SECONDS + BEAT_RENEW_SECONDS of the first
+# one's end.
+CELERY_BEAT_SCHEDULER = "eventcache.beat:LeasedScheduler"
+BEAT_LEASE_SECONDS = env.float("BEAT_LEASE_SECONDS", default=10.0)
+BEAT_RENEW_SECONDS = env.float("BEAT_RENEW_SECONDS", default=2.0)
 # Beat names tasks by their registered names (eventcache/tasks.py). A message queued under a task's former name
 # before a deploy that renamed it is refused by the new worker as an unknown task; its outbox rows stay unprocessed,
 # so the sweep sends them again under the new name (OUTBOX_RESEND_AFTER_SECONDS).

@@ -26,6 +26,11 @@ LEASE_WAIT_TIMEOUTS = "lease_wait_timeouts"
 REDIS_ERRORS = "redis_errors"
 EVENTS_SEEN = "events_seen"
 EVENTS_REJECTED = "events_rejected"
+# Events whose dependents were looked up (rules.resolve), per caller: "listener" (the drop on publish), "task" (a
+# worker's batch, backlog included), "writer" (the web process applying the outbox inline after a Redis outage).
+# With K workers the listener's count stays at one per event (consume/lease.py); the task's is one per outbox row.
+LOOKUPS_PREFIX = "dependents_lookups:"
+LOOKUP_BY = ("listener", "task", "writer")
 
 NO_EVICTION = "noeviction"
 
@@ -39,6 +44,11 @@ counted_locally = Signal()
 
 def family_counter(family_name: str, what: str) -> str:
     return f"{family_name}:{what}"
+
+
+def lookups(by: str) -> str:
+    """The counter of events whose dependents `by` looked up."""
+    return f"{LOOKUPS_PREFIX}{by}"
 
 
 def incr_local(name: str, n: int = 1) -> None:
@@ -58,6 +68,25 @@ def incr(name: str, n: int = 1) -> None:
         ops.connection().hincrby(ops.full_name(keys.STATS), name, n)
     except RedisError:
         incr_local(name, n)
+
+
+def incr_many(counts: dict[str, int]) -> None:
+    """incr for several counters in one round trip (the listener counts on its hot path)."""
+    from eventcache.store import ops
+
+    if not ops.uses_redis():
+        for name, n in counts.items():
+            incr_local(name, n)
+        return
+    try:
+        pipe = ops.connection().pipeline(transaction=False)
+        stats_key = ops.full_name(keys.STATS)
+        for name, n in counts.items():
+            pipe.hincrby(stats_key, name, n)
+        pipe.execute()
+    except RedisError:
+        for name, n in counts.items():
+            incr_local(name, n)
 
 
 def snapshot() -> dict[str, int]:

@@ -132,3 +132,21 @@ def test_commands_fail_loudly_naming_the_cache_they_would_use(command, redis, re
             "(is REDIS_URL right, is Redis up?)"
         )
     assert real_cache.get("recipe_planner:1:ns:recipe") == b"7"
+
+
+def test_cache_stats_counts_dependents_look_ups_by_whom(real_cache):
+    """A worker's batch looks its events' dependents up once each: counted as the task's (the listener's and the
+    writer's are counted the same way; tests/integration/test_many_workers.py counts them with real workers)."""
+    from eventcache.consume import apply as consume
+    from eventcache.models import OutboxEvent
+    from tests.factories import RecipeFactory
+
+    RecipeFactory()
+    rows = list(OutboxEvent.objects.filter(processed_at__isnull=True).values_list("id", flat=True))
+    assert rows
+
+    consume.apply_message([], rows)
+
+    counters = json.loads(run("cache_stats", "--json"))["counters"]
+    assert counters["dependents_lookups:task"] == len(rows)
+    assert "dependents_lookups:listener" not in counters

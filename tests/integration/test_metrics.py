@@ -95,6 +95,8 @@ def test_web_and_worker_scrapes_after_real_traffic(live_server_factory, start_wo
     assert _value(samples, "recipe_planner_outbox_unprocessed") == 0
     assert ("recipe_planner_outbox_oldest_unsent_age_seconds", frozenset()) in samples
     assert _value(samples, "recipe_planner_events_in_total") >= 1  # the worker's pub/sub listener saw the write
+    assert _value(samples, "recipe_planner_dependents_lookups_total", by="task") >= 1  # the worker's task
+    assert ("recipe_planner_dependents_lookups_total", frozenset({("by", "listener")})) in samples
 
     worker = _samples(_get(worker_url)[1])
     assert _value(worker, "recipe_planner_worker_batch_size_count") >= 1

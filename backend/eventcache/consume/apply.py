@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
+from eventcache import stats
 from eventcache.relay import dedup, outbox
 from eventcache.store import invalidation
 
@@ -55,6 +56,8 @@ def apply_message(events: list, outbox_ids: list[int]) -> Consumed:
         # Marked after applying, so processed_at is when the keys were gone (the lag bench reads it). Invalid rows
         # are marked too: they can never apply.
         outbox.mark_processed([row.id for row in rows])
+    if batch:
+        stats.incr(stats.lookups("task"), len(batch))
     own = set(outbox_ids)
     return Consumed(
         events=batch,

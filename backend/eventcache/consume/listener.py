@@ -7,9 +7,14 @@ records when in the outbox row (dropped_at). Messages that arrive together are d
 the shape of Facebook's memcache invalidation (a fast delete, and a durable stream that deletes again).
 
 Nothing correct depends on it: pub/sub is at-most-once (a listener that is down misses messages) and a drop
-can fail; the Celery queue, backed by the outbox, still applies every event (and re-fills hot lists). With
-several worker instances each listener drops every event (idempotent; the cost of a look-up each).
+can fail; the Celery queue, backed by the outbox, still applies every event (and re-fills hot lists).
 EVENTS_DROP_ON_PUBLISH=0 leaves the listener to observability.
+
+With K workers one listener works: the one holding the `listener` role (consume/lease.py, a Redis lease renewed
+every EVENTS_LISTENER_RENEW_SECONDS). The others stand by unsubscribed and try for the role as often; when the
+holder dies or loses Redis its lease expires (EVENTS_LISTENER_LEASE_SECONDS) and one of them subscribes. Events
+published while nobody holds it are applied by the queue as always. So each event is looked up once here, not K
+times (`dependents_lookups:listener`, eventcache/stats.py), and events_seen counts each event once.
 
 What it gives an operator: `events_seen`, `events_rejected`, `events_dropped_on_publish` and
 `drop_on_publish_failures` counters and the publish-to-receive lag (`events_lag_ms_total` divided by
@@ -32,6 +37,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from eventcache import stats
+from eventcache.consume.lease import RoleLease
 from eventcache.events import Event, InvalidEvent, decode, lag_ms
 from eventcache.redis_url import cache_url, mask
 from eventcache.relay import outbox
@@ -60,6 +66,8 @@ class EventMonitor:
         self.subscribed = threading.Event()  # set while subscribed (tests wait on it)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        term, renew = settings.EVENTS_LISTENER_LEASE_SECONDS, settings.EVENTS_LISTENER_RENEW_SECONDS
+        self.lease = RoleLease("listener", term, renew) if term > 0 else None  # None: every listener works
 
     def start(self) -> None:
         self._stopping.clear()
@@ -126,7 +134,7 @@ class EventMonitor:
             return 0
         dropped_at = time.time()
         self._unmarked.update((event.id, (dropped_at, 0)) for event in events)
-        stats.incr(DROPPED, len(events))
+        stats.incr_many({DROPPED: len(events), stats.lookups("listener"): len(events)})
         return len(events)
 
     def mark_dropped(self) -> None:
@@ -159,9 +167,33 @@ class EventMonitor:
             self.drop(events)
         self._count(events)
 
+    def _take_role(self) -> bool:
+        """Whether this listener may work: it holds the listener role (or there is none). Stand-bys wait here."""
+        if self.lease is None or self.lease.hold():
+            return True
+        self._stopping.wait(self.lease.renew_seconds)
+        return False
+
+    def _keep_role(self) -> bool:
+        """Renew the role when due; False when it was lost (the caller unsubscribes and stands by)."""
+        return self.lease is None or not self.lease.due() or self.lease.hold()
+
+    def _timeout(self) -> float:
+        if self._unmarked:
+            return IDLE_SECONDS
+        return POLL_SECONDS if self.lease is None else min(POLL_SECONDS, self.lease.renew_seconds)
+
     def _run(self) -> None:
         backoff = 0.5
         while not self._stopping.is_set():
+            try:
+                if not self._take_role():
+                    continue
+            except redis.RedisError as exc:
+                logger.warning("pub/sub monitor: the listener role could not be taken: %r; trying again", exc)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+                continue
             # A dedicated connection with no socket_timeout: a blocking subscriber must not time out while the
             # channel is quiet (redis-py's health checks keep it honest instead).
             client = redis.Redis.from_url(
@@ -174,11 +206,13 @@ class EventMonitor:
                     logger.info("pub/sub monitor subscribed to %s on %s", self.channel, mask(self.redis_url))
                     backoff = 0.5
                     while not self._stopping.is_set():
-                        message = pubsub.get_message(timeout=IDLE_SECONDS if self._unmarked else POLL_SECONDS)
+                        message = pubsub.get_message(timeout=self._timeout())
                         if message is not None:
                             self._receive(pubsub, message)
                         if self._unmarked and (message is None or len(self._unmarked) >= UNMARKED_MAX):
                             self.mark_dropped()
+                        if not self._keep_role():
+                            break  # another listener holds the role now: unsubscribe and stand by
             except Exception as exc:  # noqa: BLE001 - observability must never take the worker down
                 self.subscribed.clear()
                 unexpected = not isinstance(exc, redis.RedisError)
@@ -186,8 +220,11 @@ class EventMonitor:
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
             finally:
+                self.subscribed.clear()
                 client.close()
         self.subscribed.clear()
         if self._unmarked:
             self.mark_dropped()
+        if self.lease is not None:
+            self.lease.release()
         connections.close_all()  # this thread's database connection

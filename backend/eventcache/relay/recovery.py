@@ -6,6 +6,7 @@ import logging
 
 from django.db.models.functions import Now
 
+from eventcache import stats
 from eventcache.models import OutboxEvent
 from eventcache.relay import dedup, outbox
 from eventcache.store import invalidation
@@ -24,6 +25,7 @@ def recover_after_outage() -> int:
             break
         events, _ = dedup.deduplicate(rows)
         invalidation.apply_events(events)
+        stats.incr(stats.lookups("writer"), len(events))
         ids = [row.id for row in rows]
         outbox.update_in_chunks(ids, processed_at=Now(), sent_at=Now())
         applied += len(ids)

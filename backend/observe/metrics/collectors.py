@@ -42,7 +42,16 @@ class EngineCounters:
             yield metric
         for key, (name, doc) in NAMED_COUNTERS.items():
             yield CounterMetricFamily(f"{PREFIX}_{name}", doc, value=counts.get(key, 0))
-        family_prefixes = tuple(f"{family}:" for family in by_family)
+        lookups = CounterMetricFamily(
+            f"{PREFIX}_dependents_lookups",
+            "Events whose dependents were looked up, by whom: the listener role's holder (one per event however "
+            "many workers), the worker's tasks, the writer (outage recovery)",
+            labels=["by"],
+        )
+        for by in stats.LOOKUP_BY:
+            lookups.add_metric([by], counts.get(stats.lookups(by), 0))
+        yield lookups
+        family_prefixes = (*(f"{family}:" for family in by_family), stats.LOOKUPS_PREFIX)
         other = CounterMetricFamily(
             f"{PREFIX}_engine_counter", "Every other counter of the engine, by name", labels=["name"]
         )
