@@ -83,9 +83,15 @@ def apply_events(events: Iterable) -> Applied:
 
 def xids_of(events: list) -> list[int]:
     """The writing transactions' ids of the events (the invalidation then spares what was computed after them), or
-    none when any event lacks one (SQLite, an older event): every pass then voids everything, as it always did."""
-    xids = {getattr(event, "xid", None) for event in events}
-    return [] if None in xids else sorted(xid for xid in xids if xid is not None)
+    none when any event lacks them (SQLite, an older event, one standing for too many transactions): every pass then
+    voids everything, as it always did."""
+    found: set[int] = set()
+    for event in events:
+        xids = getattr(event, "xids", ())
+        if not xids:
+            return []
+        found.update(xids)
+    return sorted(found)
 
 
 def drop_primary_keys(events: Iterable, *, then_publish=()) -> int:
