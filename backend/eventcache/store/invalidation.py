@@ -71,7 +71,9 @@ def apply_events(events: Iterable) -> Applied:
     resolution = rules.resolve(events)
     computes = _prewarm_computes(resolution) if resolution.keys else {}
     backend = readthrough.cache_ops()
-    leases = backend.invalidate_and_lease(resolution.keys, computes, resolution.bump_families, xids=xids_of(events))
+    leases = backend.invalidate_and_lease(
+        resolution.keys, computes, resolution.bump_families, xids=xids_by_target(resolution)
+    )
     prewarmed = _refill(backend, leases, computes)
     return Applied(
         events=len(events),
@@ -94,13 +96,22 @@ def xids_of(events: list) -> list[int]:
     return sorted(found)
 
 
+def xids_by_target(resolution: rules.Resolution) -> dict:
+    """Key or family -> the xids of the events that touch it (store/ops.py spares a value whose snapshot saw them
+    all); none for one touched by an event without them, which is then voided as it always was."""
+    found: dict = {}
+    for target, events in resolution.touched_by.items():
+        found[target] = tuple(xids_of(list(events)))
+    return found
+
+
 def drop_primary_keys(events: Iterable, *, then_publish=()) -> int:
     """Drop the keys the events name themselves (and bump namespaces): one round trip, no database. With Redis,
     `then_publish` ((channel, message) pairs) goes out in the same round trip, after the drop."""
     events = list(events)
     resolution = rules.primary_keys(events)
     readthrough.cache_ops().invalidate(
-        resolution.keys, resolution.bump_families, then_publish=then_publish, xids=xids_of(events)
+        resolution.keys, resolution.bump_families, then_publish=then_publish, xids=xids_by_target(resolution)
     )
     return len(resolution.keys)
 
@@ -112,7 +123,7 @@ def drop_touched(events: Iterable) -> int:
     (eventcache/consume/listener.py)."""
     events = list(events)
     resolution = rules.resolve(events)
-    readthrough.cache_ops().invalidate(resolution.keys, resolution.bump_families, xids=xids_of(events))
+    readthrough.cache_ops().invalidate(resolution.keys, resolution.bump_families, xids=xids_by_target(resolution))
     return len(resolution.keys)
 
 

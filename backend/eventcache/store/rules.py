@@ -4,10 +4,14 @@ primary_keys(events) -> Resolution   the keys the events name themselves and the
 resolve(events) -> Resolution        those, plus the dependents: ONE call of each batched look-up for all the
                                      events of the batch whose rules share it - never per event, never by
                                      scanning Redis (no KEYS, no SCAN)
+
+A Resolution also says which events touch each key and family (`touched_by`): an event its own primary keys and
+bumps, a batched look-up's whole group every dependent it returns. The invalidation spares a value computed after
+every write that touches its key (store/invalidation.py), not after every write of the batch.
 """
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from eventcache import declare
 from eventcache.declare import Family, Key
@@ -17,35 +21,50 @@ from eventcache.declare import Family, Key
 class Resolution:
     keys: frozenset[Key] = frozenset()
     bump_families: frozenset[Family] = frozenset()
+    # key or family -> the events that touch it (compare=False: two resolutions of the same keys are equal)
+    touched_by: Mapping[Key | Family, tuple] = field(default_factory=dict, compare=False)
 
     def __or__(self, other: "Resolution") -> "Resolution":
-        return Resolution(self.keys | other.keys, self.bump_families | other.bump_families)
+        touched: dict[Key | Family, tuple] = dict(self.touched_by)
+        for target, events in other.touched_by.items():
+            touched[target] = touched.get(target, ()) + events
+        return Resolution(self.keys | other.keys, self.bump_families | other.bump_families, touched)
+
+
+def _note(touched: dict, targets: Iterable, events: tuple) -> None:
+    for target in targets:
+        touched[target] = touched.get(target, ()) + events
 
 
 def primary_keys(events: Iterable) -> Resolution:
     """The keys the events name themselves, plus namespace bumps: no database access."""
     rules_by_kind = declare.domain().rules_by_kind
     found, bump = set(), set()
+    touched: dict[Key | Family, tuple] = {}
     for event in events:
         for rule in rules_by_kind[event.kind]:
-            found.update(rule.primary(event))
+            primary = rule.primary(event)
+            found.update(primary)
             bump.update(rule.bump)
-    return Resolution(frozenset(found), frozenset(bump))
+            _note(touched, [*primary, *rule.bump], (event,))
+    return Resolution(frozenset(found), frozenset(bump), touched)
 
 
 def resolve(events: Iterable) -> Resolution:
     """Every key the events touch and every family to bump, with one call of each dependents look-up for the
     whole batch."""
     events = list(events)
+    resolution = primary_keys(events)
     rules_by_kind = declare.domain().rules_by_kind
-    found, bump = set(), set()
     by_lookup: dict = {}
     for event in events:
         for rule in rules_by_kind[event.kind]:
-            found.update(rule.primary(event))
-            bump.update(rule.bump)
             if rule.dependents is not None:
                 by_lookup.setdefault(rule.dependents, []).append(event)
+    found = set(resolution.keys)
+    touched = dict(resolution.touched_by)
     for lookup, group in by_lookup.items():
-        found.update(lookup(group))
-    return Resolution(frozenset(found), frozenset(bump))
+        dependents = list(lookup(group))
+        found.update(dependents)
+        _note(touched, dependents, tuple(group))
+    return Resolution(frozenset(found), resolution.bump_families, touched)
