@@ -138,5 +138,5 @@ def test_a_resolution_says_which_events_touch_each_key():
 
     resolution = rules.primary_keys([a, b])
 
-    assert resolution.touched_by[cache.recipe(1)] == (a,) and resolution.touched_by[cache.recipe(2)] == (b,)
-    assert resolution.touched_by[cache.RECIPE_LIST] == (a, b)
+    assert resolution.touched_by[cache.recipe(1)] == [(a,)] and resolution.touched_by[cache.recipe(2)] == [(b,)]
+    assert resolution.touched_by[cache.RECIPE_LIST] == [(a,), (b,)]

@@ -72,7 +72,7 @@ def apply_events(events: Iterable) -> Applied:
     computes = _prewarm_computes(resolution) if resolution.keys else {}
     backend = readthrough.cache_ops()
     leases = backend.invalidate_and_lease(
-        resolution.keys, computes, resolution.bump_families, xids=xids_by_target(resolution)
+        resolution.keys, computes, resolution.bump_families, xids=_xids_for(resolution, events)
     )
     prewarmed = _refill(backend, leases, computes)
     return Applied(
@@ -96,13 +96,37 @@ def xids_of(events: list) -> list[int]:
     return sorted(found)
 
 
+def _xids_for(resolution: rules.Resolution, events: list):
+    """Per key (xids_by_target) for a batch small enough that ops.invalidate_and_lease runs one script per distinct
+    set; for a larger one the whole batch's xids for every key, as ops would merge them anyway, without the cost of
+    the per-key sets (the worker's large batches are its throughput)."""
+    if len(events) > ops.XID_GROUPS_MAX:
+        return xids_of(events)
+    return xids_by_target(resolution)
+
+
 def xids_by_target(resolution: rules.Resolution) -> dict:
     """Key or family -> the xids of the events that touch it (store/ops.py spares a value whose snapshot saw them
-    all); none for one touched by an event without them, which is then voided as it always was."""
+    all); none for one touched by an event without them, which is then voided as it always was. A look-up's
+    group is one tuple shared by all its dependents, so each distinct list of groups is merged once."""
+    merged: dict[tuple[int, ...], tuple[int, ...]] = {}  # ids of a target's groups -> their xids
     found: dict = {}
-    for target, events in resolution.touched_by.items():
-        found[target] = tuple(xids_of(list(events)))
+    for target, groups in resolution.touched_by.items():
+        ids = tuple(id(group) for group in groups)
+        if ids not in merged:
+            merged[ids] = _xids_of_groups(groups)
+        found[target] = merged[ids]
     return found
+
+
+def _xids_of_groups(groups) -> tuple[int, ...]:
+    xids: set[int] = set()
+    for group in groups:
+        group_xids = getattr(group[0], "xids", ()) if len(group) == 1 else xids_of(list(group))
+        if not group_xids:
+            return ()
+        xids.update(group_xids)
+    return tuple(sorted(xids))
 
 
 def drop_primary_keys(events: Iterable, *, then_publish=()) -> int:
@@ -111,7 +135,7 @@ def drop_primary_keys(events: Iterable, *, then_publish=()) -> int:
     events = list(events)
     resolution = rules.primary_keys(events)
     readthrough.cache_ops().invalidate(
-        resolution.keys, resolution.bump_families, then_publish=then_publish, xids=xids_by_target(resolution)
+        resolution.keys, resolution.bump_families, then_publish=then_publish, xids=_xids_for(resolution, events)
     )
     return len(resolution.keys)
 
@@ -123,7 +147,7 @@ def drop_touched(events: Iterable) -> int:
     (eventcache/consume/listener.py)."""
     events = list(events)
     resolution = rules.resolve(events)
-    readthrough.cache_ops().invalidate(resolution.keys, resolution.bump_families, xids=xids_by_target(resolution))
+    readthrough.cache_ops().invalidate(resolution.keys, resolution.bump_families, xids=_xids_for(resolution, events))
     return len(resolution.keys)
 
 

@@ -21,26 +21,27 @@ from eventcache.declare import Family, Key
 class Resolution:
     keys: frozenset[Key] = frozenset()
     bump_families: frozenset[Family] = frozenset()
-    # key or family -> the events that touch it (compare=False: two resolutions of the same keys are equal)
-    touched_by: Mapping[Key | Family, tuple] = field(default_factory=dict, compare=False)
+    # key or family -> the groups of events that touch it: an event alone, or a look-up's whole group, one shared
+    # tuple for all its dependents (compare=False: two resolutions of the same keys are equal)
+    touched_by: Mapping[Key | Family, list[tuple]] = field(default_factory=dict, compare=False)
 
     def __or__(self, other: "Resolution") -> "Resolution":
-        touched: dict[Key | Family, tuple] = dict(self.touched_by)
-        for target, events in other.touched_by.items():
-            touched[target] = touched.get(target, ()) + events
+        touched: dict[Key | Family, list[tuple]] = {target: list(groups) for target, groups in self.touched_by.items()}
+        for target, groups in other.touched_by.items():
+            touched.setdefault(target, []).extend(groups)
         return Resolution(self.keys | other.keys, self.bump_families | other.bump_families, touched)
 
 
 def _note(touched: dict, targets: Iterable, events: tuple) -> None:
     for target in targets:
-        touched[target] = touched.get(target, ()) + events
+        touched.setdefault(target, []).append(events)
 
 
 def primary_keys(events: Iterable) -> Resolution:
     """The keys the events name themselves, plus namespace bumps: no database access."""
     rules_by_kind = declare.domain().rules_by_kind
     found, bump = set(), set()
-    touched: dict[Key | Family, tuple] = {}
+    touched: dict[Key | Family, list[tuple]] = {}
     for event in events:
         for rule in rules_by_kind[event.kind]:
             primary = rule.primary(event)
@@ -62,7 +63,7 @@ def resolve(events: Iterable) -> Resolution:
             if rule.dependents is not None:
                 by_lookup.setdefault(rule.dependents, []).append(event)
     found = set(resolution.keys)
-    touched = dict(resolution.touched_by)
+    touched = dict(resolution.touched_by)  # primary_keys' own lists, not shared with anyone
     for lookup, group in by_lookup.items():
         dependents = list(lookup(group))
         found.update(dependents)
