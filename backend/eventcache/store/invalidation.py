@@ -68,7 +68,7 @@ def _refill(backend, leases: dict, computes: dict) -> int:
 
 def apply_events(events: Iterable) -> Applied:
     events = list(events)
-    resolution = rules.resolve(events)
+    resolution = rules.resolve(events, track=_per_key(events))
     computes = _prewarm_computes(resolution) if resolution.keys else {}
     backend = readthrough.cache_ops()
     leases = backend.invalidate_and_lease(
@@ -96,13 +96,16 @@ def xids_of(events: list) -> list[int]:
     return sorted(found)
 
 
+def _per_key(events: list) -> bool:
+    """Whether to check each key against its own writes' xids: for a batch small enough that
+    ops.invalidate_and_lease runs one script per distinct set. A larger one gets the whole batch's xids for every
+    key, as ops would merge them anyway, without the per-event cost of the per-key sets (the worker's large batches
+    are its throughput)."""
+    return len(events) <= ops.XID_GROUPS_MAX
+
+
 def _xids_for(resolution: rules.Resolution, events: list):
-    """Per key (xids_by_target) for a batch small enough that ops.invalidate_and_lease runs one script per distinct
-    set; for a larger one the whole batch's xids for every key, as ops would merge them anyway, without the cost of
-    the per-key sets (the worker's large batches are its throughput)."""
-    if len(events) > ops.XID_GROUPS_MAX:
-        return xids_of(events)
-    return xids_by_target(resolution)
+    return xids_by_target(resolution) if _per_key(events) else xids_of(events)
 
 
 def xids_by_target(resolution: rules.Resolution) -> dict:
@@ -133,7 +136,7 @@ def drop_primary_keys(events: Iterable, *, then_publish=()) -> int:
     """Drop the keys the events name themselves (and bump namespaces): one round trip, no database. With Redis,
     `then_publish` ((channel, message) pairs) goes out in the same round trip, after the drop."""
     events = list(events)
-    resolution = rules.primary_keys(events)
+    resolution = rules.primary_keys(events, track=_per_key(events))
     readthrough.cache_ops().invalidate(
         resolution.keys, resolution.bump_families, then_publish=then_publish, xids=_xids_for(resolution, events)
     )
@@ -146,7 +149,7 @@ def drop_touched(events: Iterable) -> int:
     pub/sub listener does the moment an event is published, so the keys are gone without waiting for the queue
     (eventcache/consume/listener.py)."""
     events = list(events)
-    resolution = rules.resolve(events)
+    resolution = rules.resolve(events, track=_per_key(events))
     readthrough.cache_ops().invalidate(resolution.keys, resolution.bump_families, xids=_xids_for(resolution, events))
     return len(resolution.keys)
 

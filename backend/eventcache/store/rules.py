@@ -37,35 +37,34 @@ def _note(touched: dict, targets: Iterable, events: tuple) -> None:
         touched.setdefault(target, []).append(events)
 
 
-def primary_keys(events: Iterable) -> Resolution:
-    """The keys the events name themselves, plus namespace bumps: no database access."""
+def primary_keys(events: Iterable, *, track: bool = False) -> Resolution:
+    """The keys the events name themselves, plus namespace bumps: no database access. `track`: fill touched_by."""
+    return _resolve(events, lookups=False, track=track)
+
+
+def resolve(events: Iterable, *, track: bool = False) -> Resolution:
+    """Every key the events touch and every family to bump, with one call of each dependents look-up for the
+    whole batch. `track`: fill touched_by (a cost per event the worker's large batches skip)."""
+    return _resolve(events, lookups=True, track=track)
+
+
+def _resolve(events: Iterable, *, lookups: bool, track: bool) -> Resolution:
     rules_by_kind = declare.domain().rules_by_kind
     found, bump = set(), set()
     touched: dict[Key | Family, list[tuple]] = {}
+    by_lookup: dict = {}
     for event in events:
         for rule in rules_by_kind[event.kind]:
             primary = rule.primary(event)
             found.update(primary)
             bump.update(rule.bump)
-            _note(touched, [*primary, *rule.bump], (event,))
-    return Resolution(frozenset(found), frozenset(bump), touched)
-
-
-def resolve(events: Iterable) -> Resolution:
-    """Every key the events touch and every family to bump, with one call of each dependents look-up for the
-    whole batch."""
-    events = list(events)
-    resolution = primary_keys(events)
-    rules_by_kind = declare.domain().rules_by_kind
-    by_lookup: dict = {}
-    for event in events:
-        for rule in rules_by_kind[event.kind]:
-            if rule.dependents is not None:
+            if track:
+                _note(touched, [*primary, *rule.bump], (event,))
+            if lookups and rule.dependents is not None:
                 by_lookup.setdefault(rule.dependents, []).append(event)
-    found = set(resolution.keys)
-    touched = dict(resolution.touched_by)  # primary_keys' own lists, not shared with anyone
     for lookup, group in by_lookup.items():
         dependents = list(lookup(group))
         found.update(dependents)
-        _note(touched, dependents, tuple(group))
-    return Resolution(frozenset(found), resolution.bump_families, touched)
+        if track:
+            _note(touched, dependents, tuple(group))
+    return Resolution(frozenset(found), frozenset(bump), touched)
