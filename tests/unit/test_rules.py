@@ -184,3 +184,14 @@ def test_duplicate_events_give_each_key_once(three_families):
     once = rules.resolve([ev(cache.RecipeChanged, recipe_id=stew)])
     many = rules.resolve([ev(cache.RecipeChanged, n, recipe_id=stew) for n in range(1, 20)])
     assert many == once
+
+
+def test_a_resolution_says_which_events_touch_each_key():
+    a = cache.RecipeChanged(id=1, at=0.0, recipe_id=1, xids=(70,))
+    b = cache.RecipeChanged(id=2, at=0.0, recipe_id=2, xids=(72,))
+
+    resolution = rules.primary_keys([a, b], track=True)
+
+    assert resolution.touched_by[cache.recipe(1)] == [(a,)] and resolution.touched_by[cache.recipe(2)] == [(b,)]
+    assert resolution.touched_by[cache.RECIPE_LIST] == [(a,), (b,)]
+    assert rules.primary_keys([a, b]).touched_by == {}  # not tracked unless asked: the large batches skip it
