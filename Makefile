@@ -22,11 +22,12 @@ WITH_TEST_SERVICES := $(PY) scripts/with_services.py --test --
 
 export PYTHONPATH := $(CURDIR)/backend:$(CURDIR)
 
-.PHONY: help install run test test-faults lint lint-imports bench bench-quick chaos chaos-quick deploy-check manage celery show-commands clean
+.PHONY: help install run test test-rabbitmq test-faults lint lint-imports bench bench-quick chaos chaos-quick deploy-check manage celery show-commands clean
 
 help:
 	@echo "make run           install, migrate, seed the demo, start the Procfile's web + worker + beat (Ctrl-C stops all)"
 	@echo "make test          the whole test suite (ARGS='-k name' to narrow it)"
+	@echo "make test-rabbitmq the integration and fault suites on a RabbitMQ broker (a fresh vhost on 127.0.0.1:5672)"
 	@echo "make test-faults   only the fault-injection proofs (pytest -m faults)"
 	@echo "make lint          ruff (lint + format check), mypy, import contracts, pip check, Django system checks"
 	@echo "make lint-imports  the one-way import contracts of .importlinter (engine <- domain <- api <- config)"
@@ -64,6 +65,11 @@ run: $(STAMP) .env
 
 test: $(STAMP)
 	$(WITH_TEST_SERVICES) $(PY) -m pytest $(ARGS)
+
+# The same suites with RabbitMQ as the Celery broker (tests/rabbitmq_broker.py makes the session's vhost with
+# rabbitmqctl); the tests about the Redis transport itself (-m redis_broker) are deselected.
+test-rabbitmq: $(STAMP)
+	TEST_CELERY_BROKER=rabbitmq $(WITH_TEST_SERVICES) $(PY) -m pytest -m "integration or faults" $(ARGS)
 
 test-faults: $(STAMP)
 	$(WITH_TEST_SERVICES) $(PY) -m pytest -m faults $(ARGS)

@@ -51,6 +51,8 @@ def _checkpoint(conn, events_done: int) -> dict:
 
 
 def _value_sizes(conn, world) -> list[list[str]]:
+    from django.conf import settings
+
     from eventcache.store import ops, readthrough
     from planner import payloads, shopping
 
@@ -64,7 +66,10 @@ def _value_sizes(conn, world) -> list[list[str]]:
             for day in world.week
         ],
         "shopping lists of a user (one 50-item list)": [
-            (cache.shopping_lists(world.user_id), lambda: payloads.shopping_lists(world.user_id))
+            (
+                cache.shopping_lists(world.user_id),
+                lambda: payloads.shopping_lists(world.user_id, 1, settings.SHOPPING_LISTS_PAGE_SIZE),
+            )
         ],
     }
     rows = []

@@ -30,13 +30,14 @@ class CountedCompute:
         self.db = threading.BoundedSemaphore(DB_CONNECTIONS)
 
     def __call__(self):
+        from django.conf import settings
         from django.db import connection
 
         with self.lock:
             self.count += 1
         with self.db:
             try:
-                return self.payload(self.user_id)
+                return self.payload(self.user_id, 1, settings.SHOPPING_LISTS_PAGE_SIZE)  # page 1
             finally:
                 connection.close()
 

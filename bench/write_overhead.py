@@ -115,9 +115,13 @@ def run(ctx) -> ScenarioResult:
                f"{fmt_ms(in_process['write on'].median_ms - in_process['write off'].median_ms)} added in-process with nothing "
                "else running (rows below); over HTTP the previous PATCH's delivery after its response (Celery send, mark "
                f"sent: {fmt_ms(deferred.median_ms)} in the other gunicorn worker) also competes with the measured request "
-               "for the 2 cores. The next fix: claim the rows (mark them sent) in the commit-time statement that reads "
-               "them, which takes the mark's round trip out of the delivery, and have the capture trigger hand the writer "
-               "its events without that SELECT"),
+               "for the 2 cores; in it, kombu's Redis transport builds a new redis-py client for every send (its "
+               "Channel.conn_or_acquire; redis-py's Redis() fills its ~170-entry response-callback table each time), which "
+               "no public kombu or Celery option avoids. The next fixes: claim the rows (mark them sent) in the "
+               "commit-time statement that reads them, which takes the mark's round trip out of the delivery (the sweep "
+               "must then re-send a claimed row its writer never sent within the crash bound, not after "
+               "OUTBOX_RESEND_AFTER_SECONDS), and have the capture trigger hand the writer its events without that "
+               "SELECT"),
     ]  # fmt: skip
     return ScenarioResult(
         name="write_overhead",

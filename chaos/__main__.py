@@ -69,6 +69,7 @@ def stack_env(redis_port: int, database_url: str, venv: str) -> dict:
             "SESSION_COOKIE_SECURE": "0",
             "CSRF_COOKIE_SECURE": "0",
             "OUTBOX_RETENTION_SECONDS": "86400",  # keep processed rows: the lost-event count reads them
+            "SHOPPING_LISTS_PAGE_SIZE": "1",  # the chaos list is then on page 2 (load.setup): exact per-page drops
             "PYTHONUNBUFFERED": "1",
         }
     )

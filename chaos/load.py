@@ -52,6 +52,7 @@ class World:
     day: dt.date
     recipe_ids: dict = field(default_factory=dict)  # index -> id
     list_ids: dict = field(default_factory=dict)  # user -> chaos shopping list id
+    list_pages: dict = field(default_factory=dict)  # user -> the page of GET /api/shopping-lists/ showing it
 
     def recipe_index(self, recipe_id: int):
         return next((i for i, rid in self.recipe_ids.items() if rid == recipe_id), None)
@@ -154,6 +155,13 @@ def setup(port: int, day: dt.date, clock) -> tuple[World, list[Write]]:
         if reply.status != 201:
             raise SystemExit(f"chaos: creating a shopping list answered {reply.status}: {reply.body[:300]!r}")
         world.list_ids[user] = reply.json()["id"]
+        # A newer, empty list in front of it: with the stack's one list a page (__main__.stack_env) the chaos list is
+        # on page 2, which every write it shows (items, the plan, the plan's recipes) must drop exactly.
+        newer = (day + dt.timedelta(days=1)).isoformat()
+        reply = client.request("POST", "/api/shopping-lists/", {"start": newer, "end": newer, "name": f"{TAG} front"})
+        if reply.status != 201:
+            raise SystemExit(f"chaos: creating a shopping list answered {reply.status}: {reply.body[:300]!r}")
+        world.list_pages[user] = _page_showing(client, world.list_ids[user])
     for source, user in sources(written=False):
         if source.startswith("recipe:"):
             continue
@@ -167,6 +175,19 @@ def setup(port: int, day: dt.date, clock) -> tuple[World, list[Write]]:
     return world, writes
 
 
+def _page_showing(client: Client, list_id: int) -> int:
+    """The page of GET /api/shopping-lists/ showing the list (following `next`)."""
+    path, page = "/api/shopping-lists/?page=1", 1
+    while path:
+        reply = client.request("GET", path)
+        if reply.status != 200:
+            raise SystemExit(f"chaos: GET {path} answered {reply.status}: {reply.body[:300]!r}")
+        if any(item["id"] == list_id for item in reply.json()["results"]):
+            return page
+        path, page = reply.json()["next"], page + 1
+    raise SystemExit(f"chaos: no page of GET /api/shopping-lists/ shows list {list_id}")
+
+
 # --- reads -------------------------------------------------------------------------------------------------------
 
 
@@ -176,7 +197,7 @@ def endpoints(world: World, user: str) -> list[tuple[str, str]]:
     found += [
         ("recipe list", f"/api/recipes/?tag={TAG}"),
         ("meal plan", f"/api/meal-plans/{world.day.isoformat()}/"),
-        ("shopping lists", "/api/shopping-lists/"),
+        ("shopping lists", f"/api/shopping-lists/?page={world.list_pages[user]}"),
         ("shopping list", f"/api/shopping-lists/{world.list_ids[user]}/"),
         ("preferences", "/api/preferences/"),
     ]

@@ -13,6 +13,11 @@ its own: one bounded batch (WORKER_COALESCE_MAX_ROWS rows, oldest first; rows an
 skipped, never waited for). Applying a row twice is harmless, so a message still on its way finds its rows done.
 A failure here (Redis or the database down) is logged and the consumer starts anyway: the queue's messages and the
 sweep still deliver everything.
+
+Off on RabbitMQ (CELERY_BROKER_URL=amqp://...): the broker hands a delivery to a consumer and keeps it until that
+consumer acknowledges it; a consumer whose channel closes (killed, frozen then dropped by heartbeat, disconnected)
+has its unacknowledged deliveries requeued for another. No message can be delivered and owned by nobody, so there
+is no backlog to chase, and with many workers each (re)connection would otherwise race the others for the same rows.
 """
 
 import logging
@@ -20,6 +25,8 @@ import logging
 from celery import bootsteps
 from django.conf import settings
 from django.db import connections
+
+from eventcache.broker import is_amqp
 
 logger = logging.getLogger("worker.backlog")
 
@@ -51,7 +58,7 @@ class ApplyBacklog(bootsteps.StartStopStep):
 
     def __init__(self, c, **kwargs):
         super().__init__(c, **kwargs)
-        self.enabled = bool(settings.REDIS_URL)
+        self.enabled = bool(settings.REDIS_URL) and not is_amqp(settings.CELERY_BROKER_URL)
 
     def start(self, c):
         apply_backlog()

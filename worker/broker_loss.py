@@ -20,6 +20,10 @@ the consumer reconnects. So this consumer bootstep
   messages back at once);
 - on a reconnection, marks the requests still running from the released channel as acknowledged (Request's public
   `acknowledged` flag), so their end does not reach for that channel; their messages stay in the unacked hash.
+
+It does nothing on RabbitMQ (the transport's driver_type is "amqp"): there is no client-side unacked hash or
+restore-on-close; the broker itself requeues a closed channel's unacknowledged deliveries, and an acknowledgement
+sent through a closed channel is simply lost (the redelivered message is applied again, which is harmless).
 """
 
 import logging

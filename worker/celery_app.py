@@ -28,6 +28,7 @@ from celery import bootsteps, signals  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from config.celery import app  # noqa: E402
+from eventcache import broker  # noqa: E402
 from eventcache.redis_url import mask  # noqa: E402
 from worker import rejections  # noqa: E402
 from worker.backlog import ApplyBacklog  # noqa: E402
@@ -41,6 +42,14 @@ logger = logging.getLogger("worker")
 # backlog applied on every (re)connection. Celery's own refusals are counted through signals (worker/rejections.py).
 app.steps["consumer"].update((QueueGuard, KeepUnackedInRedis, ApplyBacklog))
 rejections.connect()
+
+# On RabbitMQ the worker (and beat, which starts from this module too) publishes without confirms: with its
+# connections in confirm mode the worker's event loop let a delivery wait for its next poll timeout (up to a second
+# per message; tests/integration/test_worker.py's one-second acceptance fails on amqp with them). What needs
+# confirming is the web's hand-over of outbox rows (config/settings.py); the worker publishes only retries and beat
+# only periodic sweeps, and an outbox row whose message is lost is re-sent by the sweep.
+if broker.is_amqp(app.conf.broker_url):
+    app.conf.broker_transport_options = broker.amqp_transport_options(confirm_publish=False)
 
 
 class EventMonitorStep(bootsteps.StartStopStep):

@@ -15,6 +15,10 @@ so nothing is lost. The step runs on every (re)connection (a new channel has a n
 Well-formed envelopes pass unchanged; Celery refuses the bad ones among them itself (pickle content, an
 undecodable body, an unknown task: worker/rejections.py counts those, the body one through the consumer's public
 `on_decode_error` method, wrapped here on the consumer instance).
+
+The BRPOP guard is installed on the Redis transport only (driver_type "redis"). On RabbitMQ every delivery is an
+AMQP message with its own content type and headers, so garbage reaches Celery's refusals above (and is counted)
+instead of breaking the transport; the on_decode_error count applies to both brokers.
 """
 
 import binascii

@@ -11,7 +11,8 @@ from pathlib import Path
 import environ
 
 from config.cli import SettingError
-from eventcache.redis_url import broker_url, cache_url
+from eventcache import broker
+from eventcache.redis_url import cache_url
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BACKEND_DIR.parent
@@ -169,8 +170,13 @@ PREFERENCES_REFRESH_CHUNK = env.int("PREFERENCES_REFRESH_CHUNK", default=500)
 # key, so this bounds a family's plan keys (api/views/meal_plans.py).
 MEAL_PLAN_WINDOW_DAYS = env.int("MEAL_PLAN_WINDOW_DAYS", default=731)
 # Caps that keep one user's shopping lists cheap to compute and to cache (api/views/shopping_lists.py): 409 or
-# 400 beyond them. All lists of a user are one cached value, computed in a constant number of queries.
+# 400 beyond them. GET /api/shopping-lists/ answers SHOPPING_LISTS_PAGE_SIZE lists a page, each page one cached value
+# computed in a constant number of queries; the cap bounds a user's pages (and so their keys) to
+# ceil(SHOPPING_LISTS_MAX_PER_USER / SHOPPING_LISTS_PAGE_SIZE).
 SHOPPING_LISTS_MAX_PER_USER = env.int("SHOPPING_LISTS_MAX_PER_USER", default=50)
+SHOPPING_LISTS_PAGE_SIZE = env.int("SHOPPING_LISTS_PAGE_SIZE", default=10)
+if not 1 <= SHOPPING_LISTS_PAGE_SIZE <= SHOPPING_LISTS_MAX_PER_USER:
+    raise SettingError("SHOPPING_LISTS_PAGE_SIZE must be between 1 and SHOPPING_LISTS_MAX_PER_USER")
 SHOPPING_LIST_MAX_DAYS = env.int("SHOPPING_LIST_MAX_DAYS", default=31)
 SHOPPING_LIST_MAX_MANUAL_ITEMS = env.int("SHOPPING_LIST_MAX_MANUAL_ITEMS", default=200)
 
@@ -195,7 +201,9 @@ OUTBOX_RESEND_AFTER_SECONDS = env.float("OUTBOX_RESEND_AFTER_SECONDS", default=3
 OUTBOX_RETENTION_SECONDS = env.float("OUTBOX_RETENTION_SECONDS", default=3600.0)
 
 # --- Celery (JSON only; config/celery.py reads every CELERY_* name below) ---------------------------------
-CELERY_BROKER_URL = broker_url(REDIS_URL) if REDIS_URL else "memory://"
+# The broker: CELERY_BROKER_URL (amqp://... for RabbitMQ), else REDIS_URL's next logical database (eventcache/broker.py).
+CELERY_BROKER_URL = broker.celery_broker_url(env.str("CELERY_BROKER_URL", default=""), REDIS_URL)
+BROKER_IS_AMQP = broker.is_amqp(CELERY_BROKER_URL)
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL  # without Redis, events are processed inline in the web process
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_SERIALIZER = "json"
@@ -211,25 +219,27 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A task running when the broker connection drops finishes; its message stays unacknowledged in Redis and its rows
-# are applied again at the reconnection (worker/broker_loss.py, worker/backlog.py). Set explicitly: Celery warns
-# on every connection loss while it is unset.
+# A task running when the broker connection drops finishes; on Redis its message stays unacknowledged there and its
+# rows are applied again at the reconnection (worker/broker_loss.py, worker/backlog.py); RabbitMQ requeues it. Set
+# explicitly: Celery warns on every connection loss while it is unset.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
 # The one queue: event batches, the outbox sweep and the warmers. Every task goes to it and the worker (started
 # without -Q) consumes it.
 CELERY_TASK_DEFAULT_QUEUE = "cache"
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # Unacknowledged tasks of a dead worker come back after this long; it exceeds the longest task and
-    # the longest retry countdown (60 s).
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
-    # Scan for them every unacked_restore_interval (10 s); kombu 5.7 scans only every 10th time by default, so a
-    # dead worker's batch would wait ~100 s past its visibility timeout (the outbox sweep re-sends it sooner anyway).
-    "unacked_restore_throttle": 1,
-    "socket_timeout": 5,
-    "socket_connect_timeout": 2,
-}
+if BROKER_IS_AMQP:
+    # A quorum queue (Celery then uses per-consumer QoS and native delayed delivery for the retries' countdowns,
+    # which needs a topic exchange), publisher confirms (eventcache/broker.py).
+    CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
+    CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
+    CELERY_BROKER_TRANSPORT_OPTIONS = broker.amqp_transport_options(
+        confirm_publish=env.bool("CELERY_CONFIRM_PUBLISH", default=True)
+    )
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = broker.redis_transport_options(
+        visibility_timeout=env.int("CELERY_VISIBILITY_TIMEOUT", default=300)
+    )
 # Beat keeps its schedule in memory (celery.beat:Scheduler, under the role check below): the shelve file of the
 # default PersistentScheduler is lost on every redeploy anyway, and closing it from the SIGTERM handler while a tick
 # runs made beat exit non-zero ("invalid operation on closed shelf"). After a restart each entry is simply due one

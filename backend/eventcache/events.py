@@ -10,7 +10,10 @@ Wire format (JSON, on the pub/sub channel and inside Celery task arguments):
 
 `id` is the outbox row id (unique, increasing), `at` the commit-side creation time in Unix seconds, `xid` (optional:
 absent on SQLite) the writing transaction's id (PostgreSQL's pg_current_xact_id()), which lets the invalidation
-spare values computed after that transaction committed (eventcache/store/lua/invalidate_seen.lua).
+spare values computed after that transaction committed (eventcache/store/lua/invalidate_seen.lua). An event that
+stands for equal rows of several transactions (relay/dedup.py) carries `"xids": [7731, 7735]` instead (at most
+MAX_XIDS; beyond that, or when any of its rows has no xid, it carries none and its invalidation spares nothing).
+A reader that knows only `xid` sees no xid in such a message, which is the safe reading.
 `decode` accepts only this shape and raises InvalidEvent on anything else (whatever the bytes: NaN or Infinity,
 numbers no float holds, ids beyond a bigint, nesting deep enough to exhaust the parser's recursion, a message
 larger than any event); nothing here ever unpickles. An `at` far from now still decodes (an outbox row re-sent
@@ -34,6 +37,7 @@ SCHEMA_VERSION = 1
 MAX_ID = 2**63 - 1  # the outbox's bigint ids; a larger one can only make a database query fail
 MAX_MESSAGE_BYTES = 64 * 1024  # an event is a few hundred bytes; anything far larger is not one
 LAG_PLAUSIBLE_SECONDS = 24 * 3600  # an `at` further from now than this says nothing about the live path's lag
+MAX_XIDS = 64  # transactions one event may name; more (a burst on one row) and it names none, voiding as before
 
 
 class InvalidEvent(ValueError):
@@ -42,16 +46,22 @@ class InvalidEvent(ValueError):
 
 @dataclass(frozen=True)
 class Event:
-    """`id`: the outbox row id (unique, increasing); `at`: the commit-side creation time in Unix seconds; `xid`: the
-    writing transaction's id, None when unknown."""
+    """`id`: the outbox row id (unique, increasing); `at`: the commit-side creation time in Unix seconds; `xids`: the
+    writing transactions' ids, sorted (one, or several for an event standing for equal rows of several
+    transactions); empty when unknown."""
 
     kind: ClassVar[str]
     id: int
     at: float
-    xid: int | None = dataclasses.field(default=None, kw_only=True)
+    xids: tuple[int, ...] = dataclasses.field(default=(), kw_only=True)
+
+    @property
+    def xid(self) -> int | None:
+        """The one writing transaction's id; None when unknown or when the event stands for several."""
+        return self.xids[0] if len(self.xids) == 1 else None
 
 
-_ENVELOPE = ("id", "at", "xid")  # the Event fields every kind has; the rest are its data
+_ENVELOPE = ("id", "at", "xids")  # the Event fields every kind has; the rest are its data
 
 IsoDate = NewType("IsoDate", str)  # a data field holding a date as YYYY-MM-DD
 TableName = NewType("TableName", str)  # a data field holding a lower-case SQL table name
@@ -87,9 +97,19 @@ def to_dict(event: Event) -> dict:
         "at": event.at,
         "data": {name: getattr(event, name) for name in data_fields(kind_class)},
     }
-    if event.xid is not None:
-        message["xid"] = event.xid
+    if len(event.xids) == 1:
+        message["xid"] = event.xids[0]
+    elif event.xids:
+        message["xids"] = list(event.xids)
     return message
+
+
+def merged_xids(first: tuple[int, ...], second: tuple[int, ...]) -> tuple[int, ...]:
+    """The xids of an event standing for the rows of both: empty (unknown) when either is, or beyond MAX_XIDS."""
+    if not first or not second:
+        return ()
+    merged = tuple(sorted(set(first) | set(second)))
+    return merged if len(merged) <= MAX_XIDS else ()
 
 
 def encode(event: Event) -> str:
@@ -162,10 +182,21 @@ def from_dict(message) -> Event:
     at = _at(message.get("at"))
     checks = _checks(cls)
     values = {name: checks[name](name, value) for name, value in data.items()}
-    xid = message.get("xid")
+    return cls(id=_positive_int("id", message.get("id")), at=at, xids=_xids(message), **values)
+
+
+def _xids(message: dict) -> tuple[int, ...]:
+    """`xid` (one) or `xids` (several, at most MAX_XIDS), never both; none when absent."""
+    xid, xids = message.get("xid"), message.get("xids")
+    if xid is not None and xids is not None:
+        raise InvalidEvent("an event carries xid or xids, not both")
     if xid is not None:
-        _positive_int("xid", xid)
-    return cls(id=_positive_int("id", message.get("id")), at=at, xid=xid, **values)
+        return (_positive_int("xid", xid),)
+    if xids is None:
+        return ()
+    if not isinstance(xids, list) or not 1 <= len(xids) <= MAX_XIDS:
+        raise InvalidEvent(f"xids must be a list of 1 to {MAX_XIDS} transaction ids, got {xids!r:.100}")
+    return tuple(sorted({_positive_int("xids", value) for value in xids}))
 
 
 def decode(raw: str | bytes) -> Event:

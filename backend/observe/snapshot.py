@@ -112,18 +112,20 @@ def _round(value):
 
 
 def _hot_lists() -> list[dict]:
-    """The most read keys of the hot families (the shopping lists, per user), with whose they are."""
+    """The most read keys of the hot families (the pages of shopping lists), with whose they are and which page."""
     keys = hot_keys(HOT_LISTS_SHOWN)
-    user_ids = [dict(zip(k.family.parts, k.args, strict=True)).get("user_id") for k in keys]
+    parts = [dict(zip(k.family.parts, k.args, strict=True)) for k in keys]
+    user_ids = [p.get("user_id") for p in parts]
     users = get_user_model().objects.filter(pk__in=[u for u in user_ids if u]).annotate(lists=Count("shopping_lists"))
     by_id = {u.pk: u for u in users}
     hot = []
-    for key, uid in zip(keys, user_ids, strict=True):
+    for key, uid, part in zip(keys, user_ids, parts, strict=True):
         user = by_id.get(uid)
         hot.append(
             {
                 "key": key.name,
                 "user_id": uid,
+                "page": part.get("page"),
                 "username": user.get_username() if user else None,
                 "lists": user.lists if user else None,
             }

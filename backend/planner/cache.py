@@ -26,7 +26,7 @@ from eventcache import declare
 from eventcache.declare import ALL, DATE, DELETE, ID, INSERT, SLUG, UPDATE, Capture, Family, Key, Rule
 from eventcache.events import Event, IsoDate
 from planner import payloads
-from planner.models import FamilyMembership, MealPlan, MealPlanEntry, Recipe
+from planner.models import FamilyMembership, MealPlan, MealPlanEntry, Recipe, ShoppingList
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -48,9 +48,16 @@ MEAL_PLAN = Family(
     {"date": DATE, "family_id": ID},
     lambda date, family_id: payloads.meal_plan(family_id, date),
 )
-# Reads are counted in a decaying hot set: the hottest lists are re-filled at once after a write, and kept warm.
+# A page of a user's shopping lists (GET /api/shopping-lists/?page=N). The page size is part of the name, so a
+# changed SHOPPING_LISTS_PAGE_SIZE never serves a page cut at the old size. Reads are counted in a decaying hot set:
+# the hottest pages (mostly page 1) are re-filled at once after a write, and kept warm.
 SHOPPING_LISTS = Family(
-    "shopping_lists", "user:{user_id}:shopping_lists", 30 * MINUTE, {"user_id": ID}, payloads.shopping_lists, hot=True
+    "shopping_lists",
+    "user:{user_id}:shopping_lists:size={size}:page={page}",
+    30 * MINUTE,
+    {"user_id": ID, "size": ID, "page": ID},
+    lambda user_id, size, page: payloads.shopping_lists(user_id, page, size),
+    hot=True,
 )
 PREFERENCES = Family("preferences", "user:{user_id}:preferences", 24 * HOUR, {"user_id": ID}, payloads.preferences)
 # What api.identity needs to know about the caller, so cached reads skip the users table.
@@ -72,8 +79,27 @@ def meal_plan(date: dt.date, family_id: int) -> Key:
     return MEAL_PLAN.key(date=date, family_id=family_id)
 
 
-def shopping_lists(user_id: int) -> Key:
-    return SHOPPING_LISTS.key(user_id=user_id)
+def shopping_lists_max_pages() -> int:
+    """How many pages a user's lists can fill: only these pages are cached (a page past them can only exist for lists
+    made past the cap by the admin or SQL, and is computed without the cache)."""
+    return -(-settings.SHOPPING_LISTS_MAX_PER_USER // settings.SHOPPING_LISTS_PAGE_SIZE)
+
+
+def shopping_lists(user_id: int, page: int = 1) -> Key:
+    """The key of page `page` of the user's lists (1 <= page <= shopping_lists_max_pages())."""
+    return SHOPPING_LISTS.key(user_id=user_id, size=settings.SHOPPING_LISTS_PAGE_SIZE, page=page)
+
+
+def shopping_list_pages(user_id: int) -> list[Key]:
+    """Every page key the user can have: what a list added, removed or re-dated (which moves the lists after it) or a
+    new family (which changes every list's lines) touches."""
+    return [shopping_lists(user_id, page) for page in range(1, shopping_lists_max_pages() + 1)]
+
+
+def shopping_list_page_of_rank(user_id: int, rank: int) -> list[Key]:
+    """The page showing the user's `rank`-th list (1-based, in the API's order), if that page is cached at all."""
+    page = (rank - 1) // settings.SHOPPING_LISTS_PAGE_SIZE + 1
+    return [shopping_lists(user_id, page)] if page <= shopping_lists_max_pages() else []
 
 
 def preferences(user_id: int) -> Key:
@@ -118,8 +144,21 @@ class MealPlanChanged(Event):
 
 @dataclass(frozen=True)
 class ShoppingListChanged(Event):
+    """A list was added, removed or changed: the lists after it may have moved to another page."""
+
     kind: ClassVar[str] = "shopping_list.changed"
     user_id: int
+
+
+@dataclass(frozen=True)
+class ShoppingListItemChanged(Event):
+    """An item of list `list_id` changed; `rank` is the list's 1-based place among its owner's lists (the API's
+    order) when the write ran, so the web process can drop its page without asking the database."""
+
+    kind: ClassVar[str] = "shopping_list.item_changed"
+    user_id: int
+    list_id: int
+    rank: int
 
 
 @dataclass(frozen=True)
@@ -147,6 +186,7 @@ KINDS = (
     TagChanged,
     MealPlanChanged,
     ShoppingListChanged,
+    ShoppingListItemChanged,
     PreferencesChanged,
     UserChanged,
     FamilyMembershipChanged,
@@ -158,6 +198,12 @@ KINDS = (
 
 _MEAL_PLAN_OF_ENTRY = "(SELECT {col} FROM planner_mealplan WHERE id = {{row}}.meal_plan_id)"
 _OWNER_OF_ITEM = "(SELECT owner_id FROM planner_shoppinglist WHERE id = {row}.shopping_list_id)"
+# The item's list's 1-based place among its owner's lists, in the model's order (ShoppingList.Meta.ordering:
+# newest start first, then id): 1 + the lists before it.
+_RANK_OF_ITEMS_LIST = (
+    "(SELECT count(*) + 1 FROM planner_shoppinglist l JOIN planner_shoppinglist o ON o.owner_id = l.owner_id"
+    ' WHERE l.id = {row}.shopping_list_id AND (o."start" > l."start" OR (o."start" = l."start" AND o.id < l.id)))'
+)
 
 # auth_user: every column but last_login, so logging in (which only sets last_login) is not a change.
 _USER_COLUMNS = ("password", "is_superuser", "username", "first_name", "last_name", "email", "is_staff", "is_active")
@@ -177,7 +223,12 @@ CAPTURES: tuple[Capture, ...] = (
         {"family_id": _MEAL_PLAN_OF_ENTRY.format(col="family_id"), "date": _MEAL_PLAN_OF_ENTRY.format(col='"date"')},
     ),
     Capture("planner_shoppinglist", ALL, ShoppingListChanged, {"user_id": "{row}.owner_id"}),
-    Capture("planner_shoppinglistitem", ALL, ShoppingListChanged, {"user_id": _OWNER_OF_ITEM}),
+    Capture(
+        "planner_shoppinglistitem",
+        ALL,
+        ShoppingListItemChanged,
+        {"user_id": _OWNER_OF_ITEM, "list_id": "{row}.shopping_list_id", "rank": _RANK_OF_ITEMS_LIST},
+    ),
     Capture("planner_userpreferences", ALL, PreferencesChanged, {"user_id": "{row}.user_id"}),
     Capture(
         "planner_familymembership",
@@ -202,27 +253,47 @@ def _as_date(value) -> dt.date:
     return dt.date.fromisoformat(value) if isinstance(value, str) else value  # SQLite hands back text
 
 
+# A user's lists with their 1-based place in the API's order (ShoppingList.Meta.ordering: newest start first, then
+# id) and their owner's family: the page showing a list is found from its rank.
+_RANKED_LISTS = (
+    f'SELECT member.family_id, sl.owner_id, sl."start", sl."end", sl.id, '
+    f'ROW_NUMBER() OVER (PARTITION BY sl.owner_id ORDER BY sl."start" DESC, sl.id) AS list_rank '
+    f"FROM {ShoppingList._meta.db_table} sl "
+    f"JOIN {FamilyMembership._meta.db_table} member ON member.user_id = sl.owner_id"
+)
+
+
+def _pages_showing_days(days_by_family: dict, rows) -> set[Key]:
+    """The page keys of the ranked-list rows whose range holds one of their family's days."""
+    found = set()
+    for family_id, owner_id, start, end, _list_id, rank in rows:
+        start, end = _as_date(start), _as_date(end)
+        if any(start <= day <= end for day in days_by_family.get(family_id, ())):
+            found.update(shopping_list_page_of_rank(owner_id, rank))
+    return found
+
+
 def plans_and_lists_using_recipes(events: list) -> list[Key]:
-    """The meal plans using the recipes, and their families' members' shopping lists: one query (LEFT JOIN: a plan
-    of a family without members still counts). Plain SQL: this look-up runs for every recipe write, twice (the
+    """The meal plans using the recipes, and the pages of shopping lists whose range holds one of those plans' days
+    (of the plans' families' members): one query. Plain SQL: this look-up runs for every recipe write, twice (the
     worker's pub/sub listener on publish, then its Celery task), and building it with the ORM costs more than
     running it."""
     match, params = _ids_match(sorted({e.recipe_id for e in events}))
     sql = (
-        f"SELECT DISTINCT plan.date, plan.family_id, member.user_id FROM {MealPlan._meta.db_table} plan "
-        f"JOIN {MealPlanEntry._meta.db_table} entry ON entry.meal_plan_id = plan.id "
-        f"LEFT JOIN {FamilyMembership._meta.db_table} member ON member.family_id = plan.family_id "
-        f"WHERE entry.recipe_id {match}"
+        f"WITH plan AS (SELECT DISTINCT p.date AS day, p.family_id FROM {MealPlan._meta.db_table} p "
+        f"JOIN {MealPlanEntry._meta.db_table} entry ON entry.meal_plan_id = p.id WHERE entry.recipe_id {match}) "
+        "SELECT family_id, NULL, day, NULL, NULL, NULL FROM plan "
+        f"UNION ALL SELECT * FROM ({_RANKED_LISTS} WHERE member.family_id IN (SELECT family_id FROM plan)) ranked"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    plans, members = set(), set()
-    for date, family_id, user_id in rows:
-        plans.add((_as_date(date), family_id))
-        if user_id is not None:
-            members.add(user_id)
-    return [meal_plan(date, family_id) for date, family_id in plans] + [shopping_lists(u) for u in members]
+    days_by_family: dict[int, set[dt.date]] = {}
+    for family_id, owner_id, day, *_ in rows:
+        if owner_id is None:
+            days_by_family.setdefault(family_id, set()).add(_as_date(day))
+    plans = [meal_plan(day, family_id) for family_id, days in days_by_family.items() for day in days]
+    return plans + list(_pages_showing_days(days_by_family, [row for row in rows if row[1] is not None]))
 
 
 def recipes_with_tags(events: list) -> list[Key]:
@@ -230,10 +301,32 @@ def recipes_with_tags(events: list) -> list[Key]:
     return [recipe(recipe_id) for recipe_id in tagged.values_list("recipe_id", flat=True).distinct()]
 
 
-def lists_of_family_members(events: list) -> list[Key]:
-    family_ids = {e.family_id for e in events}
-    members = FamilyMembership.objects.filter(family_id__in=family_ids).values_list("user_id", flat=True)
-    return [shopping_lists(user_id) for user_id in members]
+def pages_showing_plan_days(events: list) -> list[Key]:
+    """The pages of the family members' shopping lists whose range holds the changed day (one query)."""
+    days_by_family: dict[int, set[dt.date]] = {}
+    for event in events:
+        days_by_family.setdefault(event.family_id, set()).add(dt.date.fromisoformat(event.date))
+    match, params = _ids_match(sorted(days_by_family))
+    with connection.cursor() as cursor:
+        cursor.execute(f"{_RANKED_LISTS} WHERE member.family_id {match}", params)
+        return list(_pages_showing_days(days_by_family, cursor.fetchall()))
+
+
+def pages_showing_item_lists(events: list) -> list[Key]:
+    """The page showing each changed item's list now (one query). The event's own rank (the primary key) was taken
+    when the write ran; a list added or removed before this look-up moved it, and that write dropped every page of
+    the user itself, so this look-up and the primary key between them cover the page that can hold a stale copy."""
+    match, params = _ids_match(sorted({e.list_id for e in events}))
+    sql = (
+        "SELECT id, owner_id, list_rank FROM (SELECT sl.id, sl.owner_id, "
+        'ROW_NUMBER() OVER (PARTITION BY sl.owner_id ORDER BY sl."start" DESC, sl.id) AS list_rank '
+        f"FROM {ShoppingList._meta.db_table} sl WHERE sl.owner_id IN "
+        f"(SELECT owner_id FROM {ShoppingList._meta.db_table} WHERE id {match})) ranked WHERE id {match}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params + params)
+        rows = cursor.fetchall()
+    return [key for _id, owner_id, rank in rows for key in shopping_list_page_of_rank(owner_id, rank)]
 
 
 # ---- Rules: which keys each event touches ------------------------------------------------------------------------
@@ -246,13 +339,19 @@ RULES: tuple[Rule, ...] = (
     Rule(
         MealPlanChanged,
         lambda e: [meal_plan(dt.date.fromisoformat(e.date), e.family_id)],
-        dependents=lists_of_family_members,
+        dependents=pages_showing_plan_days,
     ),
-    Rule(ShoppingListChanged, lambda e: [shopping_lists(e.user_id)]),
+    # A list added, removed or changed (a new start moves the lists after it): all of the user's pages, a bounded few.
+    Rule(ShoppingListChanged, lambda e: shopping_list_pages(e.user_id)),
+    Rule(
+        ShoppingListItemChanged,
+        lambda e: shopping_list_page_of_rank(e.user_id, e.rank),
+        dependents=pages_showing_item_lists,
+    ),
     Rule(PreferencesChanged, lambda e: [preferences(e.user_id)]),  # also re-filled at once (REFILL)
     Rule(UserChanged, lambda e: [identity(e.user_id)]),
     # The family is part of the identity and decides which meal plans the user's lists are built from.
-    Rule(FamilyMembershipChanged, lambda e: [identity(e.user_id), shopping_lists(e.user_id)]),
+    Rule(FamilyMembershipChanged, lambda e: [identity(e.user_id), *shopping_list_pages(e.user_id)]),
 )
 
 # ---- Re-filled right after invalidation, and kept warm --------------------------------------------------------

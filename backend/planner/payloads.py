@@ -9,16 +9,19 @@ import datetime as dt
 from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ObjectDoesNotExist
 
 from planner import shopping
 from planner.models import MealPlanEntry, Recipe, Tag, UserPreferences
 
 RECIPES_PAGE_SIZE = 20
 RECIPES_PATH = "/api/recipes/"
+SHOPPING_LISTS_PATH = "/api/shopping-lists/"
 
 
-class PageNotFound(LookupError):
-    """A recipe-list page past the last one."""
+class PageNotFound(ObjectDoesNotExist, LookupError):
+    """A page past the last one (of recipes, or of a user's shopping lists). An ObjectDoesNotExist, so the worker's
+    re-fill and the warmers skip a hot page that has since gone (eventcache.store.invalidation, eventcache.warm)."""
 
 
 class TagNotFound(LookupError):
@@ -56,9 +59,9 @@ def recipe_detail(recipe_id: int) -> dict:
     }
 
 
-def _page_url(tag: str | None, page: int) -> str:
+def _page_url(tag: str | None, page: int, path: str = RECIPES_PATH) -> str:
     query = {"page": page} | ({"tag": tag} if tag else {})
-    return f"{RECIPES_PATH}?{urlencode(query)}"
+    return f"{path}?{urlencode(query)}"
 
 
 def recipe_list(tag: str | None, page: int) -> dict:
@@ -101,9 +104,20 @@ def meal_plan(family_id: int, date: dt.date) -> dict:
     }
 
 
-def shopping_lists(user_id: int) -> dict:
-    """Every list of the user with its items (at most 4 queries, whatever the number of lists and items)."""
-    return {"results": shopping.lists_of(user_id)}
+def shopping_lists(user_id: int, page: int, size: int) -> dict:
+    """A page of `size` lists of the user, newest range first, with their items, shaped like the recipe pages (4
+    queries, whatever the number of lists and items; a page with no lists, 2). Raises PageNotFound past the end;
+    page 1 always exists (empty for a user without lists)."""
+    lists, count = shopping.page_of_lists(user_id, (page - 1) * size, size)
+    if not lists and page > 1:
+        raise PageNotFound(f"page {page} is past the last page of shopping lists")
+    last_page = max(1, -(-count // size))
+    return {
+        "count": count,
+        "next": _page_url(None, page + 1, SHOPPING_LISTS_PATH) if page < last_page else None,
+        "previous": _page_url(None, page - 1, SHOPPING_LISTS_PATH) if page > 1 else None,
+        "results": shopping.list_dicts(lists, shopping.family_of(user_id) if lists else None),
+    }
 
 
 _PREFERENCE_FIELDS = ("diet", "default_servings", "unit_system", "disliked_ingredients")

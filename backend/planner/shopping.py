@@ -14,7 +14,7 @@ from functools import reduce
 from operator import or_
 
 from django.db import transaction
-from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum, Window
 
 from planner.models import FamilyMembership, MealPlanEntry, ShoppingList, ShoppingListItem
 
@@ -113,10 +113,13 @@ def list_dicts(lists: list[ShoppingList], family_id: int | None) -> list[dict]:
     return result
 
 
-def lists_of(user_id: int) -> list[dict]:
-    """Every list of a user, newest range first, with its items. Four queries whatever the size."""
-    lists = list(ShoppingList.objects.filter(owner_id=user_id))
-    return list_dicts(lists, family_of(user_id) if lists else None)
+def page_of_lists(user_id: int, offset: int, limit: int) -> tuple[list[ShoppingList], int]:
+    """The user's lists [offset, offset + limit) in the API's order (newest range first) and how many the user has,
+    in one query (the count rides on each row as a window). The count is 0 when the slice is empty."""
+    rows = list(
+        ShoppingList.objects.filter(owner_id=user_id).annotate(total=Window(Count("id")))[offset : offset + limit]
+    )
+    return rows, (rows[0].total if rows else 0)
 
 
 def _store_missing_lines(shopping_list: ShoppingList, family_id: int | None) -> None:

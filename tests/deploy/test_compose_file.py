@@ -81,7 +81,11 @@ def test_exactly_one_beat_with_a_throwaway_schedule_file():
     assert beat["deploy"]["replicas"] == 1
     services = files.compose()["services"]
     beats = [n for n, s in services.items() if "command" in s and "beat" in " ".join(files.compose_command(n)).split()]
-    assert beats == ["beat"]
+    # One beat per shape: `docker compose up` starts `beat`; the scale profile is run as `up web-scale worker-scale
+    # beat-scale` (docker-compose.yml's header), and beat-scale runs only in that profile.
+    assert beats == ["beat", "beat-scale"]
+    assert "profiles" not in services["beat"] and services["beat-scale"]["profiles"] == ["scale"]
+    assert services["beat-scale"]["deploy"]["replicas"] == 1
 
 
 def test_web_binds_all_interfaces_on_port():
@@ -92,14 +96,71 @@ def test_web_binds_all_interfaces_on_port():
 
 
 MONITORING = {"flower", "prometheus"}
+REDIS_NODES = [f"redis-node-{i}" for i in range(1, 7)]
+SCALE = {"rabbitmq", *REDIS_NODES, "redis-cluster-create", "web-scale", "worker-scale", "beat-scale"}
 
 
-def test_monitoring_is_opt_in_behind_the_monitoring_profile():
+def test_monitoring_and_scale_out_are_opt_in_behind_their_profiles():
     for name in MONITORING:
         assert files.compose_service(name)["profiles"] == ["monitoring"]
+    for name in SCALE:
+        assert files.compose_service(name)["profiles"] == ["scale"]
     for name, service in files.compose()["services"].items():
-        if name not in MONITORING:
+        if name not in MONITORING | SCALE:
             assert "profiles" not in service, f"{name} would not start with a plain `docker compose up`"
+
+
+def test_the_plain_stack_keeps_the_redis_broker_and_the_standalone_cache():
+    for service in APP_SERVICES:
+        environment = files.compose_environment(service)
+        assert "CELERY_BROKER_URL" not in environment and "REDIS_CLUSTER_URL" not in environment
+
+
+def test_docker_compose_scale_profile_config_validates():
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose is not installed (apt-get install -y docker-compose); CI installs it")
+    result = subprocess.run(
+        [binary, "-f", str(files.COMPOSE_FILE), "--profile", "scale", "config", "-q"],
+        cwd=files.REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_scale_profile_runs_two_workers_on_rabbitmq_and_the_redis_cluster():
+    worker = files.compose_service("worker-scale")
+    assert worker["deploy"]["replicas"] == 2
+    assert files.compose_command("worker-scale") == files.compose_command("worker")  # the Procfile's line
+    for service in ("web-scale", "worker-scale", "beat-scale"):
+        environment = files.compose_environment(service)
+        assert environment["CELERY_BROKER_URL"] == "amqp://recipe:recipe@rabbitmq:5672/recipe_planner"
+        assert environment["REDIS_CLUSTER_URL"] == "redis://redis-node-1:7000"
+        assert environment["REDIS_URL"] == "redis://redis:6379/0"
+        depends = files.compose_service(service)["depends_on"]
+        assert depends["rabbitmq"]["condition"] == "service_healthy"
+        assert depends["redis-cluster-create"]["condition"] == "service_completed_successfully"
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+    environment = files.compose_environment("rabbitmq")
+    assert environment["RABBITMQ_DEFAULT_VHOST"] == "recipe_planner"
+    assert files.compose_service("rabbitmq")["image"].startswith("rabbitmq:3.13")
+
+
+def test_scale_profile_redis_cluster_is_six_cluster_nodes_joined_with_one_replica_each():
+    for name in REDIS_NODES:
+        command = shlex.split(files.compose_command(name)[-1])
+        assert command[command.index("--cluster-enabled") + 1] == "yes"
+        assert command[command.index("--port") + 1] == "7000"
+        assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+        assert files.compose_service(name)["hostname"] == name  # announced to clients instead of its IP
+    create = files.compose_service("redis-cluster-create")
+    script = files.compose_command("redis-cluster-create")[-1]
+    assert "--cluster create" in script and "--cluster-replicas 1" in script and "--cluster-yes" in script
+    assert "for i in 1 2 3 4 5 6;" in script and "getent hosts redis-node-$i" in script  # the six nodes' addresses
+    assert {name: dep["condition"] for name, dep in create["depends_on"].items()} == dict.fromkeys(
+        REDIS_NODES, "service_healthy"
+    )
 
 
 @pytest.mark.parametrize(

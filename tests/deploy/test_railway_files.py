@@ -111,3 +111,14 @@ def test_the_worker_restarts_always():
     deploy = files.railway("worker")["deploy"]
     assert deploy["restartPolicyType"] == "ALWAYS"
     assert "restartPolicyMaxRetries" not in deploy
+
+
+def test_the_scale_out_worker_config_is_the_worker_with_two_replicas():
+    # railway/worker-scale.json: the worker service of the RabbitMQ shape (README "When one Redis is not enough").
+    # Several replicas consume the one quorum queue; beat stays at one.
+    scale = files.railway("worker-scale")
+    errors = sorted(Draft202012Validator(RAILWAY_SCHEMA).iter_errors(scale), key=str)
+    assert not errors, errors
+    assert scale["deploy"]["numReplicas"] == 2
+    worker = files.railway("worker")
+    assert {**scale, "deploy": {**scale["deploy"], "numReplicas": 1}} == worker

@@ -22,7 +22,8 @@ from config import celery_app
 from eventcache import stats
 from tests.fixtures.worker import CHANGE, outbox_drained, patch_recipe, stale_keys, wait_until
 
-pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+# About the Redis broker transport (its list, unacked hash or connection): the RabbitMQ session deselects it.
+pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.redis_broker, pytest.mark.django_db(transaction=True)]
 
 NEXT_EVENT_SECONDS = 15  # bound for the real event after the garbage to be applied
 QUEUE = "cache"

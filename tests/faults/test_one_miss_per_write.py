@@ -57,9 +57,9 @@ def run_writes(recipe, *, strip_xids=False):
         since = OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
         Recipe.objects.filter(pk=recipe.pk).update(title=f"Title {n}")
         events, _ = dedup.deduplicate(outbox.rows_of(OutboxEvent.objects.filter(id__gt=since).order_by("id")))
-        assert events and all(event.xid for event in events)
+        assert events and all(event.xids for event in events)
         if strip_xids:
-            events = [dataclasses.replace(event, xid=None) for event in events]
+            events = [dataclasses.replace(event, xids=()) for event in events]
         for invalidate in (invalidation.drop_primary_keys, invalidation.drop_touched, invalidation.apply_events):
             invalidate(events)
             burst(keys)
@@ -84,6 +84,29 @@ def test_each_write_costs_each_dependent_key_one_computation(real_cache, recipe)
 def test_without_the_writes_xids_every_pass_voids_the_fresh_value(real_cache, recipe):
     """The control: what every write cost before (one computation per pass)."""
     assert run_writes(recipe, strip_xids=True) == 3.0
+
+
+def test_a_batch_merging_writes_of_several_transactions_costs_the_key_one_computation(real_cache, recipe):
+    """The worker's batch (and a flush outside a request) merges equal rows of several transactions into one event
+    naming every xid (relay/dedup.py); a value filled after the last of them survives that event's passes."""
+    from planner.models import Recipe
+
+    keys = [(planner_cache.recipe(recipe.id), lambda: payloads.recipe_detail(recipe.id))]
+    burst(keys)
+    since = OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    for n in range(3):  # three transactions, each followed by its writer's own drop
+        Recipe.objects.filter(pk=recipe.pk).update(title=f"Title {n}")
+        row = outbox.rows_of(OutboxEvent.objects.filter(id__gt=since).order_by("-id")[:1])
+        invalidation.drop_primary_keys(dedup.deduplicate(row)[0])
+    before = computations(planner_cache.RECIPE)
+    burst(keys)  # filled after every commit
+    events, covered = dedup.deduplicate(outbox.rows_of(OutboxEvent.objects.filter(id__gt=since).order_by("id")))
+    assert len(events) == 1 and len(events[0].xids) == 3 and len(covered[events[0].id]) == 3
+    for invalidate in (invalidation.drop_touched, invalidation.apply_events):
+        invalidate(events)
+        burst(keys)
+    assert computations(planner_cache.RECIPE) - before == 1
+    assert readthrough.read(*keys[0]).hit
 
 
 @pytest.mark.worker

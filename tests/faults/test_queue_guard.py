@@ -15,7 +15,8 @@ import pytest
 from eventcache import stats
 from tests.fixtures.worker import CHANGE, outbox_drained, patch_recipe, stale_keys, wait_until
 
-pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+# About the Redis broker transport (its list, unacked hash or connection): the RabbitMQ session deselects it.
+pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.redis_broker, pytest.mark.django_db(transaction=True)]
 
 QUEUE = "cache"
 NEXT_TASK_SECONDS = 5  # "at once": the real task behind the garbage, on a busy 2-core machine

@@ -89,8 +89,16 @@ def test_a_user_at_the_caps_reads_in_the_queries_of_one_list(
     redis_conn.flushdb()
     ann_api.login("ann")
     ann_api.get("/api/me/")
-    with django_assert_num_queries(ONE_LIST_QUERIES):
-        response = ann_api.get("/api/shopping-lists/")
-    body = json.loads(response.content)["results"]
+    body, page, url = [], 0, "/api/shopping-lists/?page=1"
+    while url:  # every page, each in the queries of one list, whatever is on it
+        page += 1
+        with django_assert_num_queries(ONE_LIST_QUERIES):
+            response = ann_api.client.get(url)
+        assert response.status_code == 200, response.content
+        shown = json.loads(response.content)
+        assert shown["count"] == max_lists and len(shown["results"]) <= django_settings.SHOPPING_LISTS_PAGE_SIZE
+        body += shown["results"]
+        url = shown["next"]
+    assert page == -(-max_lists // django_settings.SHOPPING_LISTS_PAGE_SIZE)
     assert len(body) == max_lists and first.id in {entry["id"] for entry in body}
     assert all(len(entry["items"]) == 15 for entry in body)  # 3 recipes x 5 lines, merged over the days

@@ -63,6 +63,7 @@ BACKLOG_POLL_SECONDS = 0.05
 # Only the lease stops such a fill from landing (a stale set); a fast filler almost never straddles that window.
 SLOW_FILL_SHARE = 0.5
 SLOW_FILL_MAX_SECONDS = 1.0
+PAGE_SIZE = 1  # one shopping list a page: item, plan, recipe and re-dating writes must each drop the right page
 DRAIN_SECONDS = 15  # bound for the worker to process every outbox row once the writers stop
 JOIN_SECONDS = 30  # bound for a thread to finish its current operation (only a broken test waits this long)
 BURST_SECONDS = 2.5  # writes between two checkpoints
@@ -88,6 +89,8 @@ class SoakWorld:
     user_ids: list[int]  # every user (members and the author)
     plan_ids: list[int]  # the seeded plans (never deleted; only the spare day's plan comes and goes)
     item_ids: list[int]  # stored shopping-list rows (generated-line states and manual items)
+    midweek_ids: list[int]  # the second list of some members: re-dated by the writers, which swaps their two pages
+    two_lists_ids: list[int]  # the members owning one: their lists fill pages 1 and 2 (one list a page here)
 
     def reads(self) -> list[tuple[Key, object]]:
         """(key, compute) for every cached read of the world, as the API makes them."""
@@ -100,7 +103,11 @@ class SoakWorld:
             for day in (*DAYS, SPARE_DAY)
             for f in self.family_ids
         ]
-        reads += [(planner_cache.shopping_lists(u), partial(payloads.shopping_lists, u)) for u in self.member_ids]
+        reads += [
+            (planner_cache.shopping_lists(u, page), partial(payloads.shopping_lists, u, page, PAGE_SIZE))
+            for u in self.member_ids
+            for page in ((1, 2) if u in self.two_lists_ids else (1,))
+        ]
         reads += [(planner_cache.preferences(u), partial(payloads.preferences, u)) for u in self.user_ids]
         reads += [(planner_cache.identity(u), partial(payloads.identity, u)) for u in self.user_ids]
         return reads
@@ -135,12 +142,13 @@ def seed_world(rng: random.Random) -> SoakWorld:
             for meal in rng.sample(MEALS, 2):
                 MealPlanEntryFactory(meal_plan=plan, meal=meal, recipe=rng.choice(shared), servings=rng.randint(1, 6))
 
+    midweek = []
     for index, user in enumerate(members):
         family_id = user.membership.family_id
         week = shopping.create_list(user.id, family_id, DAYS[0], DAYS[-1], name="week")
         ShoppingListItemFactory(shopping_list=week, ingredient="coffee", unit="g", quantity=250)
         if index % 2 == 0:
-            shopping.create_list(user.id, family_id, DAYS[1], DAYS[2], name="midweek")
+            midweek.append(shopping.create_list(user.id, family_id, DAYS[1], DAYS[2], name="midweek"))
             UserPreferencesFactory(user=user, diet="vegetarian", default_servings=2)
 
     users = [*members, author]
@@ -153,6 +161,8 @@ def seed_world(rng: random.Random) -> SoakWorld:
         user_ids=[u.id for u in users],
         plan_ids=[p.id for p in plans],
         item_ids=list(ShoppingListItem.objects.filter(shopping_list__owner__in=members).values_list("id", flat=True)),
+        midweek_ids=[sl.id for sl in midweek],
+        two_lists_ids=[sl.owner_id for sl in midweek],
     )
 
 
@@ -272,6 +282,14 @@ def toggle_item(rng, world):
         ShoppingListItem.objects.filter(pk=item_id).update(checked=~F("checked"))
 
 
+def redate_list(rng, world):
+    """Start a midweek list a day earlier or later: with DAYS[0] it ties the week list's start and goes after it
+    (the lower id first), so the two lists swap pages."""
+    from planner.models import ShoppingList
+
+    ShoppingList.objects.filter(pk=rng.choice(world.midweek_ids)).update(start=rng.choice(DAYS[:2]))
+
+
 def change_preferences(rng, world):
     from planner.models import UserPreferences
 
@@ -302,6 +320,7 @@ WRITES = {
     replace_entries: 2,
     spare_day_plan: 1,
     toggle_item: 3,
+    redate_list: 1,
     change_preferences: 2,
     move_member: 1,
 }
@@ -457,7 +476,7 @@ def stale_keys(conn, world: SoakWorld) -> tuple[list[str], int]:
 
 
 def test_after_a_soak_of_concurrent_writers_and_readers_every_cached_value_equals_the_database(
-    start_worker_process, redis_conn, broker_conn
+    start_worker_process, redis_conn, broker_conn, settings
 ):
     """Readers run throughout; writers write for SOAK_SECONDS in bursts of ~BURST_SECONDS. After each burst
     (a checkpoint) and at the end, every key the cache would serve must equal the database. Each checkpoint
@@ -465,8 +484,9 @@ def test_after_a_soak_of_concurrent_writers_and_readers_every_cached_value_equal
     its key, so several checkpoints give a broken lease several chances to show."""
     from eventcache.models import OutboxEvent
 
+    settings.SHOPPING_LISTS_PAGE_SIZE = PAGE_SIZE
     world = seed_world(random.Random(7))
-    worker = start_worker_process()
+    worker = start_worker_process(SHOPPING_LISTS_PAGE_SIZE=PAGE_SIZE)
     assert wait_until(outbox_drained, DRAIN_SECONDS * 2), undrained_report(worker)
 
     bursts = max(1, round(SOAK_SECONDS / BURST_SECONDS))

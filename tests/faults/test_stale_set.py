@@ -131,7 +131,7 @@ def outbox_events_since(last_id):
     from eventcache.relay import dedup, outbox
 
     events, _ = dedup.deduplicate(outbox.rows_of(OutboxEvent.objects.filter(id__gt=last_id).order_by("id")))
-    assert events and all(event.xid for event in events), "the outbox rows carry the writing transaction's id"
+    assert events and all(event.xids for event in events), "the outbox rows carry the writing transactions' ids"
     return events
 
 
@@ -228,3 +228,71 @@ def test_a_stored_value_whose_snapshot_saw_the_write_in_progress_is_deleted(real
     every_pass(outbox_events_since(since))
     assert cached_title(real_cache, key) is None
     assert json.loads(readthrough.read(key, lambda: payloads.recipe_detail(recipe.id)).body)["title"] == "New title"
+
+
+def test_an_event_merging_two_transactions_voids_a_fill_that_saw_only_the_first(real_cache, recipe):
+    """Equal rows of two transactions become one event naming both xids (relay/dedup.py): a fill whose snapshot saw
+    the first write but not the second must still be voided by it."""
+    from eventcache.relay import watcher
+    from planner import payloads
+    from planner.models import Recipe
+
+    since = last_outbox_id()
+    # Without the write watcher the commits deliver nothing themselves (a flush here would apply the rows inline and
+    # take the reader's lease over): the passes below are the only invalidations.
+    connection.execute_wrappers.remove(watcher.notice_writes)
+    try:
+        Recipe.objects.filter(pk=recipe.pk).update(title="First title")  # transaction 1, committed
+        key = planner_cache.recipe(recipe.id)
+        reader = PausedReader(lambda compute: readthrough.read(key, compute), lambda: payloads.recipe_detail(recipe.id))
+        reader.start()  # its snapshot sees transaction 1 only
+        assert reader.has_read.wait(WAIT)
+        Recipe.objects.filter(pk=recipe.pk).update(title="Second title")  # transaction 2, committed
+    finally:
+        connection.execute_wrappers.insert(0, watcher.notice_writes)
+    events = outbox_events_since(since)
+    assert len(events) == 1 and len(events[0].xids) == 2, "the two rows are one event naming both transactions"
+    every_pass(events)
+    reader.resume.set()
+    reader.join(WAIT)
+    assert reader.error is None and json.loads(reader.result.body)["title"] == "First title"
+    assert cached_title(real_cache, key) in (None, "Second title")
+
+
+def test_a_batch_spares_a_key_only_for_the_writes_that_touch_it(real_cache, recipe):
+    """With per-key xids (invalidation.xids_by_target) a batch of two writes keeps the detail of recipe A filled after
+    A's write, though its snapshot missed B's; but the meal plan using B, a dependent that B's batched look-up
+    returns, is voided though its snapshot saw A's write."""
+    import datetime as dt
+
+    from eventcache.relay import watcher
+    from planner import payloads
+    from planner.models import Recipe
+    from tests.factories import MealPlanFactory
+
+    other = RecipeFactory(author=recipe.author, title="Other old title")
+    day = dt.date(2030, 1, 7)
+    plan = MealPlanFactory(date=day, entries=[(other, 2)])
+    since = last_outbox_id()
+    detail, plan_key = planner_cache.recipe(recipe.id), planner_cache.meal_plan(day, plan.family_id)
+    connection.execute_wrappers.remove(watcher.notice_writes)  # the passes below are the only invalidations
+    try:
+        Recipe.objects.filter(pk=recipe.pk).update(title="New title")  # write A, committed
+        assert readthrough.read(detail, lambda: payloads.recipe_detail(recipe.id)).hit is False  # saw A
+        reader = PausedReader(
+            lambda compute: readthrough.read(plan_key, compute), lambda: payloads.meal_plan(plan.family_id, day)
+        )
+        reader.start()  # the plan's fill sees A, not B
+        assert reader.has_read.wait(WAIT)
+        Recipe.objects.filter(pk=other.pk).update(title="Other new title")  # write B, committed
+    finally:
+        connection.execute_wrappers.insert(0, watcher.notice_writes)
+    events = outbox_events_since(since)
+    assert len({xid for event in events for xid in event.xids}) == 2
+    invalidation.drop_touched(events)  # the listener's pass over the batch of both
+    reader.resume.set()
+    reader.join(WAIT)
+    assert reader.error is None
+    assert cached_title(real_cache, detail) == "New title"  # A's fresh value survives B's write
+    raw = real_cache.get(ops.full_name(plan_key.name))
+    assert raw is None or b"Other new title" in raw  # the plan using B is never stored from before B

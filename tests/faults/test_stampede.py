@@ -42,7 +42,7 @@ def test_one_computation_for_a_hundred_readers_of_a_just_invalidated_list(real_c
         0  # the read below makes the list hot, and a hot list is re-filled at once, not left empty
     )
     key = cache.shopping_lists(shopper)
-    readthrough.read(key, lambda: payloads.shopping_lists(shopper))
+    readthrough.read(key, lambda: payloads.shopping_lists(shopper, 1, 10))
     invalidation.apply_events([cache.ShoppingListChanged(id=1, at=0.0, user_id=shopper)])
     waits_before = stats.snapshot().get("shopping_lists:lease_waits", 0)
 
@@ -50,7 +50,7 @@ def test_one_computation_for_a_hundred_readers_of_a_just_invalidated_list(real_c
 
     def compute():
         computations.append(1)
-        payload = payloads.shopping_lists(shopper)
+        payload = payloads.shopping_lists(shopper, 1, 10)
         deadline = time.monotonic() + WAIT
         # Hold the lease until the 99 others are all waiting for it (each counts itself before polling).
         while stats.snapshot().get("shopping_lists:lease_waits", 0) - waits_before < READERS - 1:

@@ -12,7 +12,8 @@ import pytest
 
 from tests.fixtures.worker import CHANGE, outbox_drained, patch_recipe, stale_keys, unprocessed_outbox_ids, wait_until
 
-pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+# About the Redis broker transport (its list, unacked hash or connection): the RabbitMQ session deselects it.
+pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.redis_broker, pytest.mark.django_db(transaction=True)]
 
 REACH_BATCH_SECONDS = 15  # the first worker picks the batch up
 REDELIVERY_SECONDS = 40  # kombu's first unacked scan (10 s after start) + the batch, with margin on a busy machine

@@ -21,7 +21,8 @@ import pytest
 from planner import cache as planner_cache
 from tests.fixtures.worker import outbox_drained, patch_recipe, raw_cache_value, wait_until, warm_reads
 
-pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+# About the Redis broker transport (its list, unacked hash or connection): the RabbitMQ session deselects it.
+pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.redis_broker, pytest.mark.django_db(transaction=True)]
 
 REPETITIONS = 20
 BOUND_SECONDS = 5.0  # issue 12, item 3: within 5 s of a worker being available

@@ -22,7 +22,8 @@ from eventcache.store import ops
 from planner import cache as planner_cache
 from tests.fixtures.worker import wait_until
 
-pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+# About the Redis broker transport (its list, unacked hash or connection): the RabbitMQ session deselects it.
+pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.redis_broker, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pw-123456789"  # tests/fixtures/worker.py's users
 OUTAGES = (2.0, 6.0, 3.0, 10.0)  # seconds Redis is down, each time

@@ -2,6 +2,8 @@
 and with a test task that sleeps (so a message is delivered and unacknowledged when a test stops Redis).
 
     celery -A tests.faults.worker_without worker ...    with WORKER_WITHOUT="QueueGuard,..." (step class names)
+                                                        and/or WORKER_ACKS_EARLY=1 (acks_late off: a task's
+                                                        message is acknowledged when the worker takes it)
 
 Used by the fault tests through start_worker_process(app="tests.faults.worker_without", WORKER_WITHOUT=...).
 """
@@ -18,6 +20,11 @@ for _blueprint in ("worker", "consumer"):
             _off.discard(_step.__name__)
 if _off:
     raise RuntimeError(f"WORKER_WITHOUT names steps the worker app does not have: {sorted(_off)}")
+if os.environ.get("WORKER_ACKS_EARLY") == "1":
+    from eventcache.tasks import process_events
+
+    app.conf.task_acks_late = False
+    process_events.acks_late = False  # bound already (the settings' task imports finalize the app)
 
 
 @app.task(name="tests.faults.sleep", acks_late=True)

@@ -233,6 +233,24 @@ def test_the_query_string_picks_the_value_per_request(ann_api, household, make_r
     assert bodies["tag=stew"] == bodies["tag=stew&page=1"] != bodies["page=1"]
 
 
+def test_each_page_of_shopping_lists_is_its_own_fast_hit(ann_api, household, settings, fast_hit, falls_through):
+    settings.SHOPPING_LISTS_PAGE_SIZE = 1
+    for offset in range(2):
+        day = str(DAY + dt.timedelta(days=offset))
+        assert ann_api.post("/api/shopping-lists/", {"start": day, "end": day}).status_code == 201
+    cookies = _cookies(ann_api)
+    bodies = {}
+    for query in ("page=1", "page=2", ""):
+        _warm(ann_api, "/api/shopping-lists/", query)
+        bodies[query] = json.loads(fast_hit("/api/shopping-lists/", cookies, query=query).body)
+    assert bodies["page=1"] == bodies[""] != bodies["page=2"]
+    assert [sl["start"] for sl in bodies["page=2"]["results"]] == [str(DAY)]  # newest first: page 2 is the older one
+    # A page past the last one and one past what the cap allows: Django answers (404), after the same round trips.
+    for query in ("page=3", "page=51"):
+        answer, _ = falls_through(lambda: cookies, "/api/shopping-lists/", query=query)
+        assert answer.status.startswith("404")
+
+
 @pytest.mark.parametrize(
     "changed, scheme, forwarded",
     [

@@ -297,8 +297,9 @@ def test_redis_failing_during_the_one_trip_read_falls_back_to_the_database(ann_a
 def test_hotness_is_recorded_once_per_read_of_the_lists(ann_api, household, pantry, redis_conn):
     _warm(ann_api, "/api/shopping-lists/")
     hot = ops.full_name(keys.hot_set(planner_cache.SHOPPING_LISTS))
-    before = redis_conn.zscore(hot, str(household["ann"].id))
+    member = planner_cache.SHOPPING_LISTS.member(planner_cache.shopping_lists(household["ann"].id))
+    before = redis_conn.zscore(hot, member)
     ann_api.get("/api/shopping-lists/")
-    after = redis_conn.zscore(hot, str(household["ann"].id))
+    after = redis_conn.zscore(hot, member)
     assert after > before
     assert hotness.hottest(planner_cache.SHOPPING_LISTS, 1) == [planner_cache.shopping_lists(household["ann"].id)]

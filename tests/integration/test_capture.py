@@ -16,6 +16,7 @@ from planner.models import (
     MealPlanEntry,
     Recipe,
     RecipeIngredient,
+    ShoppingList,
     ShoppingListItem,
     Tag,
     UserPreferences,
@@ -162,14 +163,21 @@ def test_moving_an_entry_to_another_day_touches_both_days(family_world, outbox):
     assert outbox()[outbox_before:] == [plan_changed(tuesday), plan_changed(monday), plan_changed(tuesday)]
 
 
-def test_shopping_list_items_belong_to_the_list_owner(family_world, outbox):
+def test_shopping_list_items_belong_to_the_list_owner_and_name_their_lists_rank(family_world, outbox):
     shopping_list, alice = family_world["list"], family_world["alice"]
+    newer_day = shopping_list.start + dt.timedelta(days=1)
+    newer = ShoppingList.objects.create(owner=alice, start=newer_day, end=newer_day)
+    outbox_before = len(outbox())
 
     item = ShoppingListItem.objects.create(shopping_list=shopping_list, ingredient="salt", unit="g", manual=True)
     ShoppingListItem.objects.filter(id=item.id).update(checked=True)
     item.delete()
+    ShoppingListItem.objects.create(shopping_list=newer, ingredient="salt", unit="g", manual=True)
 
-    assert outbox() == [("shopping_list.changed", {"user_id": alice.id})] * 3
+    changed = ("shopping_list.item_changed", {"user_id": alice.id, "list_id": shopping_list.id, "rank": 2})
+    assert outbox()[outbox_before:] == [changed] * 3 + [
+        ("shopping_list.item_changed", {"user_id": alice.id, "list_id": newer.id, "rank": 1})
+    ]
 
 
 def test_preferences(family_world, outbox):

@@ -81,6 +81,23 @@ def test_only_staff_get_the_dashboard(redis_conn, make_user):
 
 
 @pytest.mark.django_db
+def test_the_hottest_pages_of_shopping_lists_say_whose_and_which_page(redis_conn, make_user):
+    from eventcache.store import hotness
+    from planner import cache
+    from tests.factories import ShoppingListFactory
+
+    cook = make_user("cook")
+    ShoppingListFactory(owner=cook)
+    for page, reads in ((2, 3), (1, 1)):
+        for _ in range(reads):
+            hotness.record(cache.shopping_lists(cook.id, page))
+    assert [(h["username"], h["page"], h["lists"]) for h in snapshot.collect()["hot_lists"]] == [
+        ("cook", 2, 1),
+        ("cook", 1, 1),
+    ]
+
+
+@pytest.mark.django_db
 def test_the_window_hit_ratio_counts_only_what_happened_inside_the_window(redis_conn, settings):
     from observe.engine import stats
 

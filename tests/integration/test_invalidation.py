@@ -8,6 +8,7 @@ import pytest
 from eventcache import events as schema
 from eventcache.store import hotness, invalidation, keys, ops, readthrough
 from planner import cache
+from tests.factories import ShoppingListFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -25,6 +26,13 @@ def fill(key, payload):
     readthrough.read(key, lambda: payload)
 
 
+def with_plan_day_lists(world) -> None:
+    """Each member of the three_families world gets one list over their family's plan day (on page 1)."""
+    for family, plan in zip(world["families"], world["plans"], strict=True):
+        for uid in world["members"][family.id]:
+            ShoppingListFactory(owner_id=uid, start=plan.date)
+
+
 def all_keys_of(world):
     everything = {cache.recipe(world["stew"].id), cache.recipe(world["toast"].id)}
     everything |= {cache.meal_plan(plan.date, plan.family_id) for plan in world["plans"]}
@@ -38,6 +46,7 @@ def test_a_recipe_in_three_families_plans_drops_exactly_its_dependents(
 ):
     settings.HOT_LISTS_TOP_N = 0  # every list read below counts as hot; none is re-filled here (see the hot-list test)
     world = three_families
+    with_plan_day_lists(world)
     everything = all_keys_of(world)
     for key in everything:
         fill(key, {"name": key.name})
@@ -65,6 +74,7 @@ def test_a_recipe_in_three_families_plans_drops_exactly_its_dependents(
 
 def test_a_burst_of_events_costs_one_delete_per_key(real_cache, three_families, redis_commands):
     family = three_families["families"][0]
+    with_plan_day_lists(three_families)
     burst = [ev(cache.MealPlanChanged, n, family_id=family.id, date="2030-01-07") for n in range(1, 51)]
     burst += [
         ev(cache.ShoppingListChanged, 100 + n, user_id=three_families["members"][family.id][0]) for n in range(20)
@@ -73,7 +83,8 @@ def test_a_burst_of_events_costs_one_delete_per_key(real_cache, three_families, 
         result = invalidation.apply_events(burst)
     deletes = [command.split()[1:] for command in seen if command.upper().startswith("DEL")]
     assert len(deletes) == 1 and len(deletes[0]) == len(set(deletes[0])) == 2 * result.keys_dropped
-    assert result.keys_dropped == 3  # the plan and the two members' lists
+    # the plan, the second member's page showing the day, every page of the first member (a list of theirs changed)
+    assert result.keys_dropped == 1 + 1 + cache.shopping_lists_max_pages()
 
 
 def test_a_hot_shopping_list_is_refilled_at_once_with_the_new_content(real_cache, three_families, settings):
@@ -81,10 +92,11 @@ def test_a_hot_shopping_list_is_refilled_at_once_with_the_new_content(real_cache
     from planner.models import MealPlanEntry
 
     world = three_families
+    with_plan_day_lists(world)
     family = world["families"][0]
     hot_user, cold_user = world["members"][family.id]
     for uid in (hot_user, cold_user):
-        readthrough.read(cache.shopping_lists(uid), lambda uid=uid: payloads.shopping_lists(uid))
+        readthrough.read(cache.shopping_lists(uid), lambda uid=uid: payloads.shopping_lists(uid, 1, 10))
     hotness.record(cache.shopping_lists(hot_user))  # the hottest
     settings.HOT_LISTS_TOP_N = 1
     MealPlanEntry.objects.filter(meal_plan__family=family).update(servings=7)
@@ -93,7 +105,7 @@ def test_a_hot_shopping_list_is_refilled_at_once_with_the_new_content(real_cache
 
     assert result.keys_prewarmed == 1
     assert cached(real_cache, cache.shopping_lists(hot_user)) == json.loads(
-        readthrough.encode(payloads.shopping_lists(hot_user))
+        readthrough.encode(payloads.shopping_lists(hot_user, 1, 10))
     )
     assert cached(real_cache, cache.shopping_lists(cold_user)) is None
     assert readthrough.read(cache.shopping_lists(hot_user), lambda: pytest.fail("should be warm")).hit

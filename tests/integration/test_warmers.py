@@ -71,5 +71,5 @@ def test_hot_lists_are_refreshed_ahead_of_expiry(real_cache, users, settings):
 
     for uid in hot:
         body = json.loads(real_cache.get(ops.full_name(cache.shopping_lists(uid).name)))["body"]
-        assert body == payloads.shopping_lists(uid)
+        assert body == payloads.shopping_lists(uid, 1, 10)
     assert real_cache.get(ops.full_name(cache.shopping_lists(cold).name)) is None

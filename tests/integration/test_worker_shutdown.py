@@ -3,6 +3,7 @@
 import signal
 
 import pytest
+import redis
 
 from tests.fixtures.worker import CHANGE, outbox_drained, patch_recipe, stale_keys, wait_until
 
@@ -28,4 +29,7 @@ def test_sigterm_finishes_the_current_batch_then_exits_cleanly(
     assert log.index("Warm shutdown") < log.index("batch: "), log  # the batch finished after the signal
     assert outbox_drained()
     assert stale_keys(redis_conn, warm_world) == []
-    assert broker_conn.hlen("unacked") == 0 and broker_conn.llen("cache") == 0  # acknowledged, not requeued
+    # Acknowledged, not requeued: RabbitMQ would have put an exited consumer's unacknowledged delivery back on the
+    # queue; kombu's Redis transport keeps it in its unacked hash.
+    assert broker_conn.llen("cache") == 0
+    assert not isinstance(broker_conn, redis.Redis) or broker_conn.hlen("unacked") == 0

@@ -19,8 +19,9 @@ def half_life(settings):
 
 
 def scores(fake_redis):
+    """user id -> score of the users' first pages (the member is "user_id:size:page")."""
     return {
-        int(m): s
+        int(m.split(b":")[0]): s
         for m, s in fake_redis.zrange(ops.full_name(keys.hot_set(cache.SHOPPING_LISTS)), 0, -1, withscores=True)
     }
 

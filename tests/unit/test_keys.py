@@ -17,7 +17,11 @@ def test_key_names_and_ttls():
     )
     assert cache.recipe_list(None, 1).name == "api:recipes:tag=:page=1"
     assert cache.meal_plan(dt.date(2030, 1, 7), 3).name == "meal_plan:2030-01-07:3"
-    assert cache.shopping_lists(5).name == "user:5:shopping_lists" and cache.shopping_lists(5).ttl == 30 * 60
+    assert (
+        cache.shopping_lists(5).name == "user:5:shopping_lists:size=10:page=1"
+        and cache.shopping_lists(5).ttl == 30 * 60
+    )
+    assert cache.shopping_lists(5, 3).name == "user:5:shopping_lists:size=10:page=3"
     assert cache.preferences(5).name == "user:5:preferences" and cache.preferences(5).ttl == 24 * 3600
     assert cache.identity(5).name == "user:5:identity"
     assert cache.static_config("units").name == "config:units" and cache.static_config("units").ttl is None

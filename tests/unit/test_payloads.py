@@ -20,7 +20,7 @@ def test_every_payload_is_plain_json(household, make_recipe, plan_meal):
         payloads.recipe_detail(recipe.id),
         payloads.recipe_list(None, 1),
         payloads.meal_plan(household["family"].id, dt.date(2026, 1, 1)),
-        payloads.shopping_lists(ann.id),
+        payloads.shopping_lists(ann.id, 1, 10),
         payloads.preferences(ann.id),
         payloads.identity(ann.id),
     ):

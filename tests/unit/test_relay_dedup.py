@@ -44,3 +44,41 @@ def test_a_row_that_is_not_an_event_is_logged_and_covered_by_none(caplog):
 
     assert [e.id for e in events] == [2] and covered == {2: [2]}
     assert "outbox row 1 is not a valid event" in caplog.text
+
+
+def test_equal_rows_of_several_transactions_become_one_event_naming_every_xid():
+    rows = [
+        OutboxRow(1, "recipe.changed", '{"recipe_id": 1}', AT, 70),
+        OutboxRow(2, "recipe.changed", '{"recipe_id": 1}', AT, 72),
+    ]
+    rows.append(OutboxRow(3, "recipe.changed", '{"recipe_id": 1}', AT, 70))
+
+    events, covered = deduplicate(rows)
+
+    assert [(e.id, e.xids) for e in events] == [(1, (70, 72))] and covered == {1: [1, 2, 3]}
+
+
+def test_a_merged_event_names_no_xid_when_a_row_has_none_or_there_are_too_many():
+    from eventcache.events import MAX_XIDS
+
+    unknown = [
+        OutboxRow(1, "recipe.changed", '{"recipe_id": 1}', AT, 70),
+        OutboxRow(2, "recipe.changed", '{"recipe_id": 1}', AT),
+    ]
+    many = [OutboxRow(i, "recipe.changed", '{"recipe_id": 1}', AT, 100 + i) for i in range(1, MAX_XIDS + 2)]
+
+    assert deduplicate(unknown)[0][0].xids == ()
+    assert deduplicate(many[:MAX_XIDS])[0][0].xids == tuple(range(101, 101 + MAX_XIDS))
+    assert deduplicate(many)[0][0].xids == ()
+
+
+def test_a_given_event_covers_only_rows_of_the_transactions_it_names():
+    given = cache.RecipeChanged(id=9, at=1.0, recipe_id=1, xids=(70, 72))
+    rows = [
+        OutboxRow(1, "recipe.changed", '{"recipe_id": 1}', AT, 72),
+        OutboxRow(2, "recipe.changed", '{"recipe_id": 1}', AT, 75),
+    ]
+
+    events, covered = deduplicate(rows, already=[given])
+
+    assert [(e.id, e.xids) for e in events] == [(2, (75,))] and covered == {9: [1], 2: [2]}

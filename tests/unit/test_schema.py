@@ -42,6 +42,17 @@ def test_every_kind_round_trips_through_json(kind):
     assert schema.from_dict(schema.to_dict(event)) == event
 
 
+def test_one_xid_goes_on_the_wire_as_xid_several_as_xids():
+    one = sample(cache.RecipeChanged)
+    one = type(one)(id=1, at=one.at, recipe_id=42, xids=(7731,))
+    several = type(one)(id=1, at=one.at, recipe_id=42, xids=(7731, 7735))
+
+    assert schema.to_dict(one)["xid"] == 7731 and "xids" not in schema.to_dict(one)
+    assert schema.to_dict(several)["xids"] == [7731, 7735] and "xid" not in schema.to_dict(several)
+    assert schema.decode(schema.encode(several)) == several and schema.decode(schema.encode(one)).xid == 7731
+    assert several.xid is None  # the one-transaction view of an event standing for several
+
+
 def test_wire_format_is_readable_json():
     assert json.loads(schema.encode(sample(cache.MealPlanChanged))) == {
         "v": 1,
@@ -90,6 +101,12 @@ def _with(**changes):
         json.dumps(_with(at=-1)),
         json.dumps(_with(at="yesterday")),
         json.dumps(_with(at=None)),
+        json.dumps(_with(xid=5, xids=[6])),
+        json.dumps(_with(xids=[])),
+        json.dumps(_with(xids=7)),
+        json.dumps(_with(xids=[1, "2"])),
+        json.dumps(_with(xids=[0])),
+        json.dumps(_with(xids=list(range(1, schema.MAX_XIDS + 2)))),
         json.dumps({**valid_message("meal_plan.changed"), "data": {"family_id": 3, "date": "2030-02-30"}}),
         json.dumps({**valid_message("meal_plan.changed"), "data": {"family_id": 3, "date": "20300107"}}),
         json.dumps({**valid_message("meal_plan.changed"), "data": {"family_id": 3, "date": 20300107}}),

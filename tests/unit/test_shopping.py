@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from planner import shopping
+from planner import payloads, shopping
 from planner.models import ShoppingList, ShoppingListItem
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +62,11 @@ def test_json_quantity_rounds_to_three_decimals_and_keeps_whole_numbers_integers
     assert shopping.json_quantity(Decimal("1.0005")) == 1.0  # banker's rounding of the 4th decimal
 
 
+def _lists_of(user_id: int) -> list[dict]:
+    """Every list of the user (one page big enough for the cap), as GET /api/shopping-lists/ shows them."""
+    return payloads.shopping_lists(user_id, 1, 50)["results"]
+
+
 def test_create_stores_a_state_row_per_line_and_items_carry_checked_and_manual(household, ann, make_recipe, plan_meal):
     fam = household["family"]
     plan_meal(fam, D1, make_recipe(ann, servings=3, lines=[("oats", "100", "g"), ("milk", "1", "l")]), servings=1)
@@ -72,7 +77,7 @@ def test_create_stores_a_state_row_per_line_and_items_carry_checked_and_manual(h
     ShoppingListItem.objects.create(
         shopping_list=created, ingredient="coffee", unit="g", quantity=Decimal("250"), manual=True
     )
-    [listed] = shopping.lists_of(ann.id)
+    [listed] = _lists_of(ann.id)
     assert listed["items"] == [
         {
             "id": rows[("milk", "l")].id,
@@ -124,7 +129,7 @@ def test_user_without_family_gets_only_manual_items(household):
     ShoppingListItem.objects.create(
         shopping_list=created, ingredient="tea", unit="g", quantity=Decimal("50"), manual=True
     )
-    [listed] = shopping.lists_of(cat.id)
+    [listed] = _lists_of(cat.id)
     assert [i["ingredient"] for i in listed["items"]] == ["tea"]
 
 
@@ -134,8 +139,8 @@ def test_query_count_is_constant_for_any_number_of_lists_and_lines(
     fam = household["family"]
     plan_meal(fam, D1, make_recipe(ann, lines=[("salt", "1", "g")]))
     ShoppingList.objects.create(owner=ann, start=D1, end=D1)
-    with django_assert_num_queries(4):  # lists, membership, stored items, planned quantities
-        assert len(shopping.lists_of(ann.id)) == 1
+    with django_assert_num_queries(4):  # lists (and their count), membership, stored items, planned quantities
+        assert len(_lists_of(ann.id)) == 1
     for n in range(20):
         plan_meal(
             fam,
@@ -145,10 +150,37 @@ def test_query_count_is_constant_for_any_number_of_lists_and_lines(
     for n in range(6):
         shopping.create_list(ann.id, fam.id, D1, D1 + dt.timedelta(days=n))
     with django_assert_num_queries(4):
-        lists = shopping.lists_of(ann.id)
+        lists = _lists_of(ann.id)
     assert len(lists) == 7 and max(len(sl["items"]) for sl in lists) == 1 + 20 * 6
 
 
 def test_lists_of_a_user_without_lists_costs_one_query(household, django_assert_num_queries):
     with django_assert_num_queries(1):
-        assert shopping.lists_of(household["bob"].id) == []
+        assert _lists_of(household["bob"].id) == []
+
+
+def test_a_page_of_lists_costs_four_queries_and_says_where_the_others_are(
+    household, ann, make_recipe, plan_meal, django_assert_num_queries
+):
+    fam = household["family"]
+    plan_meal(fam, D1, make_recipe(ann, lines=[("salt", "1", "g")]))
+    made = [
+        shopping.create_list(ann.id, fam.id, D1 + dt.timedelta(days=n), D1 + dt.timedelta(days=n)) for n in range(5)
+    ]
+    newest_first = [sl.id for sl in reversed(made)]
+    with django_assert_num_queries(4):
+        first = payloads.shopping_lists(ann.id, 1, 2)
+    assert first["count"] == 5 and [sl["id"] for sl in first["results"]] == newest_first[:2]
+    assert first["next"] == "/api/shopping-lists/?page=2" and first["previous"] is None
+    last = payloads.shopping_lists(ann.id, 3, 2)
+    assert [sl["id"] for sl in last["results"]] == newest_first[4:]
+    assert last["next"] is None and last["previous"] == "/api/shopping-lists/?page=2"
+    with django_assert_num_queries(1), pytest.raises(payloads.PageNotFound):
+        payloads.shopping_lists(ann.id, 4, 2)
+    with django_assert_num_queries(1):  # page 1 of a user without lists exists, empty
+        assert payloads.shopping_lists(household["bob"].id, 1, 2) == {
+            "count": 0,
+            "next": None,
+            "previous": None,
+            "results": [],
+        }

@@ -158,7 +158,9 @@ def test_release_gives_the_lease_back_only_to_its_holder():
 def test_hot_reader_is_recorded_in_the_same_script(fake_redis):
     ops.read_or_lease(cache.shopping_lists(7))
     ops.read_or_lease(cache.shopping_lists(7), count=False)  # polls do not count
-    assert fake_redis.zrange(ops.full_name(keys.hot_set(cache.SHOPPING_LISTS)), 0, -1, withscores=True) == [(b"7", 1.0)]
+    assert fake_redis.zrange(ops.full_name(keys.hot_set(cache.SHOPPING_LISTS)), 0, -1, withscores=True) == [
+        (b"7:10:1", 1.0)
+    ]
 
 
 def test_nothing_to_invalidate_is_no_round_trip():
@@ -245,3 +247,31 @@ def test_the_writes_xids_pass_publishes_after_the_drop_in_the_same_script(fake_r
     ops.invalidate([KEY], then_publish=[("events", b"hello")], xids=[105])
     assert raw(fake_redis, KEY.name) is None
     assert pubsub.get_message(timeout=1)["data"] == b"hello"
+
+
+def test_per_key_xids_spare_each_key_by_the_writes_that_touch_it(fake_redis):
+    other, unknown = cache.recipe(43), cache.recipe(44)
+    for key in (KEY, other, unknown):
+        fill_with_snapshot(SAW_105, key)
+    pubsub = fake_redis.pubsub()
+    pubsub.subscribe("events")
+    pubsub.get_message(timeout=1)
+
+    ops.invalidate([KEY, other, unknown], then_publish=[("events", b"hello")], xids={KEY: (105,), other: (107,)})
+
+    assert ops.read_or_lease(KEY).body == BODY  # saw its one write
+    assert raw(fake_redis, other.name) is None  # did not see 107
+    assert raw(fake_redis, unknown.name) is None  # no xids for it: dropped as without them
+    assert pubsub.get_message(timeout=1)["data"] == b"hello"  # published once, after every drop
+
+
+def test_more_distinct_xid_sets_than_the_bound_fall_back_to_their_union(fake_redis, monkeypatch):
+    monkeypatch.setattr(ops, "XID_GROUPS_MAX", 1)
+    other = cache.recipe(43)
+    fill_with_snapshot(SAW_105, KEY)
+    fill_with_snapshot(SAW_105, other)
+
+    ops.invalidate([KEY, other], xids={KEY: (105,), other: (102,)})  # union 102, 105: both seen
+    assert ops.read_or_lease(KEY).body == BODY and ops.read_or_lease(other).body == BODY
+    ops.invalidate([KEY, other], xids={KEY: (105,), other: (107,)})  # union 105, 107: neither kept
+    assert raw(fake_redis, KEY.name) is None and raw(fake_redis, other.name) is None

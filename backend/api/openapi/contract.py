@@ -70,7 +70,11 @@ OPERATIONS = {
         tags=("meal plans",),
     ),
     ("api-shopping-lists", "GET"): Op(
-        "The caller's shopping lists", {200: "ShoppingLists"}, cached=True, tags=("shopping",)
+        "A page of the caller's shopping lists, newest range first (SHOPPING_LISTS_PAGE_SIZE a page; 404 past the last)",
+        {200: "ShoppingListPage"},
+        query={"page": {"type": "string", "pattern": r"^[1-9][0-9]{0,8}$", "description": "1 when absent"}},
+        cached=True,
+        tags=("shopping",),
     ),
     ("api-shopping-lists", "POST"): Op(
         "Create a shopping list from the family's plans over a range of days",

@@ -106,7 +106,14 @@ SCHEMAS = {
     "ShoppingList": obj(
         {"id": ID, "name": STRING, "start": DATE, "end": DATE, "items": {"type": "array", "items": ref("ShoppingItem")}}
     ),
-    "ShoppingLists": obj({"results": {"type": "array", "items": ref("ShoppingList")}}),
+    "ShoppingListPage": obj(
+        {
+            "count": {"type": "integer", "minimum": 0},
+            "next": nullable(STRING),
+            "previous": nullable(STRING),
+            "results": {"type": "array", "items": ref("ShoppingList")},
+        }
+    ),
     "Preferences": obj(
         {
             "diet": {"type": "string", "enum": sorted(Diet.values)},

@@ -1,10 +1,11 @@
 """/api/shopping-lists/...: the caller's lists (cached, kept warm when hot), creating and regenerating a list,
 adding manual items and checking items off. Another user's list or item answers 404, never 403.
 
-All of a user's lists are one cached value, so what one user can make it cost is capped: at most
-SHOPPING_LISTS_MAX_PER_USER lists (409 beyond), of at most SHOPPING_LIST_MAX_DAYS days (400), with at most
-SHOPPING_LIST_MAX_MANUAL_ITEMS manual items each (409). With the caps the whole answer is bounded, so GET
-answers every list in one body (one key, served by the fast path) rather than in pages.
+What one user can make a read cost is capped: at most SHOPPING_LISTS_MAX_PER_USER lists (409 beyond), of at most
+SHOPPING_LIST_MAX_DAYS days (400), with at most SHOPPING_LIST_MAX_MANUAL_ITEMS manual items each (409). GET answers
+them SHOPPING_LISTS_PAGE_SIZE at a time, `?page=N`, shaped like the recipe pages ({"count", "next", "previous",
+"results"}); each page is one cached value (served by the fast path on a hit), and the cap bounds a user's pages.
+A malformed page is a 400; a page past the user's last is a 404 and caches nothing.
 """
 
 import json
@@ -22,20 +23,33 @@ from planner import cache, payloads, shopping
 from planner.models import ShoppingList, ShoppingListItem
 
 
-def _plan_all(request, user_id, list_id=None):
-    """The read of GET (one list or all): the caller's lists, counted as a read of a hot list."""
-    if list_id is not None:
-        validation.path_id(list_id, "list_id")
+def _plan_page(request, user_id):
+    """The read of GET: the page asked for, counted as a read of a hot page. None (no read planned before the
+    identity) for a page no cached key can hold."""
+    page = validation.page_number(request)
+    return PlannedRead(cache.shopping_lists(user_id, page)) if page <= cache.shopping_lists_max_pages() else None
+
+
+def _plan_detail(request, user_id, list_id):
+    """The read of GET of one list: the first page of the caller's lists (where it is looked for first)."""
+    validation.path_id(list_id, "list_id")
     return PlannedRead(cache.shopping_lists(user_id))
 
 
-def _read_all(request, me):
-    uid = me["id"]
-    return dispatch.read(request, cache.shopping_lists(uid), lambda: payloads.shopping_lists(uid))
+def _read_page(request, me, page: int):
+    uid, size = me["id"], settings.SHOPPING_LISTS_PAGE_SIZE
+    return dispatch.read(request, cache.shopping_lists(uid, page), lambda: payloads.shopping_lists(uid, page, size))
 
 
 def _list(request, me):
-    return cached_response(_read_all(request, me))
+    page = validation.page_number(request)
+    try:
+        if page > cache.shopping_lists_max_pages():
+            # Only lists made past the cap (admin, SQL) reach here: answered from the database, never cached.
+            return _json_response(payloads.shopping_lists(me["id"], page, settings.SHOPPING_LISTS_PAGE_SIZE), False)
+        return cached_response(_read_page(request, me, page))
+    except payloads.PageNotFound as exc:  # raised by the compute: nothing was cached
+        raise not_found_error(str(exc)) from None
 
 
 def _limit_reached(detail: str) -> ApiError:
@@ -64,15 +78,31 @@ def _owned_list(me, list_id: str, *, lock=False) -> ShoppingList:
 
 
 def _show(request, me, list_id):
-    """One list, served from the cached lists of the caller (no database on a hit)."""
+    """One list, found in the cached pages of the caller's lists, first page first (no database when they are
+    hits); a list those pages do not show (another user's, a deleted one, one moved by a concurrent write, one past
+    the cap) is looked up in the database."""
     lid = validation.path_id(list_id, "list_id")
-    result = _read_all(request, me)
-    for item in json.loads(result.body)["results"]:
-        if item["id"] == lid:
-            response = JsonResponse(item)
-            response["X-Cache"] = "HIT" if result.hit else "MISS"
-            return response
-    raise not_found_error("no such shopping list")
+    hit = True
+    for page in range(1, cache.shopping_lists_max_pages() + 1):
+        try:
+            result = _read_page(request, me, page)
+        except payloads.PageNotFound:  # a list removed meanwhile shortened the pages
+            break
+        hit = hit and result.hit
+        shown = json.loads(result.body)
+        for item in shown["results"]:
+            if item["id"] == lid:
+                return _json_response(item, hit)
+        if shown["next"] is None:
+            break
+    found = _owned_list(me, list_id)
+    return _json_response(shopping.list_dicts([found], me["family_id"])[0], False)
+
+
+def _json_response(body: dict, hit: bool) -> JsonResponse:
+    response = JsonResponse(body)
+    response["X-Cache"] = "HIT" if hit else "MISS"
+    return response
 
 
 def _delete(request, me, list_id):
@@ -116,9 +146,9 @@ def _update_item(request, me, list_id, item_id):
     )
 
 
-collection = endpoint(GET=_list, POST=_create, cached_get=_plan_all, serves_cached_body=True)
-# One list cut out of the cached lists: not the stored body, so never answered by api.fast_path.
-detail = endpoint(GET=_show, DELETE=_delete, cached_get=_plan_all)
+collection = endpoint(GET=_list, POST=_create, cached_get=_plan_page, serves_cached_body=True)
+# One list cut out of the cached pages: not the stored body, so never answered by api.fast_path.
+detail = endpoint(GET=_show, DELETE=_delete, cached_get=_plan_detail)
 regenerate = endpoint(POST=_regenerate)
 items = endpoint(POST=_add_item)
 item = endpoint(PATCH=_update_item)

@@ -2,8 +2,9 @@
 
 A burst of writes to one row (or to rows whose events are equal) leaves many outbox rows with the same event;
 delivering or applying it once is enough, and the survivor covers the ids of every row it stands for. A survivor
-standing for rows of several transactions loses its xid, so its invalidation spares nothing (store/lua/
-invalidate_seen.lua spares a value only if its snapshot saw the one transaction an event names).
+standing for rows of several transactions names all their xids (store/lua/invalidate_seen.lua spares a value only
+if its snapshot saw every one), or none when one of its rows has none or there are more than events.MAX_XIDS: its
+invalidation then spares nothing.
 """
 
 import dataclasses
@@ -26,7 +27,7 @@ def event_of(row: OutboxRow, data: dict | None = None) -> schema.Event:
             "kind": row.kind,
             "at": row.created_at.timestamp(),
             "data": row.data if data is None else data,
-            "xid": row.xid,
+            **({"xid": row.xid} if row.xid is not None else {}),
         }
     )
 
@@ -44,30 +45,40 @@ def deduplicate(
     by none, so the caller can close it. Rows are compared by their stored JSON text first (equal data is equal
     text), so a duplicate is never parsed; `already` is compared by canonical JSON."""
     equal_to = {(event.kind, _canonical(schema.to_dict(event)["data"])): event for event in already}
-    covering: dict[tuple[str, str], int | None] = {}  # (kind, stored text) -> id of the event that covers it
+    given: dict[tuple[str, str], schema.Event | None] = {}  # (kind, stored text) -> the equal event of `already`
+    covering: dict[tuple[str, str], int | None] = {}  # (kind, stored text) -> id of the survivor that covers it
     events: list[schema.Event] = []
     position: dict[int, int] = {}  # survivor's id -> its index in events
     covered: dict[int, list[int]] = {}
     for row in rows:
         key = (row.kind, row.data_text)
+        if equal_to:
+            if key not in given:
+                given[key] = equal_to.get((row.kind, _canonical(row.data)))
+            equal = given[key]
+            # An event of `already` covers only rows of the transactions it names (or any, naming none: it voids
+            # everything); a row of another transaction survives itself.
+            if equal is not None and (not equal.xids or row.xid in equal.xids):
+                covered.setdefault(equal.id, []).append(row.id)
+                continue
         if key not in covering:
-            covering[key] = _survivor(row, equal_to, events, position)
+            covering[key] = _survivor(row, events, position)
         event_id = covering[key]
         if event_id is None:
             continue
-        at = position.get(event_id)
-        if at is not None and events[at].xid is not None and events[at].xid != row.xid:
-            events[at] = dataclasses.replace(events[at], xid=None)  # rows of several transactions
+        at = position[event_id]
+        if events[at].xids != _own_xids(row):
+            events[at] = dataclasses.replace(events[at], xids=schema.merged_xids(events[at].xids, _own_xids(row)))
         covered.setdefault(event_id, []).append(row.id)
     return events, covered
 
 
-def _survivor(
-    row: OutboxRow, equal_to: dict[tuple[str, str], schema.Event], events: list[schema.Event], position: dict
-) -> int | None:
+def _own_xids(row: OutboxRow) -> tuple[int, ...]:
+    return () if row.xid is None else (row.xid,)
+
+
+def _survivor(row: OutboxRow, events: list[schema.Event], position: dict) -> int | None:
     data = row.data
-    if equal_to and (equal := equal_to.get((row.kind, _canonical(data)))) is not None and equal.xid == row.xid:
-        return equal.id  # an event of `already` of another transaction does not cover the row: it survives itself
     try:
         event = event_of(row, data)
     except schema.InvalidEvent as exc:

@@ -68,10 +68,12 @@ def _refill(backend, leases: dict, computes: dict) -> int:
 
 def apply_events(events: Iterable) -> Applied:
     events = list(events)
-    resolution = rules.resolve(events)
+    resolution = rules.resolve(events, track=_per_key(events))
     computes = _prewarm_computes(resolution) if resolution.keys else {}
     backend = readthrough.cache_ops()
-    leases = backend.invalidate_and_lease(resolution.keys, computes, resolution.bump_families, xids=xids_of(events))
+    leases = backend.invalidate_and_lease(
+        resolution.keys, computes, resolution.bump_families, xids=_xids_for(resolution, events)
+    )
     prewarmed = _refill(backend, leases, computes)
     return Applied(
         events=len(events),
@@ -83,18 +85,60 @@ def apply_events(events: Iterable) -> Applied:
 
 def xids_of(events: list) -> list[int]:
     """The writing transactions' ids of the events (the invalidation then spares what was computed after them), or
-    none when any event lacks one (SQLite, an older event): every pass then voids everything, as it always did."""
-    xids = {getattr(event, "xid", None) for event in events}
-    return [] if None in xids else sorted(xid for xid in xids if xid is not None)
+    none when any event lacks them (SQLite, an older event, one standing for too many transactions): every pass then
+    voids everything, as it always did."""
+    found: set[int] = set()
+    for event in events:
+        xids = getattr(event, "xids", ())
+        if not xids:
+            return []
+        found.update(xids)
+    return sorted(found)
+
+
+def _per_key(events: list) -> bool:
+    """Whether to check each key against its own writes' xids: for a batch small enough that
+    ops.invalidate_and_lease runs one script per distinct set. A larger one gets the whole batch's xids for every
+    key, as ops would merge them anyway, without the per-event cost of the per-key sets (the worker's large batches
+    are its throughput)."""
+    return len(events) <= ops.XID_GROUPS_MAX
+
+
+def _xids_for(resolution: rules.Resolution, events: list):
+    return xids_by_target(resolution) if _per_key(events) else xids_of(events)
+
+
+def xids_by_target(resolution: rules.Resolution) -> dict:
+    """Key or family -> the xids of the events that touch it (store/ops.py spares a value whose snapshot saw them
+    all); none for one touched by an event without them, which is then voided as it always was. A look-up's
+    group is one tuple shared by all its dependents, so each distinct list of groups is merged once."""
+    merged: dict[tuple[int, ...], tuple[int, ...]] = {}  # ids of a target's groups -> their xids
+    found: dict = {}
+    for target, groups in resolution.touched_by.items():
+        ids = tuple(id(group) for group in groups)
+        if ids not in merged:
+            merged[ids] = _xids_of_groups(groups)
+        found[target] = merged[ids]
+    return found
+
+
+def _xids_of_groups(groups) -> tuple[int, ...]:
+    xids: set[int] = set()
+    for group in groups:
+        group_xids = getattr(group[0], "xids", ()) if len(group) == 1 else xids_of(list(group))
+        if not group_xids:
+            return ()
+        xids.update(group_xids)
+    return tuple(sorted(xids))
 
 
 def drop_primary_keys(events: Iterable, *, then_publish=()) -> int:
     """Drop the keys the events name themselves (and bump namespaces): one round trip, no database. With Redis,
     `then_publish` ((channel, message) pairs) goes out in the same round trip, after the drop."""
     events = list(events)
-    resolution = rules.primary_keys(events)
+    resolution = rules.primary_keys(events, track=_per_key(events))
     readthrough.cache_ops().invalidate(
-        resolution.keys, resolution.bump_families, then_publish=then_publish, xids=xids_of(events)
+        resolution.keys, resolution.bump_families, then_publish=then_publish, xids=_xids_for(resolution, events)
     )
     return len(resolution.keys)
 
@@ -105,8 +149,8 @@ def drop_touched(events: Iterable) -> int:
     pub/sub listener does the moment an event is published, so the keys are gone without waiting for the queue
     (eventcache/consume/listener.py)."""
     events = list(events)
-    resolution = rules.resolve(events)
-    readthrough.cache_ops().invalidate(resolution.keys, resolution.bump_families, xids=xids_of(events))
+    resolution = rules.resolve(events, track=_per_key(events))
+    readthrough.cache_ops().invalidate(resolution.keys, resolution.bump_families, xids=_xids_for(resolution, events))
     return len(resolution.keys)
 
 

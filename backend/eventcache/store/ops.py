@@ -20,7 +20,7 @@ django-redis's prefix is added by `full_name`.
 
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -32,6 +32,7 @@ from eventcache.store import hotness, keys, scripts
 
 KEY_TTL = object()  # `fill(..., ttl=KEY_TTL)`: use the key family's TTL
 BUMPED_XIDS_KEPT = 10_000  # per family: far more writes than can be in their invalidation passes at once
+XID_GROUPS_MAX = 64  # EVALSHAs per invalidation with per-key xids; beyond it, one under the union of their xids
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,11 @@ def release(key: Key, lease: Lease) -> None:
 
 
 def invalidate(
-    keys_to_drop: Iterable[Key], bump_families: Iterable[Family] = (), *, then_publish=(), xids: Sequence[int] = ()
+    keys_to_drop: Iterable[Key],
+    bump_families: Iterable[Family] = (),
+    *,
+    then_publish=(),
+    xids: Sequence[int] | Mapping = (),
 ) -> None:
     """One round trip for a batch: one DEL of every key and its lease (voiding in-flight fills), and an
     INCR of the namespace version of every bumped family; then PUBLISH each (channel, message) of
@@ -220,16 +225,21 @@ def invalidate_and_lease(
     bump_families: Iterable[Family] = (),
     *,
     then_publish=(),
-    xids: Sequence[int] = (),
+    xids: Sequence[int] | Mapping = (),
 ) -> dict[Key, Lease]:
     """`invalidate`, and in the same atomic round trip a fresh lease on each of `lease_keys` (also
     dropped), so their readers wait for the caller's warm value instead of computing it themselves.
 
     With `xids`, the transaction ids of the committed writes being invalidated, a value or an in-flight fill
     computed under a database snapshot that saw all of them is kept (and such a lease key is not leased again),
-    and a family already bumped for all of them is not bumped again: lua/invalidate_seen.lua, one EVALSHA."""
+    and a family already bumped for all of them is not bumped again: lua/invalidate_seen.lua, one EVALSHA.
+    `xids` may instead map each key and family to the xids of the writes that touch it (invalidation.xids_by_target):
+    then one EVALSHA per distinct set, in one pipeline, the publishing last; a target it maps to none is dropped
+    as without xids (one more round trip, before the pipeline)."""
     lease_keys = list(dict.fromkeys(lease_keys))
     bump_families = list(dict.fromkeys(bump_families))
+    if isinstance(xids, Mapping):
+        return _invalidate_by_target(list(dict.fromkeys(keys_to_drop)), lease_keys, bump_families, then_publish, xids)
     if xids:
         return _invalidate_seen(list(dict.fromkeys(keys_to_drop)), lease_keys, bump_families, then_publish, xids)
     drop = list(dict.fromkeys([*keys_to_drop, *lease_keys]))
@@ -266,7 +276,49 @@ def invalidate_and_lease(
     return {key: Lease(token=token, ns=_text(namespaces[key.family])) for key, token in tokens.items()}
 
 
+def _invalidate_by_target(
+    drop: list, lease_keys: list, bump_families: list, then_publish, xids_for: Mapping
+) -> dict[Key, Lease]:
+    groups: dict[tuple[int, ...], tuple[list, list, list]] = {}
+    for part, targets in enumerate((drop, lease_keys, bump_families)):
+        for target in targets:
+            groups.setdefault(tuple(sorted(xids_for.get(target, ()))), ([], [], []))[part].append(target)
+    unknown = groups.pop((), None)
+    if len(groups) > XID_GROUPS_MAX:  # every target under the union of the xids: more is voided, never less
+        union = tuple(sorted({xid for xids in groups for xid in xids}))
+        merged: tuple[list, list, list] = ([], [], [])
+        for group in groups.values():
+            for part in range(3):
+                merged[part].extend(group[part])
+        groups = {union: merged}
+    leases: dict[Key, Lease] = {}
+    if unknown:
+        leases.update(
+            invalidate_and_lease(unknown[0], unknown[1], unknown[2], then_publish=() if groups else then_publish)
+        )
+    if not groups:
+        return leases
+    pipe = connection().pipeline(transaction=False)
+    finishers = []
+    for n, (xids, (group_drop, group_lease, group_bump)) in enumerate(groups.items()):
+        publish = then_publish if n == len(groups) - 1 else ()
+        script_keys, args, finish = _seen_script(group_drop, group_lease, group_bump, publish, xids)
+        run_script("invalidate_seen", script_keys, args, client=pipe)
+        finishers.append(finish)
+    for reply, finish in zip(pipe.execute(), finishers, strict=True):
+        leases.update(finish(reply))
+    return leases
+
+
 def _invalidate_seen(drop: list, lease_keys: list, bump_families: list, then_publish, xids) -> dict[Key, Lease]:
+    script_keys, args, finish = _seen_script(drop, lease_keys, bump_families, then_publish, xids)
+    return finish(run_script("invalidate_seen", script_keys, args))
+
+
+def _seen_script(
+    drop: list, lease_keys: list, bump_families: list, then_publish, xids
+) -> tuple[list, list, Callable[[list], dict[Key, Lease]]]:
+    """lua/invalidate_seen.lua's KEYS and ARGV, and the function turning its reply into the leases taken."""
     leasing = set(lease_keys)
     drop = [key for key in drop if key not in leasing]
     script_keys = full_names(*[name for key in drop for name in (key.name, keys.lease(key))])
@@ -278,12 +330,15 @@ def _invalidate_seen(drop: list, lease_keys: list, bump_families: list, then_pub
     args = [len(drop), len(bump_families), len(lease_keys), ",".join(str(int(xid)) for xid in xids)]
     args += [_fresh_ns(), _lease_ms(), BUMPED_XIDS_KEPT, *tokens]
     args += [part for channel, message in then_publish for part in (channel, message)]
-    leased = run_script("invalidate_seen", script_keys, args)
-    return {
-        key: Lease(token=token, ns=_text(ns))
-        for key, token, ns in zip(lease_keys, tokens, leased, strict=True)
-        if ns is not None
-    }
+
+    def finish(leased: list) -> dict[Key, Lease]:
+        return {
+            key: Lease(token=token, ns=_text(ns))
+            for key, token, ns in zip(lease_keys, tokens, leased, strict=True)
+            if ns is not None
+        }
+
+    return script_keys, args, finish
 
 
 def bump_namespace(family: Family) -> None:

@@ -53,7 +53,7 @@
       ["p50", "p95", "p99", "count"].forEach(function (k) { cell(row, k, l[k]); });
     });
     list("hot-lists", data.hot_lists, function (h) {
-      return h.username + " (user " + h.user_id + ", " + h.lists + " lists)";
+      return h.username + " (user " + h.user_id + ", page " + h.page + ", " + h.lists + " lists)";
     });
     var r = data.redis;
     if (r.error) { text("used-memory", r.error); return; }
