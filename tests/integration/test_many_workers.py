@@ -85,6 +85,7 @@ def _count_messages(pubsub) -> int:
     return count
 
 
+@pytest.mark.redis_broker  # worker/backlog.py is the Redis transport's (RabbitMQ requeues instead)
 def test_workers_starting_together_share_a_lost_backlog_without_applying_a_row_twice(
     recipes, start_worker_process, broker_conn
 ):

@@ -8,7 +8,17 @@ import pytest
 from eventcache.store import scripts
 
 LIBRARIES = {"current_ns", "record_hot", "stored_parts", "read_or_lease", "all_visible", "lease_marks"}
-SCRIPTS = {"read", "authenticated_read", "fill_if_lease", "take_lease", "release", "record_hot_read", "invalidate_seen"}
+SCRIPTS = {
+    "read",
+    "authenticated_read",
+    "fill_if_lease",
+    "take_lease",
+    "release",
+    "record_hot_read",
+    "invalidate_seen",
+    "role_hold",
+    "role_release",
+}
 
 
 def header(name):
