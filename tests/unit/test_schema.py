@@ -16,6 +16,8 @@ SAMPLE_DATA = {
     "tag_id": 7,
     "family_id": 3,
     "user_id": 9,
+    "list_id": 11,
+    "rank": 2,
     "date": "2030-01-07",
     "table": "planner_recipe",
 }
