@@ -34,6 +34,7 @@ class EmbeddedCluster:
     workdir: tempfile.TemporaryDirectory
     binary: str
     node_timeout_ms: int
+    commands: dict[int, list[str]] = field(default_factory=dict)
     killed: list[int] = field(default_factory=list)
 
     @property
@@ -66,6 +67,38 @@ class EmbeddedCluster:
         process.send_signal(signal.SIGKILL)
         process.wait()
         self.killed.append(port)
+
+    def restart(self, port: int) -> None:
+        """Start a killed node again: with its nodes-P.conf it rejoins, as a replica of whoever took over."""
+        self.processes[port] = subprocess.Popen(
+            self.commands[port],
+            cwd=self.workdir.name,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.killed.remove(port)
+
+    def master_of(self, key: str) -> int:
+        """The port of the master serving `key`'s slot now."""
+        for port in self.ports:
+            if port in self.killed:
+                continue
+            slot = _cli(self.binary, port, "cluster", "keyslot", key)
+            out = _cli(self.binary, port, "cluster", "nodes")
+            if slot is None or out is None:
+                continue
+            for line in out.splitlines():
+                parts = line.split()
+                if "master" not in parts[2] or "fail" in parts[2]:
+                    continue
+                for served in parts[8:]:
+                    low, _, high = served.partition("-")
+                    if not low.isdigit():
+                        continue
+                    if int(low) <= int(slot) <= int(high or low):
+                        return int(parts[1].split("@")[0].rsplit(":", 1)[1])
+        raise RuntimeError(f"no live master serves {key!r}")
 
     def wait_ok(self, timeout: float = 30.0) -> None:
         """Until every live node says cluster_state:ok with all 16384 slots served."""
@@ -128,7 +161,7 @@ def start_cluster(masters: int = 3, replicas: int = 1, node_timeout_ms: int = NO
         # The cluster bus listens on port + 10000: both must be free.
         if port not in ports and port + 10000 < 65536 and dev_redis._port_is_free(port + 10000):
             ports.append(port)
-    processes = {}
+    processes, commands = {}, {}
     for port in ports:
         command = [
             binary,
@@ -153,10 +186,11 @@ def start_cluster(masters: int = 3, replicas: int = 1, node_timeout_ms: int = NO
             "--loglevel",
             "warning",
         ]
+        commands[port] = command
         processes[port] = subprocess.Popen(
             command, cwd=workdir.name, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-    cluster = EmbeddedCluster(ports, processes, workdir, binary, node_timeout_ms)
+    cluster = EmbeddedCluster(ports, processes, workdir, binary, node_timeout_ms, commands)
     try:
         deadline = time.monotonic() + 15
         while not all(dev_redis.answers_ping(cluster.node_url(port)) for port in ports):

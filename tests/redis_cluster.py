@@ -49,12 +49,25 @@ def pytest_report_header(config):
     return None
 
 
+# Fixtures that observe one server: MONITOR (redis_commands) and the exact round-trip list of the single Redis's
+# one-script reads (redis_round_trips). On a cluster a read is several round trips to several nodes by design
+# (eventcache/store/cluster.py); tests/integration/test_cluster_cache.py counts those instead.
+SINGLE_SERVER_FIXTURES = {"redis_commands", "redis_round_trips"}
+
+
+def _unwanted(item) -> bool:
+    if on_cluster():
+        return bool(item.get_closest_marker("single_redis")) or bool(
+            SINGLE_SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        )
+    return bool(item.get_closest_marker("cluster"))
+
+
 def pytest_collection_modifyitems(config, items):
-    unwanted = "single_redis" if on_cluster() else "cluster"
-    deselected = [item for item in items if item.get_closest_marker(unwanted)]
+    deselected = [item for item in items if _unwanted(item)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker(unwanted)]
+        items[:] = [item for item in items if not _unwanted(item)]
 
 
 @pytest.fixture(scope="session")

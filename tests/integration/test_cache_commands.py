@@ -106,7 +106,8 @@ def _free_port() -> int:
 
 def _manage_without_the_tests_redis(*args, redis_url):
     """manage.py as a developer runs it, with REDIS_URL unset (None) or pointing where nothing answers."""
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "TEST_REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    gone = {"REDIS_URL", "TEST_REDIS_URL", "REDIS_CLUSTER_URL", "TEST_REDIS_CLUSTER_URL", "DJANGO_SETTINGS_MODULE"}
+    env = {k: v for k, v in os.environ.items() if k not in gone}
     env.update(DEBUG="1", DATABASE_URL="", **({"REDIS_URL": redis_url} if redis_url else {}))
     return subprocess.run([sys.executable, str(MANAGE), *args], env=env, capture_output=True, text=True, timeout=120)
 
@@ -116,7 +117,7 @@ def _manage_without_the_tests_redis(*args, redis_url):
 def test_commands_fail_loudly_naming_the_cache_they_would_use(command, redis, real_cache):
     port = _free_port()
     redis_url = None if redis == "unset" else f"redis://127.0.0.1:{port}/0"
-    real_cache.set("recipe_planner:1:ns:recipe", 7)  # the tests' own Redis: it must not be the one touched
+    real_cache.set("recipe_planner:1:ns:{recipe}", 7)  # the tests' own Redis: it must not be the one touched
 
     result = _manage_without_the_tests_redis(*command, redis_url=redis_url)
 
@@ -131,4 +132,4 @@ def test_commands_fail_loudly_naming_the_cache_they_would_use(command, redis, re
             f"CommandError: nothing done: Redis at redis://127.0.0.1:{port}/0 does not answer "
             "(is REDIS_URL right, is Redis up?)"
         )
-    assert real_cache.get("recipe_planner:1:ns:recipe") == b"7"
+    assert real_cache.get("recipe_planner:1:ns:{recipe}") == b"7"
