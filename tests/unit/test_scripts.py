@@ -9,6 +9,7 @@ from eventcache.store import scripts
 
 LIBRARIES = {"current_ns", "record_hot", "stored_parts", "read_or_lease", "all_visible", "lease_marks"}
 SCRIPTS = {"read", "authenticated_read", "fill_if_lease", "take_lease", "release", "record_hot_read", "invalidate_seen"}
+SCRIPTS |= {"family_read", "read_at_ns", "drop_and_lease"}  # the Redis Cluster's per-slot halves (store/cluster.py)
 
 
 def header(name):

@@ -24,13 +24,15 @@ import json
 import secrets
 
 from redis.cluster import RedisCluster
+from redis.crc import key_slot
 
 from eventcache.declare import Family, Key
 from eventcache.store import hotness, keys
+from eventcache.store.cluster_client import LazyClusterClient
 
 
 def on_cluster(client) -> bool:
-    return isinstance(client, RedisCluster)
+    return isinstance(client, (RedisCluster, LazyClusterClient))
 
 
 def _ops():
@@ -153,9 +155,9 @@ def _invalidate_seen_per_slot(client, drop: list, bump_families: list, xid_text:
     ops = _ops()
     groups: dict[int, tuple[list, list]] = {}
     for key in drop:
-        groups.setdefault(client.keyslot(ops.full_name(key.name)), ([], []))[0].append(key)
+        groups.setdefault(key_slot(ops.full_name(key.name).encode()), ([], []))[0].append(key)
     for family in bump_families:
-        groups.setdefault(client.keyslot(ops.full_name(keys.namespace(family))), ([], []))[1].append(family)
+        groups.setdefault(key_slot(ops.full_name(keys.namespace(family)).encode()), ([], []))[1].append(family)
     for slot_drop, slot_families in groups.values():
         script_keys = ops.full_names(*[name for key in slot_drop for name in (key.name, keys.lease(key))])
         script_keys += ops.full_names(

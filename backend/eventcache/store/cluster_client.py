@@ -20,7 +20,14 @@ from typing import Any
 from django_redis.pool import ConnectionFactory
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import ClusterNode, RedisCluster
-from redis.exceptions import ClusterError, ConnectionError, ResponseError, SlotNotCoveredError
+from redis.exceptions import (
+    ClusterError,
+    ConnectionError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+    SlotNotCoveredError,
+)
 from redis.retry import Retry
 
 from eventcache.redis_url import parse_cluster_url
@@ -66,16 +73,40 @@ def connect(url: str, **overrides) -> ClusterClient:
     return ClusterClient(startup_nodes=[ClusterNode(host, port) for host, port in nodes], **auth, **overrides)
 
 
+class LazyClusterClient:
+    """A ClusterClient made on first use. RedisCluster reads the slot map in its constructor, so a cluster that does
+    not answer would fail django-redis's get_client(), which runs outside the try that IGNORE_EXCEPTIONS covers
+    (every cache call would raise). Here the failure comes from the first attribute used, inside that try, as a
+    ConnectionError; the next use tries again. A plain Redis client connects lazily already."""
+
+    def __init__(self, url: str, kwargs: dict[str, Any]):
+        self._url, self._kwargs, self._client = url, kwargs, None
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
+    def __getattr__(self, name: str):
+        if self._client is None:
+            try:
+                self._client = connect(self._url, **self._kwargs)
+            except (RedisClusterException, RedisError) as exc:
+                raise ConnectionError(f"Redis Cluster unavailable: {exc}") from exc
+        return getattr(self._client, name)
+
+
 class ClusterConnectionFactory(ConnectionFactory):
-    """django-redis CONNECTION_FACTORY: `connect(LOCATION item)` returns a ClusterClient (one per process and URL)."""
+    """django-redis CONNECTION_FACTORY: `connect(LOCATION item)` returns a LazyClusterClient (one per process and
+    URL)."""
 
-    _clusters: dict[str, ClusterClient] = {}
+    _clusters: dict[str, LazyClusterClient] = {}
 
-    def connect(self, url: str) -> ClusterClient:
+    def connect(self, url: str) -> LazyClusterClient:  # type: ignore[override]
         client = self._clusters.get(url)
         if client is None:
-            client = self._clusters[url] = connect(url, **client_kwargs(self.options))
+            client = self._clusters[url] = LazyClusterClient(url, client_kwargs(self.options))
         return client
 
     def disconnect(self, connection: Any) -> None:
-        connection.disconnect_connection_pools()
+        if getattr(connection, "connected", True):
+            connection.disconnect_connection_pools()
