@@ -9,6 +9,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from eventcache.store import readthrough
@@ -38,9 +39,10 @@ def test_invalidate_each_family(real_cache, family):
     readthrough.read(key, lambda: {"v": 1})
     readthrough.read(bystander, lambda: {"v": 1})
     said = run("invalidate", family)
+    where = "Redis Cluster" if settings.REDIS_CLUSTER_URL else "Redis"
     assert (
-        f"invalidated every {family} key ({planner_cache.DOMAIN.families_by_name[family].pattern}) in Redis at redis://127.0.0.1:"
-        in said
+        f"invalidated every {family} key ({planner_cache.DOMAIN.families_by_name[family].pattern}) in {where} at "
+        "redis://127.0.0.1:" in said
     )
     assert readthrough.read(key, lambda: {"v": 2}).hit is False
     assert readthrough.read(bystander, lambda: {"v": 2}).hit is True
@@ -83,9 +85,16 @@ def test_start_up_log_names_the_redis_url_without_its_password(settings):
     from eventcache.apps import startup_message
 
     settings.REDIS_URL = "redis://:s3cret-pw@cache.internal:6380/2"
+    settings.REDIS_CLUSTER_URL = ""
     level, message = startup_message()
     assert level == logging.INFO
     assert message == "✅ Redis cache configured: redis://:***@cache.internal:6380/2"
+    settings.REDIS_CLUSTER_URL = "redis://app:s3cret@node-a:7000,node-b:7001"
+    assert startup_message() == (
+        logging.INFO,
+        "✅ Redis Cluster cache configured: redis://app:***@node-a:7000,node-b:7001",
+    )
+    settings.REDIS_CLUSTER_URL = ""
     settings.REDIS_URL = ""
     level, message = startup_message()
     assert level == logging.WARNING and "REDIS_URL" in message and "local-memory" in message and "inline" in message
