@@ -80,7 +80,8 @@ class LazyClusterClient:
     ConnectionError; the next use tries again. A plain Redis client connects lazily already."""
 
     def __init__(self, url: str, kwargs: dict[str, Any]):
-        self._url, self._kwargs, self._client = url, kwargs, None
+        self._url, self._kwargs = url, kwargs
+        self._client: ClusterClient | None = None
 
     @property
     def connected(self) -> bool:
@@ -101,7 +102,7 @@ class ClusterConnectionFactory(ConnectionFactory):
 
     _clusters: dict[str, LazyClusterClient] = {}
 
-    def connect(self, url: str) -> LazyClusterClient:  # type: ignore[override]
+    def connect(self, url: str) -> LazyClusterClient:
         client = self._clusters.get(url)
         if client is None:
             client = self._clusters[url] = LazyClusterClient(url, client_kwargs(self.options))
