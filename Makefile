@@ -69,11 +69,11 @@ test: $(STAMP)
 # The cache's tests with cache, sessions and pub/sub on a 3-master/3-replica Redis Cluster started for the session
 # (tests/redis_cluster.py); the session's standalone Redis stays the broker. Tests that only a single Redis can run
 # (MONITOR, exact round-trip counts, marked single_redis) are deselected there.
-CLUSTER_TESTS := tests/unit/test_cluster_slots.py tests/faults/test_cluster_failover.py \
-	$(filter-out $(CLUSTER_EXCLUDED),$(wildcard tests/integration/test_*.py))
 # Not cache tests (a browser, a fuzzer, the local dev environment, SQLite): they run in `make test`.
 CLUSTER_EXCLUDED := tests/integration/test_dashboard_browser.py tests/integration/test_openapi_fuzz.py \
 	tests/integration/test_dev_env.py tests/integration/test_sqlite_locking.py
+CLUSTER_TESTS := tests/unit/test_cluster_slots.py tests/faults/test_cluster_failover.py \
+	$(filter-out $(CLUSTER_EXCLUDED),$(wildcard tests/integration/test_*.py))
 test-cluster: $(STAMP)
 	TEST_REDIS_CLUSTER=1 $(WITH_TEST_SERVICES) $(PY) -m pytest $(CLUSTER_TESTS) $(ARGS)
 
