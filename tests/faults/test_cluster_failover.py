@@ -3,9 +3,10 @@
 Runs in the cluster session only (`make test-cluster`, TEST_REDIS_CLUSTER=1: 3 masters, 3 replicas,
 cluster-node-timeout 1000 ms). Writer threads PATCH recipe titles and reader threads GET them through the API
 (in-process Django clients, each logged in: the session is on the cluster too), while a `celery worker` subprocess
-applies the events (its pub/sub listener drops keys, and must resubscribe if its node dies). The master serving the
-recipe family's namespace version (`ns:{recipe}`, read by every recipe read) is SIGKILLed mid-run; a probe thread
-reads a key of that slot every PROBE_SECONDS, and the failover window is its first error to its last.
+applies the events (its pub/sub listener drops keys). The master the listener is subscribed on (the master of the events channel
+name's slot) is SIGKILLed mid-run; a probe thread reads a key of that slot every PROBE_SECONDS, and the failover
+window is its first error to its last. The listener must subscribe again (on the promoted replica) within
+RESUBSCRIBE_BOUND_SECONDS: that is the pub/sub gap, measured from the worker's log.
 
 Asserted: no 5xx at all (reads fall back to the database while a slot has no master; sessions read through to the
 database), a window within WINDOW_BOUND_SECONDS, every outbox row processed within DRAIN_SECONDS after the writers
@@ -20,17 +21,19 @@ assertion fails with every write's outbox row unprocessed. Removing ClusterClien
 which django-redis and the read-through already catch; the translation covers SlotNotCoveredError/ClusterError.
 """
 
+import datetime as dt
 import json
 import os
 import random
+import re
 import threading
 import time
 
 import pytest
+from django.conf import settings
 
 from eventcache.models import OutboxEvent
-from eventcache.store import keys, ops
-from planner import cache as planner_cache
+from eventcache.store import ops
 from planner.models import Recipe
 from tests.factories import PASSWORD, FamilyFactory, RecipeFactory, UserFactory
 from tests.fixtures.api import ApiClient
@@ -46,6 +49,13 @@ PROBE_SECONDS = 0.02
 WINDOW_BOUND_SECONDS = 10.0  # node timeout 1 s: failure detection + election take a few seconds on a loaded machine
 DRAIN_SECONDS = 30.0
 FRESH_SECONDS = 5.0  # after the drain, how long a recipe may take to be served fresh (the lag bound)
+RESUBSCRIBE_BOUND_SECONDS = 15.0  # the listener's pub/sub gap: failover + its reconnect backoff (0.5 s, doubling)
+SUBSCRIBED = re.compile(r"^\[?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}).*pub/sub monitor subscribed", re.MULTILINE)
+
+
+def _subscribed_at(log: str) -> list[float]:
+    """Wall-clock times (local time, as the worker logs them) of each subscription of the worker's listener."""
+    return [dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp() for stamp in SUBSCRIBED.findall(log)]
 
 
 @pytest.fixture
@@ -90,13 +100,15 @@ def test_a_killed_master_is_replaced_without_5xx_or_stale_reads(cooks, redis_clu
             response = client.get(f"/api/recipes/{rng.choice(ids)}/")
             statuses.append((time.monotonic(), "GET", response.status_code))
 
-    namespace_key = ops.full_name(keys.namespace(planner_cache.RECIPE))
+    # The victim is the master the worker's listener is subscribed on (ClusterPubSub picks the master of the channel
+    # name's slot), so the listener has to resubscribe elsewhere; the probe reads a key of that same slot.
+    slot_key = settings.EVENTS_CHANNEL
 
     def probe():
         conn = ops.connection()
         while not stop.is_set():
             try:
-                conn.get(namespace_key)
+                conn.get(slot_key)
             except Exception:  # noqa: BLE001 - any failure of the slot is part of the window
                 probe_errors.append(time.monotonic())
             time.sleep(PROBE_SECONDS)
@@ -117,12 +129,13 @@ def test_a_killed_master_is_replaced_without_5xx_or_stale_reads(cooks, redis_clu
     threads = [guarded(writer, users[0], n) for n in range(WRITERS)]  # the author: only they may edit
     threads += [guarded(reader, users[WRITERS + n], 100 + n) for n in range(READERS)]
     threads.append(guarded(probe))
-    victim = redis_cluster.master_of(namespace_key)
+    victim = redis_cluster.master_of(slot_key)
+    assert wait_until(lambda: len(_subscribed_at(worker.log())) >= 1, 10), worker.log()
     for thread in threads:
         thread.start()
     try:
         time.sleep(BEFORE_KILL_SECONDS)
-        killed_at = time.monotonic()
+        killed_at, killed_wall = time.monotonic(), time.time()
         redis_cluster.kill(victim)
         time.sleep(AFTER_KILL_SECONDS)
     finally:
@@ -131,6 +144,10 @@ def test_a_killed_master_is_replaced_without_5xx_or_stale_reads(cooks, redis_clu
             thread.join(30)
     try:
         assert not failures, failures
+        assert wait_until(lambda: len(_subscribed_at(worker.log())) >= 2, RESUBSCRIBE_BOUND_SECONDS), (
+            f"the listener did not resubscribe after its node died:\n{worker.log()}"
+        )
+        resubscribed_after = _subscribed_at(worker.log())[1] - killed_wall
         assert probe_errors, "the probe never failed: the master serving ns:{recipe} was not the one killed"
         window = probe_errors[-1] - probe_errors[0]
         first_error_after_kill = probe_errors[0] - killed_at
@@ -141,6 +158,7 @@ def test_a_killed_master_is_replaced_without_5xx_or_stale_reads(cooks, redis_clu
             "requests": len(statuses),
             "requests_5xx": len(bad),
             "writes": sum(1 for _, verb, _ in statuses if verb == "PATCH"),
+            "listener_resubscribed_after_seconds": round(resubscribed_after, 3),
         }
         print(f"\ncluster failover: {json.dumps(report)}")
         if os.environ.get("FAILOVER_REPORT"):
@@ -148,6 +166,7 @@ def test_a_killed_master_is_replaced_without_5xx_or_stale_reads(cooks, redis_clu
                 json.dump(report, out)
         assert not bad, f"5xx answers (seconds after the kill, verb, status): {bad[:20]}"
         assert window <= WINDOW_BOUND_SECONDS, report
+        assert resubscribed_after <= RESUBSCRIBE_BOUND_SECONDS, report
         assert probe_errors[-1] < time.monotonic() - 0.5, "the slot still fails after the run"
 
         assert wait_until(outbox_drained, DRAIN_SECONDS), (

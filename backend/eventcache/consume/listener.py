@@ -48,6 +48,9 @@ UNMARKED_MAX = 2000  # ... or how many may wait at most
 MARK_ATTEMPTS = 3  # a row a task holds (or one marked already) is tried this many times
 POLL_SECONDS = 1.0  # how often the listening thread checks whether it should stop
 BACKOFF_MAX_SECONDS = 30.0
+# On a Redis Cluster the other nodes are up while one fails over: retry often, so the listener is back on the promoted
+# replica soon after the failover (its pub/sub gap) rather than one doubled backoff later.
+CLUSTER_BACKOFF_MAX_SECONDS = 1.0
 
 
 class EventMonitor:
@@ -197,7 +200,7 @@ class EventMonitor:
                 unexpected = not isinstance(exc, redis.RedisError)
                 logger.warning("pub/sub monitor: %r; reconnecting in %.1f s", exc, backoff, exc_info=unexpected)
                 self._stopping.wait(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+                backoff = min(backoff * 2, CLUSTER_BACKOFF_MAX_SECONDS if self.cluster_url else BACKOFF_MAX_SECONDS)
             finally:
                 if client is not None:
                     client.close()
