@@ -16,7 +16,8 @@ next test. The window is printed and written to FAILOVER_REPORT (bench/results/ 
 
 Shown to fail: with ops.invalidate_and_lease taking the single-Redis path on the cluster too (its MULTI and its
 one invalidate_seen.lua call span slots: redis-py refuses them), the worker never applies a batch and the drain
-assertion fails with every write's outbox row unprocessed. Removing ClusterClient's error translation
+assertion fails with every write's outbox row unprocessed; with the listener subscribing through a single-server
+client (EventMonitor without its cluster_url), it never resubscribes and the resubscription assertion fails. Removing ClusterClient's error translation
 (eventcache/store/cluster_client.py) did NOT make this test fail: killing one master shows up as ConnectionError,
 which django-redis and the read-through already catch; the translation covers SlotNotCoveredError/ClusterError.
 """
