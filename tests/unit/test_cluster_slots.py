@@ -58,6 +58,10 @@ def _exercise_the_store():
     ops.invalidate_and_lease(KEYS[:2], KEYS[2:4], [cache.MEAL_PLAN])
     ops.invalidate_and_lease(KEYS[:2], KEYS[2:4], [cache.MEAL_PLAN], xids=[1003])
     ops.bump_namespace(cache.RECIPE)
+    # Per-target transaction ids (a mapping), as the engine's per-key xids pass them: one group per distinct set.
+    ops.invalidate_and_lease(
+        KEYS[:3], KEYS[3:4], [cache.RECIPE], xids={KEYS[0]: [7], KEYS[3]: [7, 8], cache.RECIPE: [8]}
+    )
 
 
 def test_every_script_call_on_the_cluster_path_touches_one_slot(monkeypatch, script_calls):

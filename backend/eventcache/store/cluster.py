@@ -22,6 +22,7 @@ Pipelines on a cluster cannot carry scripts or PUBLISH (redis-py refuses them), 
 
 import json
 import secrets
+from collections.abc import Mapping
 
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
@@ -116,6 +117,21 @@ def publish_all(client, messages) -> None:
 
 
 def invalidate_and_lease(drop: list, lease_keys: list, bump_families: list, then_publish, xids) -> dict:
+    """ops.invalidate_and_lease on a cluster. `xids` is the writes' transaction ids, or a mapping from each key or
+    family to its own (per-target ids: each group of targets with the same ids is invalidated under them; targets
+    with none are dropped unconditionally). PUBLISH comes after the last group."""
+    if isinstance(xids, Mapping):
+        groups: dict[tuple, tuple[list, list, list]] = {}
+        for part, targets in enumerate((drop, lease_keys, bump_families)):
+            for target in targets:
+                groups.setdefault(tuple(sorted(xids.get(target, ()))), ([], [], []))[part].append(target)
+        leased: dict = {}
+        for n, (group_xids, (group_drop, group_lease, group_bump)) in enumerate(groups.items()):
+            publish = then_publish if n == len(groups) - 1 else []
+            leased.update(invalidate_and_lease(group_drop, group_lease, group_bump, publish, group_xids))
+        if not groups:
+            publish_all(_ops().connection(), then_publish)
+        return leased
     ops = _ops()
     client = ops.connection()
     xid_text = ",".join(str(int(xid)) for xid in xids)
