@@ -22,13 +22,14 @@ WITH_TEST_SERVICES := $(PY) scripts/with_services.py --test --
 
 export PYTHONPATH := $(CURDIR)/backend:$(CURDIR)
 
-.PHONY: help install run test test-rabbitmq test-faults lint lint-imports bench bench-quick chaos chaos-quick deploy-check manage celery show-commands clean
+.PHONY: help install run test test-rabbitmq test-cluster test-faults lint lint-imports bench bench-quick chaos chaos-quick deploy-check manage celery show-commands clean
 
 help:
 	@echo "make run           install, migrate, seed the demo, start the Procfile's web + worker + beat (Ctrl-C stops all)"
 	@echo "make test          the whole test suite (ARGS='-k name' to narrow it)"
 	@echo "make test-rabbitmq the integration and fault suites on a RabbitMQ broker (a fresh vhost on 127.0.0.1:5672)"
 	@echo "make test-faults   only the fault-injection proofs (pytest -m faults)"
+	@echo "make test-cluster  the cache tests and the failover test on a Redis Cluster the session starts"
 	@echo "make lint          ruff (lint + format check), mypy, import contracts, pip check, Django system checks"
 	@echo "make lint-imports  the one-way import contracts of .importlinter (engine <- domain <- api <- config)"
 	@echo "make bench         the benchmark suite; make bench-quick for the CI smoke run"
@@ -70,6 +71,17 @@ test: $(STAMP)
 # rabbitmqctl); the tests about the Redis transport itself (-m redis_broker) are deselected.
 test-rabbitmq: $(STAMP)
 	TEST_CELERY_BROKER=rabbitmq $(WITH_TEST_SERVICES) $(PY) -m pytest -m "integration or faults" $(ARGS)
+
+# The cache's tests with cache, sessions and pub/sub on a 3-master/3-replica Redis Cluster started for the session
+# (tests/redis_cluster.py); the session's standalone Redis stays the broker. Tests that only a single Redis can run
+# (MONITOR, exact round-trip counts, marked single_redis) are deselected there.
+# Not cache tests (a browser, a fuzzer, the local dev environment, SQLite): they run in `make test`.
+CLUSTER_EXCLUDED := tests/integration/test_dashboard_browser.py tests/integration/test_openapi_fuzz.py \
+	tests/integration/test_dev_env.py tests/integration/test_sqlite_locking.py
+CLUSTER_TESTS := tests/unit/test_cluster_slots.py tests/faults/test_cluster_failover.py \
+	$(filter-out $(CLUSTER_EXCLUDED),$(wildcard tests/integration/test_*.py))
+test-cluster: $(STAMP)
+	TEST_REDIS_CLUSTER=1 $(WITH_TEST_SERVICES) $(PY) -m pytest $(CLUSTER_TESTS) $(ARGS)
 
 test-faults: $(STAMP)
 	$(WITH_TEST_SERVICES) $(PY) -m pytest -m faults $(ARGS)

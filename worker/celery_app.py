@@ -63,7 +63,7 @@ class EventMonitorStep(bootsteps.StartStopStep):
 
     def __init__(self, worker, **kwargs):
         super().__init__(worker, **kwargs)
-        self.enabled = bool(settings.REDIS_URL)
+        self.enabled = bool(settings.REDIS_URL or settings.REDIS_CLUSTER_URL)
 
     def create(self, worker):
         from eventcache.consume.listener import EventMonitor

@@ -12,7 +12,7 @@ import environ
 
 from config.cli import SettingError
 from eventcache import broker
-from eventcache.redis_url import cache_url
+from eventcache.redis_url import cache_url, parse_cluster_url
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BACKEND_DIR.parent
@@ -143,6 +143,40 @@ else:
             "KEY_PREFIX": "recipe_planner",
         }
     }
+# REDIS_CLUSTER_URL=redis://host:port[,host:port...] puts the cache, sessions and the events pub/sub on a Redis
+# Cluster (docs/ARCHITECTURE.md, "On a Redis Cluster"). kombu has no cluster transport, so the Celery broker stays a
+# standalone Redis (REDIS_URL, its next database) or CELERY_BROKER_URL (e.g. amqp://).
+REDIS_CLUSTER_URL = env.str("REDIS_CLUSTER_URL", default="")
+REDIS_CLUSTER_RETRIES = env.int("REDIS_CLUSTER_RETRIES", default=3)  # per command, each after a slot-map refresh
+REDIS_CLUSTER_RETRY_BACKOFF_CAP = env.float("REDIS_CLUSTER_RETRY_BACKOFF_CAP", default=0.1)  # seconds
+if REDIS_CLUSTER_URL:
+    try:
+        parse_cluster_url(REDIS_CLUSTER_URL)
+    except ValueError as exc:
+        raise SettingError(str(exc)) from None
+    if not REDIS_URL and not env.str("CELERY_BROKER_URL", default=""):
+        raise SettingError(
+            "REDIS_CLUSTER_URL is set but there is no Celery broker: kombu cannot use a Redis Cluster. Set "
+            "REDIS_URL to a standalone Redis (the broker uses its next database) or CELERY_BROKER_URL (amqp://...)."
+        )
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            # A list: django-redis splits a string on commas into master and replicas.
+            "LOCATION": [REDIS_CLUSTER_URL],
+            "KEY_PREFIX": "recipe_planner",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "CONNECTION_FACTORY": "eventcache.store.cluster_client.ClusterConnectionFactory",
+                "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+                "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+                "CLUSTER_RETRIES": REDIS_CLUSTER_RETRIES,
+                "CLUSTER_RETRY_BACKOFF_CAP": REDIS_CLUSTER_RETRY_BACKOFF_CAP,
+            },
+        }
+    }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "eventcache.redis"
 
@@ -204,7 +238,8 @@ OUTBOX_RETENTION_SECONDS = env.float("OUTBOX_RETENTION_SECONDS", default=3600.0)
 # The broker: CELERY_BROKER_URL (amqp://... for RabbitMQ), else REDIS_URL's next logical database (eventcache/broker.py).
 CELERY_BROKER_URL = broker.celery_broker_url(env.str("CELERY_BROKER_URL", default=""), REDIS_URL)
 BROKER_IS_AMQP = broker.is_amqp(CELERY_BROKER_URL)
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL  # without Redis, events are processed inline in the web process
+# without a broker, events are processed inline in the web process
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -20,6 +20,9 @@ if not os.environ.get("TEST_REDIS_URL"):
         "`python -m pytest`, whose plugin tests/redis_server.py starts one"
     )
 os.environ["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
+# The cluster session (TEST_REDIS_CLUSTER=1, tests/redis_cluster.py) puts the cache on the cluster it started; a
+# REDIS_CLUSTER_URL of the environment is never used.
+os.environ["REDIS_CLUSTER_URL"] = os.environ.get("TEST_REDIS_CLUSTER_URL", "")
 # The suite's fixtures plan meals on fixed days in 2030; the window's own tests set it back to its default.
 os.environ.setdefault("MEAL_PLAN_WINDOW_DAYS", "3650")
 

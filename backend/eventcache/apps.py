@@ -22,6 +22,8 @@ def startup_message() -> tuple[int, str]:
     """(log level, message) saying which cache this process uses; never shows a password."""
     from eventcache.redis_url import cache_url, mask
 
+    if settings.REDIS_CLUSTER_URL:
+        return logging.INFO, f"✅ Redis Cluster cache configured: {mask(settings.REDIS_CLUSTER_URL)}"
     if settings.REDIS_URL:
         return logging.INFO, f"✅ Redis cache configured: {mask(cache_url(settings.REDIS_URL))}"
     return logging.WARNING, (

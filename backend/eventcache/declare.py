@@ -100,7 +100,11 @@ class Family:
             raise ValueError(f"family {name}: the pattern's fields {self._fields} and the parts {sorted(parts)} differ")
         self.parts = {f: parts[f] for f in self._fields}
         # The pattern as a %-template and the parts' formatters in field order: a key is built on every read.
-        self._template = "".join(text.replace("%", "%%") + ("%s" if f else "") for text, f, _, _ in parsed)
+        # The whole name is a hash tag (`{recipe:42}`): on a Redis Cluster a key and its lease (`lease:{recipe:42}`)
+        # share a slot, so one script can touch both, while different keys spread over the slots. On one Redis the
+        # braces are just characters.
+        template = "".join(text.replace("%", "%%") + ("%s" if f else "") for text, f, _, _ in parsed)
+        self._template = "{" + template + "}"
         self._formats = tuple((f, parts[f].format) for f in self._fields)
 
     def key(self, **values) -> "Key":
@@ -128,8 +132,9 @@ class Family:
 
 @dataclass(frozen=True)
 class Key:
-    """A cache key: its family, its name (unprefixed: django-redis adds `{KEY_PREFIX}:1:`) and the part values it
-    was built from (so the family's payload can compute it again). Equal when family and name are."""
+    """A cache key: its family, its name (`{recipe:42}`: the pattern filled in, as a hash tag; unprefixed:
+    django-redis adds `{KEY_PREFIX}:1:`) and the part values it was built from (so the family's payload can compute
+    it again). Equal when family and name are."""
 
     family: Family
     name: str

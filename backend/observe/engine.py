@@ -3,7 +3,7 @@ either re-points only these lines."""
 
 from eventcache import declare, stats
 from eventcache.models import OutboxEvent
-from eventcache.store import hotness
+from eventcache.store import cluster, hotness
 from eventcache.tasks import process_events
 
 # The Celery task whose batches the worker metrics and batch log lines describe (its summary dict: events,
@@ -16,4 +16,4 @@ def hot_keys(n: int) -> list:
     return [key for family in declare.domain().families if family.hot for key in hotness.hottest(family, n)]
 
 
-__all__ = ["PROCESS_EVENTS_TASK", "OutboxEvent", "hot_keys", "stats"]
+__all__ = ["PROCESS_EVENTS_TASK", "OutboxEvent", "cluster", "hot_keys", "stats"]

@@ -15,7 +15,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from observe.engine import OutboxEvent, hot_keys, stats
+from observe.engine import OutboxEvent, cluster, hot_keys, stats
 
 SAMPLES_KEY = "observe:dashboard:samples"
 SAMPLES_KEPT = 400
@@ -141,19 +141,19 @@ def redis_view() -> dict:
     """The guide's monitoring commands: INFO memory, DBSIZE, SLOWLOG GET, and INFO stats' keyspace hits/misses."""
     try:
         conn = _redis()
-        memory, info_stats = conn.info("memory"), conn.info("stats")
+        memory, info_stats = cluster.worst_info(conn, "memory"), cluster.worst_info(conn, "stats")
         return {
             "used_memory": memory.get("used_memory", 0),
             "used_memory_human": memory.get("used_memory_human", ""),
             "used_memory_peak_human": memory.get("used_memory_peak_human", ""),
             "maxmemory_human": memory.get("maxmemory_human", ""),
             "mem_fragmentation_ratio": memory.get("mem_fragmentation_ratio"),
-            "dbsize": conn.dbsize(),
+            "dbsize": cluster.key_count(conn),
             "keyspace_hits": info_stats.get("keyspace_hits", 0),
             "keyspace_misses": info_stats.get("keyspace_misses", 0),
             "slowlog": [
                 {"id": e["id"], "duration_us": e["duration"], "command": _text(e["command"])[:200]}
-                for e in conn.slowlog_get(SLOWLOG_SHOWN)
+                for e in cluster.slowlog(conn, SLOWLOG_SHOWN)
             ],
         }
     except RedisError as exc:

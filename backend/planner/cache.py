@@ -7,8 +7,8 @@
     REFILL                          keys computed again right after they are dropped
     WARMERS                         beat jobs keeping values warm ahead of expiry
 
-Key names are unprefixed here (`recipe:42`); django-redis adds `recipe_planner:1:`, so `redis-cli` shows
-`recipe_planner:1:recipe:42`. A new cached read is a family, its payload and a rule here; nothing in the engine.
+Key names are unprefixed here (`recipe:42`, stored as the hash tag `{recipe:42}`); django-redis adds
+`recipe_planner:1:`, so `redis-cli` shows `recipe_planner:1:{recipe:42}`. A new cached read is a family, its payload and a rule here; nothing in the engine.
 """
 
 import datetime as dt

@@ -9,6 +9,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from eventcache.store import readthrough
@@ -38,9 +39,10 @@ def test_invalidate_each_family(real_cache, family):
     readthrough.read(key, lambda: {"v": 1})
     readthrough.read(bystander, lambda: {"v": 1})
     said = run("invalidate", family)
+    where = "Redis Cluster" if settings.REDIS_CLUSTER_URL else "Redis"
     assert (
-        f"invalidated every {family} key ({planner_cache.DOMAIN.families_by_name[family].pattern}) in Redis at redis://127.0.0.1:"
-        in said
+        f"invalidated every {family} key ({planner_cache.DOMAIN.families_by_name[family].pattern}) in {where} at "
+        "redis://127.0.0.1:" in said
     )
     assert readthrough.read(key, lambda: {"v": 2}).hit is False
     assert readthrough.read(bystander, lambda: {"v": 2}).hit is True
@@ -83,9 +85,16 @@ def test_start_up_log_names_the_redis_url_without_its_password(settings):
     from eventcache.apps import startup_message
 
     settings.REDIS_URL = "redis://:s3cret-pw@cache.internal:6380/2"
+    settings.REDIS_CLUSTER_URL = ""
     level, message = startup_message()
     assert level == logging.INFO
     assert message == "✅ Redis cache configured: redis://:***@cache.internal:6380/2"
+    settings.REDIS_CLUSTER_URL = "redis://app:s3cret@node-a:7000,node-b:7001"
+    assert startup_message() == (
+        logging.INFO,
+        "✅ Redis Cluster cache configured: redis://app:***@node-a:7000,node-b:7001",
+    )
+    settings.REDIS_CLUSTER_URL = ""
     settings.REDIS_URL = ""
     level, message = startup_message()
     assert level == logging.WARNING and "REDIS_URL" in message and "local-memory" in message and "inline" in message
@@ -106,7 +115,8 @@ def _free_port() -> int:
 
 def _manage_without_the_tests_redis(*args, redis_url):
     """manage.py as a developer runs it, with REDIS_URL unset (None) or pointing where nothing answers."""
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "TEST_REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    gone = {"REDIS_URL", "TEST_REDIS_URL", "REDIS_CLUSTER_URL", "TEST_REDIS_CLUSTER_URL", "DJANGO_SETTINGS_MODULE"}
+    env = {k: v for k, v in os.environ.items() if k not in gone}
     env.update(DEBUG="1", DATABASE_URL="", **({"REDIS_URL": redis_url} if redis_url else {}))
     return subprocess.run([sys.executable, str(MANAGE), *args], env=env, capture_output=True, text=True, timeout=120)
 
@@ -116,7 +126,7 @@ def _manage_without_the_tests_redis(*args, redis_url):
 def test_commands_fail_loudly_naming_the_cache_they_would_use(command, redis, real_cache):
     port = _free_port()
     redis_url = None if redis == "unset" else f"redis://127.0.0.1:{port}/0"
-    real_cache.set("recipe_planner:1:ns:recipe", 7)  # the tests' own Redis: it must not be the one touched
+    real_cache.set("recipe_planner:1:ns:{recipe}", 7)  # the tests' own Redis: it must not be the one touched
 
     result = _manage_without_the_tests_redis(*command, redis_url=redis_url)
 
@@ -131,7 +141,7 @@ def test_commands_fail_loudly_naming_the_cache_they_would_use(command, redis, re
             f"CommandError: nothing done: Redis at redis://127.0.0.1:{port}/0 does not answer "
             "(is REDIS_URL right, is Redis up?)"
         )
-    assert real_cache.get("recipe_planner:1:ns:recipe") == b"7"
+    assert real_cache.get("recipe_planner:1:ns:{recipe}") == b"7"
 
 
 def test_cache_stats_counts_dependents_look_ups_by_whom(real_cache):

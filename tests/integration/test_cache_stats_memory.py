@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration]
+# Each test starts its own single redis-server and points cache_stats at it (REDIS_URL): single_redis. On a cluster,
+# cache_stats reports the master nearest its maxmemory (eventcache.store.cluster.worst_info).
+pytestmark = [pytest.mark.integration, pytest.mark.single_redis]
 
 MANAGE = Path(__file__).resolve().parents[2] / "backend" / "manage.py"
 

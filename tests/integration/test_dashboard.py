@@ -28,6 +28,7 @@ def _publish_later(conn, messages, delay=0.2):
     return thread
 
 
+@pytest.mark.single_redis  # counts subscribers with PUBSUB NUMSUB, which a cluster answers per node
 def test_the_stream_forwards_events_skips_garbage_and_ends_after_max_events(redis_conn):
     pubsub = stream.subscribe()
     assert _subscribers(redis_conn) == 1
@@ -43,6 +44,7 @@ def test_the_stream_forwards_events_skips_garbage_and_ends_after_max_events(redi
     assert _subscribers(redis_conn) == 0  # unsubscribed on the way out
 
 
+@pytest.mark.single_redis  # counts subscribers with PUBSUB NUMSUB, which a cluster answers per node
 def test_the_stream_ends_after_max_seconds_and_unsubscribes_when_the_client_leaves(redis_conn):
     started = time.monotonic()
     frames = list(stream.events(stream.subscribe(), max_seconds=0.5, max_events=100))

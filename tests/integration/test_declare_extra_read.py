@@ -89,7 +89,7 @@ def test_a_declared_extra_read_misses_hits_and_is_invalidated_by_writes(
         second = read(family.id)
     assert (first.hit, second.hit) == (False, True)
     assert second.body == first.body and titles(first) == ["Soup"]
-    stored = json.loads(redis_conn.get(ops.full_name(f"family:{family.id}:favourite_recipes")))
+    stored = json.loads(redis_conn.get(ops.full_name(f"{{family:{family.id}:favourite_recipes}}")))
     assert stored["body"] == json.loads(first.body)  # under the declared name, as JSON
 
     # A meal-plan write: the family's key is one the event names itself, dropped by the writer at commit.

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 SETTING_NAMES = ("DEBUG", "SECRET_KEY", "LOG_LEVEL", "REDIS_URL", "DATABASE_URL", "ENV_FILE", "DJANGO_SETTINGS_MODULE")
+SETTING_NAMES += ("REDIS_CLUSTER_URL", "TEST_REDIS_CLUSTER_URL", "CELERY_BROKER_URL")
 
 
 def _developer_env(**extra):
@@ -65,4 +66,19 @@ def test_a_missing_setting_is_one_line_on_stderr_and_exit_1(command):
     result = _run(*command, ENV_FILE="")  # no .env, no DEBUG, no SECRET_KEY
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.startswith("error: SECRET_KEY is missing"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("cluster_url", "error"),
+    [
+        ("redis://127.0.0.1:7000,127.0.0.1:7001", "error: REDIS_CLUSTER_URL is set but there is no Celery broker"),
+        ("redis://127.0.0.1:7000/3", "error: REDIS_CLUSTER_URL names a database"),
+        ("redis://127.0.0.1", "error: REDIS_CLUSTER_URL: '127.0.0.1' is not host:port"),
+    ],
+)
+def test_a_cluster_url_without_a_broker_or_malformed_is_refused(cluster_url, error):
+    result = _run(sys.executable, "backend/manage.py", "check", ENV_FILE="", DEBUG="1", REDIS_CLUSTER_URL=cluster_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.startswith(error), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -30,11 +30,11 @@ def test_first_read_queries_the_database_and_the_second_none(real_cache, soup, d
 
 def test_the_stored_value_is_readable_json_under_the_prefix(real_cache, soup):
     readthrough.read(cache.recipe(soup.id), lambda: {"id": soup.id, "title": soup.title})
-    raw = real_cache.get(f"recipe_planner:1:recipe:{soup.id}")
+    raw = real_cache.get(f"recipe_planner:1:{{recipe:{soup.id}}}")
     value = json.loads(raw)  # JSON, not pickle
     assert value["body"] == {"id": soup.id, "title": "Soup"}
-    assert str(value["ns"]) == real_cache.get("recipe_planner:1:ns:recipe").decode()
-    assert 0 < real_cache.ttl(f"recipe_planner:1:recipe:{soup.id}") <= 30 * 60
+    assert str(value["ns"]) == real_cache.get("recipe_planner:1:ns:{recipe}").decode()
+    assert 0 < real_cache.ttl(f"recipe_planner:1:{{recipe:{soup.id}}}") <= 30 * 60
 
 
 def test_a_hit_is_one_round_trip(real_cache, redis_commands):

@@ -65,6 +65,7 @@ def test_production_cookies_are_secure_httponly_and_samesite():
     assert values["CELERY_ACCEPT_CONTENT"] == ["json"] and values["CELERY_TASK_SERIALIZER"] == "json"
 
 
+@pytest.mark.single_redis  # about REDIS_URL alone (the subprocess would inherit REDIS_CLUSTER_URL)
 def test_a_password_in_redis_url_never_reaches_the_logs():
     secret_url = "redis://:s3cr3t-pass@127.0.0.1:6399/0"
     result = _manage("check", REDIS_URL=secret_url)
@@ -73,6 +74,7 @@ def test_a_password_in_redis_url_never_reaches_the_logs():
     assert "✅ Redis cache configured: redis://:***@127.0.0.1:6399/0" in output
 
 
+@pytest.mark.single_redis  # about REDIS_URL alone (the subprocess would inherit REDIS_CLUSTER_URL)
 def test_a_missing_redis_url_is_named_in_a_warning():
     result = _manage("check", REDIS_URL=None)
     assert "REDIS_URL is not set" in result.stderr
@@ -97,6 +99,7 @@ def test_rediss_and_passwords_survive_the_split_into_cache_and_broker_databases(
     assert broker_url(url) == "rediss://default:pw@redis.example:6380/5?ssl_cert_reqs=required"
 
 
+@pytest.mark.single_redis  # about REDIS_URL alone (the subprocess would inherit REDIS_CLUSTER_URL)
 def test_a_password_protected_redis_works_end_to_end(tmp_path):
     """A real redis-server with requirepass: the app's cache answers through REDIS_URL's password."""
     import socket

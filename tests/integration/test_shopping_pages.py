@@ -171,4 +171,4 @@ def test_a_malformed_page_is_a_400_and_caches_nothing(paged, redis_conn, page):
 def test_a_page_past_the_last_is_a_404_and_caches_nothing(paged, redis_conn, page):
     response = paged["api"].get("/api/shopping-lists/", page=page)
     assert response.status_code == 404 and _json(response)["error"] == "not_found"
-    assert not redis_conn.keys(f"*shopping_lists:size=2:page={page}")  # no value, no lease left behind
+    assert not redis_conn.keys(f"*shopping_lists:size=2:page={page}}}")  # no value, no lease left behind

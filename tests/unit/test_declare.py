@@ -13,7 +13,7 @@ PLAN = Family("plan", "plan:{date}:{family_id}", 60, {"date": DATE, "family_id":
 
 def test_a_key_carries_its_parts_and_comes_back_from_its_member():
     key = PLAN.key(date=dt.date(2030, 1, 7), family_id=3)
-    assert (key.name, key.args, key.ttl) == ("plan:2030-01-07:3", (dt.date(2030, 1, 7), 3), 60)
+    assert (key.name, key.args, key.ttl) == ("{plan:2030-01-07:3}", (dt.date(2030, 1, 7), 3), 60)
     assert PLAN.member(key) == "2030-01-07:3"
     assert PLAN.from_member("2030-01-07:3") == key
 

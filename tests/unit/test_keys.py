@@ -10,28 +10,28 @@ from planner import cache
 
 
 def test_key_names_and_ttls():
-    assert cache.recipe(42).name == "recipe:42" and cache.recipe(42).ttl == 30 * 60
+    assert cache.recipe(42).name == "{recipe:42}" and cache.recipe(42).ttl == 30 * 60
     assert (
-        cache.recipe_list("vegan", 2).name == "api:recipes:tag=vegan:page=2"
+        cache.recipe_list("vegan", 2).name == "{api:recipes:tag=vegan:page=2}"
         and cache.recipe_list(None, 1).ttl == 5 * 60
     )
-    assert cache.recipe_list(None, 1).name == "api:recipes:tag=:page=1"
-    assert cache.meal_plan(dt.date(2030, 1, 7), 3).name == "meal_plan:2030-01-07:3"
+    assert cache.recipe_list(None, 1).name == "{api:recipes:tag=:page=1}"
+    assert cache.meal_plan(dt.date(2030, 1, 7), 3).name == "{meal_plan:2030-01-07:3}"
     assert (
-        cache.shopping_lists(5).name == "user:5:shopping_lists:size=10:page=1"
+        cache.shopping_lists(5).name == "{user:5:shopping_lists:size=10:page=1}"
         and cache.shopping_lists(5).ttl == 30 * 60
     )
-    assert cache.shopping_lists(5, 3).name == "user:5:shopping_lists:size=10:page=3"
-    assert cache.preferences(5).name == "user:5:preferences" and cache.preferences(5).ttl == 24 * 3600
-    assert cache.identity(5).name == "user:5:identity"
-    assert cache.static_config("units").name == "config:units" and cache.static_config("units").ttl is None
+    assert cache.shopping_lists(5, 3).name == "{user:5:shopping_lists:size=10:page=3}"
+    assert cache.preferences(5).name == "{user:5:preferences}" and cache.preferences(5).ttl == 24 * 3600
+    assert cache.identity(5).name == "{user:5:identity}"
+    assert cache.static_config("units").name == "{config:units}" and cache.static_config("units").ttl is None
 
 
 def test_bookkeeping_names():
-    assert keys.lease(cache.recipe(42)) == "lease:recipe:42"
-    assert keys.namespace(cache.RECIPE) == "ns:recipe"
-    assert keys.hot_set(cache.SHOPPING_LISTS) == "hot:shopping_lists"
-    assert keys.hot_epoch(cache.SHOPPING_LISTS) == "hot:shopping_lists:epoch"
+    assert keys.lease(cache.recipe(42)) == "lease:{recipe:42}"
+    assert keys.namespace(cache.RECIPE) == "ns:{recipe}"
+    assert keys.hot_set(cache.SHOPPING_LISTS) == "hot:{shopping_lists}"
+    assert keys.hot_epoch(cache.SHOPPING_LISTS) == "hot:{shopping_lists}:epoch"
 
 
 def test_every_family_is_listed_once_by_name():

@@ -19,6 +19,7 @@ SCRIPTS = {
     "role_hold",
     "role_release",
 }
+SCRIPTS |= {"family_read", "read_at_ns", "drop_and_lease"}  # the Redis Cluster's per-slot halves (store/cluster.py)
 
 
 def header(name):

@@ -49,9 +49,9 @@ def test_fill_uses_the_family_ttl_or_an_override_or_none(fake_redis):
     fill_now()
     assert 30 * 60 * 1000 - 1000 < fake_redis.pttl(ops.full_name(KEY.name)) <= 30 * 60 * 1000
     fill_now(cache.preferences(1), b"{}", ttl=100)
-    assert 99_000 < fake_redis.pttl(ops.full_name("user:1:preferences")) <= 100_000
+    assert 99_000 < fake_redis.pttl(ops.full_name("{user:1:preferences}")) <= 100_000
     fill_now(cache.static_config("units"), b"{}")
-    assert fake_redis.pttl(ops.full_name("config:units")) == -1
+    assert fake_redis.pttl(ops.full_name("{config:units}")) == -1
 
 
 def test_a_fill_with_someone_elses_token_is_refused(fake_redis):

@@ -13,6 +13,8 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from redis.exceptions import RedisError
 
+from eventcache.store import cluster
+
 log = logging.getLogger(__name__)
 
 
@@ -32,7 +34,7 @@ def _redis() -> tuple[str, dict | None]:
     from django_redis import get_redis_connection
 
     try:
-        memory = get_redis_connection("default").info("memory")
+        memory = cluster.worst_info(get_redis_connection("default"), "memory")
     except (RedisError, OSError) as exc:
         log.warning("healthz: redis is down: %s", exc)
         return "down", None

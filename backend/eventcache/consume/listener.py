@@ -54,11 +54,17 @@ UNMARKED_MAX = 2000  # ... or how many may wait at most
 MARK_ATTEMPTS = 3  # a row a task holds (or one marked already) is tried this many times
 POLL_SECONDS = 1.0  # how often the listening thread checks whether it should stop
 BACKOFF_MAX_SECONDS = 30.0
+# On a Redis Cluster the other nodes are up while one fails over: retry often, so the listener is back on the promoted
+# replica soon after the failover (its pub/sub gap) rather than one doubled backoff later.
+CLUSTER_BACKOFF_MAX_SECONDS = 1.0
 
 
 class EventMonitor:
     def __init__(self, redis_url: str | None = None, channel: str | None = None):
-        self.redis_url = cache_url(redis_url or settings.REDIS_URL)
+        # On a Redis Cluster (REDIS_CLUSTER_URL, and no URL given) the listener subscribes on one of its nodes: PUBLISH
+        # is broadcast to every node (docs/ARCHITECTURE.md, "On a Redis Cluster").
+        self.cluster_url = "" if redis_url else settings.REDIS_CLUSTER_URL
+        self.redis_url = self.cluster_url or cache_url(redis_url or settings.REDIS_URL)
         self.channel = channel or settings.EVENTS_CHANNEL
         self.last_lag_ms: int | None = None
         self.drop_keys = settings.EVENTS_DROP_ON_PUBLISH
@@ -183,6 +189,17 @@ class EventMonitor:
             return IDLE_SECONDS
         return POLL_SECONDS if self.lease is None else min(POLL_SECONDS, self.lease.renew_seconds)
 
+    def _client(self):
+        if self.cluster_url:
+            from eventcache.store import cluster_client
+
+            # Connecting reads the slot map from any startup node that answers; after a failover of the node we
+            # were subscribed on, the reconnect reads the new map and subscribes on the promoted replica.
+            return cluster_client.connect(self.cluster_url, socket_timeout=None, socket_connect_timeout=5)
+        return redis.Redis.from_url(
+            self.redis_url, socket_timeout=None, socket_connect_timeout=5, health_check_interval=30
+        )
+
     def _run(self) -> None:
         backoff = 0.5
         while not self._stopping.is_set():
@@ -194,12 +211,11 @@ class EventMonitor:
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
                 continue
+            client = None
             # A dedicated connection with no socket_timeout: a blocking subscriber must not time out while the
             # channel is quiet (redis-py's health checks keep it honest instead).
-            client = redis.Redis.from_url(
-                self.redis_url, socket_timeout=None, socket_connect_timeout=5, health_check_interval=30
-            )
             try:
+                client = self._client()
                 with client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     pubsub.subscribe(self.channel)
                     self.subscribed.set()
@@ -218,10 +234,11 @@ class EventMonitor:
                 unexpected = not isinstance(exc, redis.RedisError)
                 logger.warning("pub/sub monitor: %r; reconnecting in %.1f s", exc, backoff, exc_info=unexpected)
                 self._stopping.wait(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+                backoff = min(backoff * 2, CLUSTER_BACKOFF_MAX_SECONDS if self.cluster_url else BACKOFF_MAX_SECONDS)
             finally:
                 self.subscribed.clear()
-                client.close()
+                if client is not None:
+                    client.close()
         self.subscribed.clear()
         if self._unmarked:
             self.mark_dropped()

@@ -14,6 +14,8 @@ from eventcache.store import ops as store
 
 def described() -> str:
     """The default cache, for one line of output (never a password)."""
+    if settings.REDIS_CLUSTER_URL:
+        return f"Redis Cluster at {mask(settings.REDIS_CLUSTER_URL)}"
     if store.uses_redis():
         return f"Redis at {mask(settings.CACHES['default']['LOCATION'])}"
     return "this process's local-memory cache (REDIS_URL is not set)"

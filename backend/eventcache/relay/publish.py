@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from eventcache import events as schema
 from eventcache import tasks
 from eventcache.relay import dedup, outbox, signals
-from eventcache.store import invalidation, readthrough
+from eventcache.store import cluster, invalidation, readthrough
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,9 @@ def publish(
         return
     covered = covered or {}
     client = _pubsub_client() if on_pubsub else None
-    if client is not None:
+    if client is not None and cluster.on_cluster(client):
+        cluster.publish_all(client, pubsub_messages(events))
+    elif client is not None:
         pipe = client.pipeline(transaction=False)
         for channel, message in pubsub_messages(events):
             pipe.publish(channel, message)

@@ -28,7 +28,7 @@ from django.core.cache import cache, caches
 from redis.exceptions import RedisError
 
 from eventcache.declare import Family, Key
-from eventcache.store import hotness, keys, scripts
+from eventcache.store import cluster, hotness, keys, scripts
 
 KEY_TTL = object()  # `fill(..., ttl=KEY_TTL)`: use the key family's TTL
 BUMPED_XIDS_KEPT = 10_000  # per family: far more writes than can be in their invalidation passes at once
@@ -57,7 +57,9 @@ def uses_redis() -> bool:
 
 
 def connection():
-    """The raw redis-py client of the default cache (django-redis's connection pool)."""
+    """The raw redis-py client of the default cache (django-redis's connection pool); a RedisCluster with
+    REDIS_CLUSTER_URL (store/cluster_client.py), on which this module's multi-slot operations go through
+    store/cluster.py."""
     from django_redis import get_redis_connection
 
     return get_redis_connection("default")
@@ -130,8 +132,11 @@ def _read_result(reply, token: str) -> ReadResult:
 def read_or_lease(key: Key, *, count: bool = True) -> ReadResult:
     """One round trip: the body if the value is current, else a lease if nobody holds one. `count`: count the
     hit or miss (and the read, for a hot family); polls do not."""
+    client = connection()
+    if cluster.on_cluster(client):
+        return cluster.read_or_lease(key, count=count)
     script_keys, args = _read_parts(key, count)
-    return _read_result(run_script("read", script_keys, args), args[0])
+    return _read_result(run_script("read", script_keys, args, client), args[0])
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,9 @@ def read_authenticated(
     read_or_lease of `identity_key` if the session names `user_id`, then read_or_lease of `value_key` if the
     identity is a current hit, active, with the session's auth hash. Nothing here is verified for the caller:
     the caller checks the session and the identity itself before using the value."""
+    client = connection()
+    if cluster.on_cluster(client):
+        return cluster.read_authenticated(session_name, user_id, identity_key, value_key)
     identity_keys, identity_args = _read_parts(identity_key, True)
     script_keys, args = [full_name(session_name), *identity_keys], [str(user_id), *identity_args]
     value_token = ""
@@ -158,7 +166,7 @@ def read_authenticated(
         script_keys += value_keys
         args += value_args
         value_token = value_args[0]
-    reply = run_script("authenticated_read", script_keys, args)
+    reply = run_script("authenticated_read", script_keys, args, client)
     return AuthenticatedRead(
         session=None if reply[0] is None else bytes(reply[0]),
         identity=_read_result(reply[1], identity_args[0]) if len(reply) > 1 else None,
@@ -182,7 +190,10 @@ def fill(key: Key, lease: Lease, body: bytes, *, ttl=KEY_TTL, snapshot: str | No
 
 def fill_many(fills: Iterable[tuple[Key, Lease, bytes]], *, ttl=KEY_TTL, snapshot: str | None = None) -> int:
     """Several fills in one pipeline; returns how many landed."""
-    pipe = connection().pipeline(transaction=False)
+    client = connection()
+    if cluster.on_cluster(client):
+        return cluster.fill_many([_fill_args(key, lease, body, ttl, snapshot) for key, lease, body in fills])
+    pipe = client.pipeline(transaction=False)
     queued = 0
     for key, lease, body in fills:
         run_script("fill_if_lease", *_fill_args(key, lease, body, ttl, snapshot), client=pipe)
@@ -193,6 +204,9 @@ def fill_many(fills: Iterable[tuple[Key, Lease, bytes]], *, ttl=KEY_TTL, snapsho
 def take_lease(key: Key) -> Lease | None:
     """A lease on `key` without dropping its value (refresh ahead of expiry); None if someone holds one."""
     token = secrets.token_hex(8)
+    if cluster.on_cluster(connection()):
+        ns = cluster.take_lease(key, token)
+        return None if ns is None else Lease(token=token, ns=ns)
     ns = run_script(
         "take_lease",
         [full_name(keys.lease(key)), full_name(keys.namespace(key.family))],
@@ -238,6 +252,9 @@ def invalidate_and_lease(
     as without xids (one more round trip, before the pipeline)."""
     lease_keys = list(dict.fromkeys(lease_keys))
     bump_families = list(dict.fromkeys(bump_families))
+    if cluster.on_cluster(connection()):
+        drop_keys = list(dict.fromkeys(keys_to_drop))
+        return cluster.invalidate_and_lease(drop_keys, lease_keys, bump_families, list(then_publish), xids)
     if isinstance(xids, Mapping):
         return _invalidate_by_target(list(dict.fromkeys(keys_to_drop)), lease_keys, bump_families, then_publish, xids)
     if xids:

@@ -9,7 +9,7 @@ from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from redis.exceptions import RedisError
 
-from observe.engine import OutboxEvent, stats
+from observe.engine import OutboxEvent, cluster, stats
 
 logger = logging.getLogger("observe.metrics")
 
@@ -94,7 +94,7 @@ class RedisState:
         up = GaugeMetricFamily(f"{PREFIX}_redis_up", "1 when the cache's Redis answered this scrape")
         try:
             conn = get_redis_connection("default")
-            memory, keys = conn.info("memory"), conn.dbsize()
+            memory, keys = cluster.worst_info(conn, "memory"), cluster.key_count(conn)
         except (RedisError, OSError) as exc:
             logger.warning("metrics: Redis did not answer: %s", exc)
             up.add_metric([], 0)

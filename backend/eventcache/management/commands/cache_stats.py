@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from eventcache import stats
 from eventcache.management.redis_target import require_redis
-from eventcache.store import ops
+from eventcache.store import cluster, ops
 
 
 def _text(value):
@@ -25,13 +25,15 @@ def _text(value):
 
 def _broker_shares_the_server() -> bool:
     """The Celery broker is this same Redis server (another logical database of it, as by default)."""
+    if settings.REDIS_CLUSTER_URL:
+        return False  # kombu cannot use a cluster: the broker is always another server
     cache, broker = urlsplit(settings.CACHES["default"]["LOCATION"]), urlsplit(settings.CELERY_BROKER_URL)
     return broker.scheme.startswith("redis") and (broker.hostname, broker.port) == (cache.hostname, cache.port)
 
 
 def redis_report(slowlog_entries: int = 10) -> dict:
     conn = ops.connection()
-    info = conn.info()
+    info = cluster.worst_info(conn)
     used, limit = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
     return {
         "keyspace_hits": info.get("keyspace_hits", 0),
@@ -42,14 +44,14 @@ def redis_report(slowlog_entries: int = 10) -> dict:
         "maxmemory_human": info.get("maxmemory_human", ""),
         "maxmemory_policy": _text(info.get("maxmemory_policy", "")),
         "memory_ratio": round(used / limit, 4) if limit else None,
-        "keys": conn.dbsize(),
+        "keys": cluster.key_count(conn),
         "slowlog": [
             {
                 "id": entry["id"],
                 "duration_us": entry["duration"],
                 "command": _text(entry["command"])[:200],
             }
-            for entry in conn.slowlog_get(slowlog_entries)
+            for entry in cluster.slowlog(conn, slowlog_entries)
         ],
     }
 
