@@ -15,7 +15,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import redis
 
 from eventcache import stats
 from eventcache.consume.listener import DROPPED
@@ -46,7 +45,7 @@ def recipes(family_world, broker_conn, redis_conn):
 
 
 def test_three_workers_look_each_event_up_once_on_publish_and_apply_each_row_once(
-    recipes, start_worker_process, settings
+    recipes, start_worker_process, settings, redis_conn
 ):
     workers = [start_worker_process(pool="prefork", EVENTS_DROP_ON_PUBLISH="1") for _ in range(WORKERS)]
     pids = {w.proc.pid for w in workers}
@@ -54,7 +53,7 @@ def test_three_workers_look_each_event_up_once_on_publish_and_apply_each_row_onc
     first_id = (OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
     # What was published, seen by one more subscriber: the relay publishes at least once (a row a worker was applying
     # when its writer marked it sent can be published again by that writer's next request).
-    observer = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
+    observer = redis_conn.pubsub(ignore_subscribe_messages=True)  # the cache's Redis: one server or the cluster
     observer.subscribe(settings.EVENTS_CHANNEL)
 
     for recipe in recipes:
