@@ -70,7 +70,7 @@ test: $(STAMP)
 # The same suites with RabbitMQ as the Celery broker (tests/rabbitmq_broker.py makes the session's vhost with
 # rabbitmqctl); the tests about the Redis transport itself (-m redis_broker) are deselected.
 test-rabbitmq: $(STAMP)
-	TEST_CELERY_BROKER=rabbitmq $(WITH_TEST_SERVICES) $(PY) -m pytest -m "integration or faults" $(ARGS)
+	TEST_CELERY_BROKER=rabbitmq $(WITH_TEST_SERVICES) $(PY) -m pytest tests/integration tests/faults $(ARGS)
 
 # The cache's tests with cache, sessions and pub/sub on a 3-master/3-replica Redis Cluster started for the session
 # (tests/redis_cluster.py); the session's standalone Redis stays the broker. Tests that only a single Redis can run
