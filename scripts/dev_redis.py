@@ -66,6 +66,26 @@ def _port_is_free(port: int) -> bool:
             return False
 
 
+def server_argv(binary: str, port: int, workdir: str, *extra: str) -> list[str]:
+    """A loopback redis-server that keeps nothing on disk (its working files in `workdir`), plus `extra` options."""
+    return [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        *extra,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        workdir,
+        "--loglevel",
+        "warning",
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -128,21 +148,7 @@ def start_embedded(prefer_default_port: bool = True, quiet: bool = False) -> Emb
     binary = find_redis_server()
     if binary:
         kind = "redis-server"
-        command = [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir.name,
-            "--loglevel",
-            "warning",
-        ]
+        command = server_argv(binary, port, workdir.name)
     else:
         kind = "fakeredis TCP server (pure Python, a last resort: no real Redis could be found or installed)"
         command = [

@@ -163,12 +163,10 @@ def start_cluster(masters: int = 3, replicas: int = 1, node_timeout_ms: int = NO
             ports.append(port)
     processes, commands = {}, {}
     for port in ports:
-        command = [
+        command = dev_redis.server_argv(
             binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
+            port,
+            workdir.name,
             "--cluster-enabled",
             "yes",
             "--cluster-config-file",
@@ -177,15 +175,7 @@ def start_cluster(masters: int = 3, replicas: int = 1, node_timeout_ms: int = NO
             "no",
             "--cluster-node-timeout",
             str(node_timeout_ms),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir.name,
-            "--loglevel",
-            "warning",
-        ]
+        )
         commands[port] = command
         processes[port] = subprocess.Popen(
             command, cwd=workdir.name, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
