@@ -1,5 +1,6 @@
 """apply_events on the real Redis and PostgreSQL: exact keys, one round trip, hot keys re-filled."""
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -149,6 +150,19 @@ def test_the_events_can_be_published_in_the_same_round_trip_after_the_drop(
         invalidation.drop_primary_keys(events, then_publish=[("test:events", schema.encode(events[0]))])
     assert "MULTI+DEL+SET+INCRBY+PUBLISH+EXEC" in redis_round_trips  # one round trip (the others are MONITOR's own)
     assert seen.verbs() == ["MULTI", "DEL", "SET", "INCRBY", "PUBLISH", "EXEC"]
+    assert cached(real_cache, recipe_key) is None
+
+
+def test_a_writes_own_drop_is_one_evalsha(real_cache, redis_round_trips):
+    """A committed write's events carry its xid, so its drop is lua/invalidate_seen.lua: run alone, one EVALSHA.
+    (In a pipeline redis-py first asks SCRIPT EXISTS, one more round trip before every write's response.)"""
+    recipe_key = cache.recipe(5)
+    event = dataclasses.replace(ev(cache.RecipeChanged, recipe_id=5), xids=(7731,))
+    invalidation.drop_primary_keys([event])  # the script's first use in this process loads it (SCRIPT LOAD)
+    fill(recipe_key, {})
+    redis_round_trips.clear()
+    invalidation.drop_primary_keys([event], then_publish=[("test:events", schema.encode(event))])
+    assert redis_round_trips == ["EVALSHA"]
     assert cached(real_cache, recipe_key) is None
 
 

@@ -193,6 +193,9 @@ def fill_many(fills: Iterable[tuple[Key, Lease, bytes]], *, ttl=KEY_TTL, snapsho
     client = connection()
     if cluster.on_cluster(client):
         return cluster.fill_many([_fill_args(key, lease, body, ttl, snapshot) for key, lease, body in fills])
+    fills = list(fills)
+    if len(fills) == 1:  # one EVALSHA, without the pipeline's SCRIPT EXISTS round trip
+        return int(fill(fills[0][0], fills[0][1], fills[0][2], ttl=ttl, snapshot=snapshot))
     pipe = client.pipeline(transaction=False)
     queued = 0
     for key, lease, body in fills:
@@ -315,6 +318,11 @@ def _invalidate_by_target(
         )
     if not groups:
         return leases
+    if len(groups) == 1:  # a write's own drop: one EVALSHA, without the pipeline's SCRIPT EXISTS round trip
+        ((xids, (group_drop, group_lease, group_bump)),) = groups.items()
+        leases.update(_invalidate_seen(group_drop, group_lease, group_bump, then_publish, xids))
+        return leases
+    # redis-py runs SCRIPT EXISTS before a pipeline that holds scripts: two round trips, still fewer than one a group
     pipe = connection().pipeline(transaction=False)
     finishers = []
     for n, (xids, (group_drop, group_lease, group_bump)) in enumerate(groups.items()):
