@@ -22,7 +22,7 @@ WITH_TEST_SERVICES := $(PY) scripts/with_services.py --test --
 
 export PYTHONPATH := $(CURDIR)/backend:$(CURDIR)
 
-.PHONY: help install run test test-rabbitmq test-cluster test-faults lint lint-imports bench bench-quick chaos chaos-quick deploy-check manage celery show-commands clean
+.PHONY: help install install-bench run test test-rabbitmq test-cluster test-faults lint lint-imports bench bench-quick chaos chaos-quick deploy-check manage celery show-commands clean
 
 help:
 	@echo "make run           install, migrate, seed the demo, start the Procfile's web + worker + beat (Ctrl-C stops all)"
@@ -33,6 +33,7 @@ help:
 	@echo "make lint          ruff (lint + format check), mypy, import contracts, pip check, Django system checks"
 	@echo "make lint-imports  the one-way import contracts of .importlinter (engine <- domain <- api <- config)"
 	@echo "make bench         the benchmark suite; make bench-quick for the CI smoke run"
+	@echo "make install-bench the peers the bench compares us with (bench/requirements.txt; make bench installs them)"
 	@echo "make chaos         the chaos soak (CHAOS_SECONDS, default 300): faults + load + staleness check"
 	@echo "make chaos-quick   the ~60 s chaos soak for CI (needs PostgreSQL; DATABASE_URL is dropped and re-created)"
 	@echo "make deploy-check  docker-compose config, hadolint, Railway files, run each service's command"
@@ -54,6 +55,8 @@ install: $(STAMP)
 $(BENCH_STAMP): $(STAMP) bench/requirements.txt
 	$(PY) -m pip install --disable-pip-version-check -q -r bench/requirements.txt
 	touch $(BENCH_STAMP)
+
+install-bench: $(BENCH_STAMP)
 
 # .env (git-ignored): DEBUG=1, a generated SECRET_KEY and the service URLs, read by every command; written once.
 .env: | $(STAMP)

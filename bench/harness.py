@@ -6,6 +6,7 @@ and N+1 (broker) of REDIS_URL. It refuses a DATABASE_URL whose database name lac
 `<name>_bench` instead, so a developer's database is never emptied by mistake.
 """
 
+import concurrent.futures
 import contextlib
 import os
 import secrets
@@ -341,6 +342,25 @@ class Worker(Proc):
             if app.control.ping(destination=[self.node], timeout=0.5):
                 return
         raise BenchError(f"worker {self.node} did not answer a ping within {timeout:.0f} s:\n{self.tail()}")
+
+
+@contextlib.contextmanager
+def started_together(**factories):
+    """Start every process at once (each factory builds one and waits for its own start-up: WebServer, Worker) and
+    yield them by name; all are stopped on leaving, and whatever happens. Start-ups are seconds each on a slow
+    machine, and a scenario with three servers need not wait for them one after another."""
+    with contextlib.ExitStack() as stack:
+        with concurrent.futures.ThreadPoolExecutor(len(factories)) as pool:
+            futures = {name: pool.submit(factory) for name, factory in factories.items()}
+        started, errors = {}, []
+        for name, future in futures.items():
+            try:
+                started[name] = stack.enter_context(future.result())
+            except Exception as exc:  # the others are stopped by the stack; the first error is raised
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+        yield started
 
 
 def workdir(prefix: str = "bench-") -> Path:

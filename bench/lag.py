@@ -10,11 +10,9 @@ outbox row each, matched in order through the row's writer_pid). The task column
 also re-fills hot lists); the relay column is commit -> marked sent. While waiting for the worker to finish, the bench runs the
 outbox sweep once a second, as beat would (a row whose send failed is re-sent and counts with its real lag)"""
 
-import json
 import math
-import subprocess
 
-from bench import harness, seed
+from bench import harness, seed, writer
 from bench.report import Chart, ScenarioResult, Target
 from bench.stats import fmt_int, fmt_ms, summarize_ms
 
@@ -122,12 +120,11 @@ def _pending() -> int:
 
 
 def run(ctx) -> ScenarioResult:
-    import time
 
     from eventcache.relay import sweep
 
     rates = ctx.size([50, 200, 1000], [200])
-    seconds = ctx.size(10, 1.5)
+    seconds = ctx.size(8, 1.5)
     world = seed.build(recipes=500, families=50, recipes_with_ingredients=500)
     recipes = ",".join(map(str, world.recipe_ids[:200]))
     rows, figures = [], {}
@@ -135,21 +132,8 @@ def run(ctx) -> ScenarioResult:
         for rate in rates:
             harness.forget_events()
             writers = max(1, math.ceil(rate / RATE_PER_WRITER))
-            start_at = time.time() + ctx.size(3.0, 1.5)  # after every writer has started and connected
-            procs = [
-                subprocess.Popen(
-                    [harness.PY, "-m", "bench.writer", "--rate", str(rate / writers), "--seconds", str(seconds),
-                     "--recipes", recipes, "--start-at", str(start_at)],
-                    env=harness.child_env(), cwd=harness.REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                )
-                for _ in range(writers)
-            ]  # fmt: skip
-            outs = []
-            for p in procs:
-                out, err = p.communicate(timeout=seconds * 10 + 60)
-                if p.returncode != 0:
-                    raise harness.BenchError(f"writer failed: {err[-2000:]}")
-                outs.append(json.loads(out.strip().splitlines()[-1]))
+            argv = ["--rate", str(rate / writers), "--seconds", str(seconds), "--recipes", recipes]
+            _, outs = writer.run_all([argv] * writers, timeout=seconds * 10 + 60)
             drained = _drain(sweep, DRAIN_SECONDS)
             data = _lags(outs)
             lag = summarize_ms([r[0] for r in data])

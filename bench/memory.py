@@ -9,6 +9,7 @@ keys (counted with SCAN here - the bench may; the event path never does), the ou
 """
 
 import statistics
+import time
 
 from bench import harness, seed
 from bench.report import Chart, ScenarioResult, Target
@@ -93,7 +94,7 @@ def run(ctx) -> ScenarioResult:
     from planner.models import Recipe
 
     per_round = ctx.size(100_000, 5_000)
-    total = ctx.size(1_000_000, 20_000)
+    total = ctx.size(1_000_000, 10_000)
     rounds = total // per_round
     world = seed.build(recipes=per_round, families=ctx.size(200, 20), recipes_with_ingredients=2000)
     conn = harness.redis()
@@ -110,18 +111,28 @@ def run(ctx) -> ScenarioResult:
             for uid in range(next_reader, next_reader + readers_per_round):  # and ever-new readers past the bound
                 hotness.record(cache.shopping_lists(NEW_READER_IDS + uid))
             next_reader += readers_per_round
+            phases = [time.monotonic()]
             Recipe.objects.update(prep_minutes=F("prep_minutes") + 1)
             harness.flush_outbox()  # one flush is bounded; without beat, send the rest here
+            phases.append(time.monotonic())
             harness.wait_until(
                 lambda: _outbox_unprocessed() == 0,
                 timeout=600,
                 interval=0.5,
                 what=f"round {r + 1}'s events to be processed",
             )
+            phases.append(time.monotonic())
             with override_settings(OUTBOX_RETENTION_SECONDS=0):
                 while sweep.sweep()["pruned"]:
                     pass
             checkpoints.append(_checkpoint(conn, (r + 1) * per_round))
+            phases.append(time.monotonic())
+            update, drain, sweep_and_measure = (b - a for a, b in zip(phases, phases[1:], strict=False))
+            print(
+                f"   round {r + 1}/{rounds}: update + relay {update:.1f} s, worker drain {drain:.1f} s, "
+                f"sweep + checkpoint {sweep_and_measure:.1f} s",
+                flush=True,
+            )
     harness.reset_state()
 
     first, mid, last = checkpoints[1], checkpoints[(len(checkpoints)) // 2], checkpoints[-1]

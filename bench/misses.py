@@ -19,14 +19,15 @@ key) and the worker run as they do for a web write.
 """
 
 import bisect
+import concurrent.futures
+import functools
 import json
 import math
 import random
-import subprocess
 import threading
 import time
 
-from bench import harness, seed
+from bench import harness, seed, writer
 from bench.http import Client
 from bench.report import Chart, ScenarioResult, Target
 from bench.stats import fmt_int
@@ -36,7 +37,6 @@ ZIPF_GAP_TARGET = 0.02
 ZIPF_S = 1.1
 WRITES_PER_SECOND = 200
 RATE_PER_WRITER = 50  # as bench/lag.py: one writer process (a web worker) keeps up with about this
-WRITER_START_SECONDS = 8.0  # Django start-up of the writer processes on a busy 2-core machine
 
 
 def _zipf_sampler(n: int, s: float, rng: random.Random):
@@ -129,7 +129,7 @@ def _per_key(ctx, server, world) -> dict:
         for p in paths:
             c.get(p)
     time.sleep(0.5)
-    writes = ctx.size(20, 6)
+    writes = ctx.size(20, 4)
     with Readers(clients, lambda i, n: paths[n % 2]) as readers:
         time.sleep(0.3)
         started = time.time()
@@ -205,47 +205,31 @@ def _zipf(ctx, server, world) -> dict:
         c = Client(server.url)
         c.login(world.username, seed.PASSWORD)
         clients.append(c)
-    warm_titles = {}
-    for rid in ids:  # warm every key
-        warm_titles[rid] = _title(clients[0].get(f"/api/recipes/{rid}/").body)
+
+    def warm(i: int) -> dict:  # every key, the clients in parallel (each client is one connection)
+        return {rid: _title(clients[i].get(f"/api/recipes/{rid}/").body) for rid in ids[i :: len(clients)]}
+
+    with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
+        warm_titles = {rid: title for part in pool.map(warm, range(len(clients))) for rid, title in part.items()}
     time.sleep(0.5)
-    duration = ctx.size(15.0, 4.0)
+    duration = ctx.size(15.0, 2.5)
     reader_rngs = [random.Random(100 + i) for i in range(len(clients))]
     samplers = [_zipf_sampler(k, ZIPF_S, r) for r in reader_rngs]
     writers = max(1, math.ceil(WRITES_PER_SECOND / RATE_PER_WRITER))
     sequences = [[ids[draw()] for _ in range(int(duration * WRITES_PER_SECOND / writers))] for _ in range(writers)]
     with Readers(clients, lambda i, n: f"/api/recipes/{ids[samplers[i]()]}/") as readers:
-        started = time.time() + WRITER_START_SECONDS
-        procs = [
-            subprocess.Popen(
-                [
-                    harness.PY,
-                    "-m",
-                    "bench.writer",
-                    "--rate",
-                    str(WRITES_PER_SECOND / writers),
-                    "--seconds",
-                    str(duration),
-                    "--recipes",
-                    ",".join(map(str, seq)),
-                    "--start-at",
-                    str(started),
-                ],
-                cwd=harness.REPO,
-                env=harness.child_env(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+        argvs = [
+            [
+                "--rate",
+                str(WRITES_PER_SECOND / writers),
+                "--seconds",
+                str(duration),
+                "--recipes",
+                ",".join(map(str, seq)),
+            ]
             for seq in sequences
         ]
-        outs = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=duration + 120)
-            if proc.returncode != 0:
-                raise harness.BenchError(f"writer failed: {err[-2000:]}")
-            report = json.loads(out.strip().splitlines()[-1])
-            outs.append(report)
+        started, outs = writer.run_all(argvs, timeout=duration + 120)
         ended = max(c for o in outs for c in o["commits"])
     writes = [
         (seq[i % len(seq)], at) for o, seq in zip(outs, sequences, strict=True) for i, at in enumerate(o["commits"])
@@ -274,7 +258,11 @@ def run(ctx) -> ScenarioResult:
     world = seed.build(
         recipes=ctx.size(3000, 500), families=ctx.size(20, 10), recipes_with_ingredients=ctx.size(3000, 500)
     )
-    with harness.Worker("misses-worker", ctx.workdir), harness.WebServer("misses-web", ctx.workdir) as server:
+    with harness.started_together(
+        worker=functools.partial(harness.Worker, "misses-worker", ctx.workdir),
+        web=functools.partial(harness.WebServer, "misses-web", ctx.workdir),
+    ) as started:
+        server = started["web"]
         per_key = _per_key(ctx, server, world)
         zipf = _zipf(ctx, server, world)
     gap = zipf["ideal_hit_ratio"] - zipf["hit_ratio"]

@@ -8,6 +8,7 @@ request time (%(D)s in its access log, matched per request by a tag header); cli
 loopback TCP connect (sync workers close each connection).
 """
 
+import functools
 import itertools
 
 from bench import harness, seed
@@ -41,20 +42,21 @@ def _get_ok(client, path):
 
 
 def run(ctx) -> ScenarioResult:
-    rounds, per_round = ctx.size((12, 20), (2, 8))
+    rounds, per_round = ctx.size((8, 20), (2, 8))
     world = seed.build(
         recipes=ctx.size(5000, 500), families=ctx.size(200, 20), recipes_with_ingredients=ctx.size(5000, 500)
     )
     recipe_id = world.recipe_ids[0]
     days = [d.isoformat() for d in world.week]
 
-    with (
-        harness.WebServer("web-ours", ctx.workdir, CACHE_READS_ENABLED=1) as ours,
-        harness.WebServer("web-nocache", ctx.workdir, CACHE_READS_ENABLED=0) as nocache,
-        harness.WebServer(
-            "web-dbsessions", ctx.workdir, SESSION_ENGINE="django.contrib.sessions.backends.db"
-        ) as dbsess,
-    ):
+    with harness.started_together(
+        ours=functools.partial(harness.WebServer, "web-ours", ctx.workdir, CACHE_READS_ENABLED=1),
+        nocache=functools.partial(harness.WebServer, "web-nocache", ctx.workdir, CACHE_READS_ENABLED=0),
+        dbsess=functools.partial(
+            harness.WebServer, "web-dbsessions", ctx.workdir, SESSION_ENGINE="django.contrib.sessions.backends.db"
+        ),
+    ) as servers:
+        ours, nocache, dbsess = servers["ours"], servers["nocache"], servers["dbsess"]
         me = Client(ours.url)
         me.login(world.username, seed.PASSWORD)
         created = me.request("POST", "/api/shopping-lists/", {"start": days[0], "end": days[-1]})

@@ -53,7 +53,7 @@ def run(ctx) -> ScenarioResult:
     from planner.models import Recipe
 
     n = ctx.size(100_000, 3_000)
-    n_base = ctx.size(2_000, 200)
+    n_base = ctx.size(1_000, 100)
     seed.build(recipes=n, families=50, recipes_with_ingredients=2000)
 
     # Ours: one bulk update -> n events; the relay's flush runs on commit, in this process.

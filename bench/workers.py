@@ -13,6 +13,7 @@ while their consumers are cancelled (Celery's remote control), then all K consum
 The last row runs the largest K with the listener role off (EVENTS_LISTENER_LEASE_SECONDS=0: every listener drops
 every event, as before the role)."""
 
+import functools
 import time
 
 from bench import harness, seed
@@ -121,10 +122,12 @@ def _burst(ctx, k: int, lease: bool) -> dict:
     label = f"k{k}" + ("" if lease else "-nolease")
     harness.flush_redis()
     harness.forget_events()
-    workers = []
-    try:
-        for i in range(k):
-            workers.append(harness.Worker(f"worker-{label}-{i}", ctx.workdir, **env))
+    factories = {
+        f"worker-{label}-{i}": functools.partial(harness.Worker, f"worker-{label}-{i}", ctx.workdir, **env)
+        for i in range(k)
+    }
+    with harness.started_together(**factories) as started:
+        workers = list(started.values())
         if lease:
             pids = {w.popen.pid for w in workers}
             harness.wait_until(lambda: _holder_started(pids), timeout=15, what="a worker to take the listener role")
@@ -135,9 +138,6 @@ def _burst(ctx, k: int, lease: bool) -> dict:
         counts = _listeners_done(stats)
         lags, span = _gone_and_processed(commit)
         drain_rate = _drain_rate(k, [w.node for w in workers])
-    finally:
-        for worker in workers:
-            worker.stop()
     events = len(lags)
     listener = counts.get(stats.lookups("listener"), 0) / max(1, events)
     task = counts.get(stats.lookups("task"), 0) / max(1, events)
@@ -155,7 +155,7 @@ def _burst(ctx, k: int, lease: bool) -> dict:
 
 def run(ctx) -> ScenarioResult:
     ks = ctx.size([1, 2, 4], [2])
-    n = ctx.size(20_000, 1_000)
+    n = ctx.size(10_000, 1_000)
     seed.build(recipes=n, families=50, recipes_with_ingredients=500)
     runs = [_burst(ctx, k, lease=True) for k in ks]
     if not ctx.quick:

@@ -10,6 +10,8 @@ alternating between them round by round (triggers switched per round); server ti
 log. No worker runs (its CPU would be charged to neither side); the queued tasks are dropped afterwards.
 """
 
+import functools
+
 from bench import harness, seed
 from bench.http import Client
 from bench.report import Chart, ScenarioResult, Target
@@ -54,17 +56,20 @@ def _in_process_costs(recipe_id: int, n: int) -> dict[str, list[int]]:
 
 def run(ctx) -> ScenarioResult:
     # Many short rounds: this machine's speed drifts over seconds, and short rounds make the drift hit both sides alike.
-    rounds, per_round = ctx.size((100, 5), (6, 4))
+    rounds, per_round = ctx.size((60, 5), (6, 4))
     world = seed.build(
         recipes=ctx.size(5000, 500), families=ctx.size(200, 20), recipes_with_ingredients=ctx.size(5000, 500)
     )
     recipe_id = world.recipe_ids[0]  # written by bench0, its author
     samples = {"on": [], "off": []}
     try:
-        with (
-            harness.WebServer("web-events-on", ctx.workdir) as on,
-            harness.WebServer("web-events-off", ctx.workdir, app="bench.wsgi_events_off:application") as off,
-        ):
+        with harness.started_together(
+            on=functools.partial(harness.WebServer, "web-events-on", ctx.workdir),
+            off=functools.partial(
+                harness.WebServer, "web-events-off", ctx.workdir, app="bench.wsgi_events_off:application"
+            ),
+        ) as servers:
+            on, off = servers["on"], servers["off"]
             clients = {"on": Client(on.url), "off": Client(off.url)}
             clients["on"].login(world.username, seed.PASSWORD)
             clients["off"].use_session_of(clients["on"])

@@ -2,6 +2,10 @@
 
     python -m bench.writer --rate 200 --seconds 10 --recipes 1,2,3
 
+run_all() starts several and lines them up: each prints "ready" once Django is set up and connected, then waits
+for the bench's "go <time.time()>" on stdin, so they start together as soon as the slowest is ready (no fixed
+start-up allowance that a slow machine outgrows and a fast one waits through).
+
 Each write is one autocommit `UPDATE` of a recipe's title through the ORM between Django's request_started
 and request_finished signals, as a view's write in the web process: the capture trigger and the primary-key
 drop run in the write, the relay's delivery (PUBLISH, Celery task) after it, in this process. The latency
@@ -25,7 +29,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=float, required=True, help="writes per second")
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--recipes", required=True, help="comma-separated recipe ids to write, in turn")
-    parser.add_argument("--start-at", type=float, default=0.0, help="time.time() to start at (aligns writers)")
+    parser.add_argument("--wait-for-go", action="store_true", help='print "ready", then start at the "go" line\'s time')
     args = parser.parse_args(argv)
 
     from bench import harness
@@ -42,8 +46,10 @@ def main(argv=None) -> int:
     recipe_ids = [int(x) for x in args.recipes.split(",")]
     total = int(args.rate * args.seconds)
     Recipe.objects.filter(pk=recipe_ids[0]).exists()  # connect before the clock starts
-    if args.start_at:
-        time.sleep(max(0.0, args.start_at - time.time()))
+    if args.wait_for_go:
+        print("ready", flush=True)
+        go = sys.stdin.readline().split()
+        time.sleep(max(0.0, float(go[1]) - time.time()))
     from django.db import connection
 
     latencies, deliveries, commits = [], [], []
@@ -94,6 +100,46 @@ def main(argv=None) -> int:
         )
     )
     return 0
+
+
+def run_all(argvs: list[list[str]], timeout: float) -> tuple[float, list[dict]]:
+    """Start one writer per argv (this module's arguments), start them together once all are ready, and return
+    the time.time() they started at and each one's JSON report. Raises BenchError if one fails."""
+    import subprocess
+
+    from bench import harness
+
+    procs = [
+        subprocess.Popen(
+            [harness.PY, "-m", "bench.writer", *argv, "--wait-for-go"],
+            env=harness.child_env(),
+            cwd=harness.REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for argv in argvs
+    ]
+    try:
+        for proc in procs:
+            if proc.stdout.readline().strip() != "ready":
+                raise harness.BenchError(f"writer failed to start: {proc.communicate(timeout=30)[1][-2000:]}")
+        started = time.time() + 0.1
+        for proc in procs:
+            proc.stdin.write(f"go {started}\n")
+            proc.stdin.flush()
+        reports = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=timeout)
+            if proc.returncode != 0:
+                raise harness.BenchError(f"writer failed: {err[-2000:]}")
+            reports.append(json.loads(out.strip().splitlines()[-1]))
+        return started, reports
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
 
 
 if __name__ == "__main__":

@@ -4,8 +4,7 @@ cache at all, the floor (a WSGI app answering a constant, same gunicorn settings
 One client sends requests one at a time, round by round over every server, so drift hits all alike. Server
 time is gunicorn's own (%(D)s in the access log, matched by the request's tag header)."""
 
-import concurrent.futures
-import contextlib
+import functools
 
 from bench import harness, seed
 from bench.http import Client
@@ -41,24 +40,16 @@ def _redis_get(n: int) -> dict:
     return _stats(summarize_ns(samples))
 
 
-def _start_servers(stack, workdir) -> dict:
-    """Every gunicorn at once (each waits for its own start-up), each stopped by `stack` whatever happens."""
-    specs = {name: ({"name": f"peers-web-{name.replace(' ', '-')}"}, env) for name, env in SERVERS.items()}
-    specs["floor"] = ({"name": "peers-web-floor", "app": "bench.peers.floor:application"}, {})
-    with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
-        futures = {
-            name: pool.submit(lambda kw, env: harness.WebServer(workdir=workdir, **kw, **env), kw, env)
-            for name, (kw, env) in specs.items()
-        }
-    started, errors = {}, []
-    for name, future in futures.items():
-        try:
-            started[name] = stack.enter_context(future.result())
-        except Exception as exc:  # the others are stopped by the stack; the first error is raised
-            errors.append(exc)
-    if errors:
-        raise errors[0]
-    return started
+def _server_factories(workdir) -> dict:
+    """Our gunicorns (one per setting of SERVERS) and the floor's constant app, for harness.started_together."""
+    factories = {
+        name: functools.partial(harness.WebServer, f"peers-web-{name.replace(' ', '-')}", workdir, **env)
+        for name, env in SERVERS.items()
+    }
+    factories["floor"] = functools.partial(
+        harness.WebServer, "peers-web-floor", workdir, app="bench.peers.floor:application"
+    )
+    return factories
 
 
 def _ok(resp, what):
@@ -71,8 +62,7 @@ def measure(ctx, world) -> dict:
     rounds, per_round = ctx.size((15, 20), (3, 10))
     recipe_id, day = world.recipe_ids[0], world.week[0].isoformat()
     reads = {"recipe detail": f"/api/recipes/{recipe_id}/", "meal plan, one day": f"/api/meal-plans/{day}/"}
-    with contextlib.ExitStack() as stack:
-        started = _start_servers(stack, ctx.workdir)
+    with harness.started_together(**_server_factories(ctx.workdir)) as started:
         floor = started.pop("floor")
         servers = started
         me = Client(servers["ours"].url)
