@@ -109,16 +109,16 @@ def task_reads(approach, cfg) -> dict:
 
 
 def _clone(conn, source: bytes, count: int, sets: list[bytes], tag: str) -> None:
-    """`count` entries shaped like `source` (same dependency sets), added in pipelines."""
+    """`count` entries shaped like `source` (same dependency sets), added in pipelines: a SET each, and one SADD
+    per set per chunk of them."""
     pipe = conn.pipeline(transaction=False)
-    for i in range(count):
-        clone = source + f":{tag}{i}".encode()
-        pipe.set(clone, FILLER, ex=3600)
+    for start in range(0, count, PIPE):
+        clones = [source + f":{tag}{i}".encode() for i in range(start, min(count, start + PIPE))]
+        for clone in clones:
+            pipe.set(clone, FILLER, ex=3600)
         for s in sets:
-            pipe.sadd(s, clone)
-        if len(pipe) >= PIPE:
-            pipe.execute()
-    pipe.execute()
+            pipe.sadd(s, *clones)
+        pipe.execute()
 
 
 def task_invalidation(approach, cfg) -> dict:
@@ -132,6 +132,7 @@ def task_invalidation(approach, cfg) -> dict:
     conn = redis_client(approach.name)
     recipe_id = cfg["recipe_id"]
     out = {}
+    names: list[bytes] = []
     for size in cfg["sizes"]:
         samples = []
         reps = cfg["reps_small"] if size < 1_000_000 else cfg["reps_large"]
@@ -143,14 +144,14 @@ def task_invalidation(approach, cfg) -> dict:
             if approach.name == "ours":
                 from bench.peers import ours
 
-                names = [ours.redis_name(ours.recipe_list_key(f"t{i}", 1)).encode() for i in range(size)]
+                if len(names) != size:  # built once per size: a million names take seconds to build
+                    names = [ours.redis_name(ours.recipe_list_key(f"t{i}", 1)).encode() for i in range(size)]
                 pipe = conn.pipeline(transaction=False)
                 for start in range(0, size, 1000):
                     pipe.mset({n: FILLER for n in names[start : start + 1000]})
                     if len(pipe) >= 20:
                         pipe.execute()
                 pipe.execute()
-                del names
                 fn = lambda: ours.invalidate_recipe(recipe_id)  # noqa: E731
             elif approach.name == "cacheops":
                 from cacheops import invalidate_obj
