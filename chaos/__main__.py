@@ -22,6 +22,7 @@ from chaos import db, load, procs, report
 from chaos.check import LAG_BOUND, check
 from chaos.faults import KINDS, Driver, Lulls, redis_ping
 from chaos.procs import ROOT, Proc, Supervisor
+from scripts import dev_redis
 
 clock = time.monotonic
 
@@ -105,23 +106,17 @@ def main(argv=None) -> int:
 
     redis = Proc(
         "redis",
-        [
+        dev_redis.server_argv(
             "redis-server",
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
+            redis_port,
             redis_dir,
             "--appendonly",
             "yes",
             "--appendfsync",
             "everysec",
-            "--save",
-            "",
             "--daemonize",
             "no",
-        ],
+        ),
         env,
         logs / "redis.log",
         ready=lambda: redis_ping(redis_port),

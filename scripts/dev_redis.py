@@ -67,14 +67,14 @@ def _port_is_free(port: int) -> bool:
 
 
 def server_argv(binary: str, port: int, workdir: str, *extra: str) -> list[str]:
-    """A loopback redis-server that keeps nothing on disk (its working files in `workdir`), plus `extra` options."""
+    """A loopback redis-server that keeps nothing on disk (its working files in `workdir`), plus `extra` options,
+    which come last: redis-server takes the last value of an option, so they may override these (persistence)."""
     return [
         binary,
         "--port",
         str(port),
         "--bind",
         "127.0.0.1",
-        *extra,
         "--save",
         "",
         "--appendonly",
@@ -83,6 +83,7 @@ def server_argv(binary: str, port: int, workdir: str, *extra: str) -> list[str]:
         workdir,
         "--loglevel",
         "warning",
+        *extra,
     ]
 
 

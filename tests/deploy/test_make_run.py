@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from scripts import dev_redis
 from tests.deploy import service_files as files
 from tests.deploy.test_service_commands import free_port, redis_server_binary
 
@@ -104,19 +105,7 @@ def stack(tmp_path):
         conn.execute(f'CREATE DATABASE "{database}"')
     redis_port = free_port()
     redis = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
+        dev_redis.server_argv(redis_server_binary(), redis_port, str(tmp_path)),
         stdout=subprocess.DEVNULL,
         start_new_session=True,
     )

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.conf import settings
 
+from scripts import dev_redis
 from tests.deploy import service_files as files
 
 pytestmark = [pytest.mark.deploy, pytest.mark.integration]
@@ -115,19 +116,7 @@ def machine(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("deploy")
     redis_port = free_port()
     redis = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
+        dev_redis.server_argv(redis_server_binary(), redis_port, str(workdir)),
         stdout=subprocess.DEVNULL,
         start_new_session=True,
     )

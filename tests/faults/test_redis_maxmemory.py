@@ -11,6 +11,7 @@ import subprocess
 import pytest
 import redis
 
+from scripts import dev_redis
 from tests.factories import UserFactory
 from tests.fixtures.events import RedisServer, _poll
 
@@ -24,23 +25,9 @@ class SmallRedis(RedisServer):
     """A redis-server with maxmemory 4 MB and the noeviction policy, no persistence."""
 
     def start(self) -> "SmallRedis":
-        command = [
-            "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.directory),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--maxmemory",
-            "4mb",
-            "--maxmemory-policy",
-            "noeviction",
-        ]
+        command = dev_redis.server_argv(
+            "redis-server", self.port, str(self.directory), "--maxmemory", "4mb", "--maxmemory-policy", "noeviction"
+        )
         with open(self.directory / "redis.log", "ab") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         assert _poll(self._answers, 10), (self.directory / "redis.log").read_text()

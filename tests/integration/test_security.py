@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from eventcache.redis_url import broker_url, cache_url, mask
+from scripts import dev_redis
 
 pytestmark = pytest.mark.integration
 
@@ -111,21 +112,7 @@ def test_a_password_protected_redis_works_end_to_end(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--requirepass",
-            "pw-123",
-            "--dir",
-            str(tmp_path),
-        ],
+        dev_redis.server_argv("redis-server", port, str(tmp_path), "--requirepass", "pw-123"),
         stdout=subprocess.DEVNULL,
     )
     try:
