@@ -199,7 +199,9 @@ def machine_info(redis_conn, db_connection, repo: Path) -> dict:
         cur.execute("SHOW autovacuum")
         pg += f" (autovacuum {cur.fetchone()[0]})"
     commit = _first_line(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"])
-    dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True).stdout
+    dirty = subprocess.run(
+        ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+    ).stdout
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "CPU": f"{cpu}, {os.cpu_count()} cores",
