@@ -347,20 +347,24 @@ class Worker(Proc):
 @contextlib.contextmanager
 def started_together(**factories):
     """Start every process at once (each factory builds one and waits for its own start-up: WebServer, Worker) and
-    yield them by name; all are stopped on leaving, and whatever happens. Start-ups are seconds each on a slow
+    yield them by name; all are stopped on leaving, together, and whatever happens. Start-ups are seconds each on a slow
     machine, and a scenario with three servers need not wait for them one after another."""
-    with contextlib.ExitStack() as stack:
-        with concurrent.futures.ThreadPoolExecutor(len(factories)) as pool:
-            futures = {name: pool.submit(factory) for name, factory in factories.items()}
-        started, errors = {}, []
-        for name, future in futures.items():
-            try:
-                started[name] = stack.enter_context(future.result())
-            except Exception as exc:  # the others are stopped by the stack; the first error is raised
-                errors.append(exc)
+    with concurrent.futures.ThreadPoolExecutor(len(factories)) as pool:
+        futures = {name: pool.submit(factory) for name, factory in factories.items()}
+    started, errors = {}, []
+    for name, future in futures.items():
+        try:
+            started[name] = future.result()
+        except Exception as exc:  # the others are stopped below; the first error is raised
+            errors.append(exc)
+    procs = list(started.values())  # the caller may take some out of the dict it gets
+    try:
         if errors:
             raise errors[0]
         yield started
+    finally:  # stopped together too (a Celery worker's warm shutdown takes most of a second)
+        with concurrent.futures.ThreadPoolExecutor(max(1, len(procs))) as pool:
+            list(pool.map(lambda proc: proc.stop(), procs))
 
 
 def workdir(prefix: str = "bench-") -> Path:

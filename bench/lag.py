@@ -131,7 +131,7 @@ def run(ctx) -> ScenarioResult:
     with harness.Worker("worker-lag", ctx.workdir):
         for rate in rates:
             harness.forget_events()
-            writers = max(1, math.ceil(rate / RATE_PER_WRITER))
+            writers = ctx.size(max(1, math.ceil(rate / RATE_PER_WRITER)), 2)  # quick: fewer processes to start
             argv = ["--rate", str(rate / writers), "--seconds", str(seconds), "--recipes", recipes]
             _, outs = writer.run_all([argv] * writers, timeout=seconds * 10 + 60)
             drained = _drain(sweep, DRAIN_SECONDS)

@@ -196,7 +196,7 @@ def _necessary_misses_by_start(reads, writes) -> int:
 
 
 def _zipf(ctx, server, world) -> dict:
-    k = ctx.size(2000, 300)
+    k = ctx.size(2000, 150)
     ids = world.recipe_ids[:k]
     rng = random.Random(13)
     draw = _zipf_sampler(k, ZIPF_S, rng)
@@ -215,7 +215,7 @@ def _zipf(ctx, server, world) -> dict:
     duration = ctx.size(15.0, 2.5)
     reader_rngs = [random.Random(100 + i) for i in range(len(clients))]
     samplers = [_zipf_sampler(k, ZIPF_S, r) for r in reader_rngs]
-    writers = max(1, math.ceil(WRITES_PER_SECOND / RATE_PER_WRITER))
+    writers = ctx.size(max(1, math.ceil(WRITES_PER_SECOND / RATE_PER_WRITER)), 2)  # quick: fewer to start
     sequences = [[ids[draw()] for _ in range(int(duration * WRITES_PER_SECOND / writers))] for _ in range(writers)]
     with Readers(clients, lambda i, n: f"/api/recipes/{ids[samplers[i]()]}/") as readers:
         argvs = [

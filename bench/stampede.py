@@ -69,7 +69,7 @@ def run(ctx) -> ScenarioResult:
     from eventcache.store import ops, readthrough
     from planner import shopping
 
-    rounds = ctx.size(4, 2)
+    rounds = ctx.size(4, 1)
     world = seed.build(
         recipes=ctx.size(5000, 500), families=ctx.size(200, 20), recipes_with_ingredients=ctx.size(5000, 500)
     )

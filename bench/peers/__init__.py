@@ -78,7 +78,7 @@ def run(ctx) -> list[ScenarioResult]:
             "family_id": world.family_id,
             "day": day.isoformat(),
             "sizes": ctx.size([10_000, 100_000, 1_000_000], [1_000, 5_000]),
-            "reps_small": ctx.size(3, 3),
+            "reps_small": ctx.size(3, 1),
             "reps_large": 1,
         },
         "bookkeeping": {"recipe_ids": world.recipe_ids[-ctx.size(2000, 100) :], "sample": ctx.size(200, 50)},
