@@ -17,6 +17,8 @@ PIP_QUIET := $(if $(filter 1,$(VERBOSE)),-q,-qq)
 
 MANAGE := $(PY) backend/manage.py
 WITH_SERVICES := $(PY) scripts/with_services.py --
+# The bench empties the Redis databases it uses: a Redis of its own unless REDIS_URL is set, never the one on 6379.
+BENCH_SERVICES := $(PY) scripts/with_services.py --own-redis --
 # Tests never use your Redis: the session starts its own (tests/redis_server.py; TEST_REDIS_URL names another).
 WITH_TEST_SERVICES := $(PY) scripts/with_services.py --test --
 
@@ -105,11 +107,11 @@ lint-imports: $(STAMP)
 
 bench: $(BENCH_STAMP)
 	@test -f bench/__main__.py || { echo "bench/ is not written yet"; exit 1; }
-	$(WITH_SERVICES) $(PY) -m bench $(ARGS)
+	$(BENCH_SERVICES) $(PY) -m bench $(ARGS)
 
 # CI smoke run of the benchmarks (asserts nothing about speed); a no-op until bench/ exists.
 bench-quick: $(BENCH_STAMP)
-	@if [ -f bench/__main__.py ]; then $(WITH_SERVICES) $(PY) -m bench --quick; \
+	@if [ -f bench/__main__.py ]; then $(BENCH_SERVICES) $(PY) -m bench --quick; \
 	else echo "bench-quick: bench/__main__.py does not exist yet: nothing to run"; fi
 
 # The chaos soak starts its own Redis and the stack's processes; CHAOS_DATABASE_URL names a database it drops and

@@ -3,7 +3,8 @@ database and Redis logical databases, and real gunicorn / Celery worker subproce
 
 The bench owns its data: it empties the tables of its database and FLUSHDBs the Redis databases N (cache)
 and N+1 (broker) of REDIS_URL. It refuses a DATABASE_URL whose database name lacks "bench", and then uses
-`<name>_bench` instead, so a developer's database is never emptied by mistake.
+`<name>_bench` instead, so a developer's database is never emptied by mistake; `make bench` gives it a Redis of
+its own unless REDIS_URL is set (scripts/with_services.py --own-redis), so a Redis on 6379 is never flushed either.
 """
 
 import concurrent.futures

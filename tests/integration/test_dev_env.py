@@ -82,3 +82,27 @@ def test_a_cluster_url_without_a_broker_or_malformed_is_refused(cluster_url, err
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.startswith(error), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_the_bench_gets_a_redis_of_its_own_never_the_one_on_6379():
+    """`make bench` (with_services.py --own-redis) empties the Redis databases it uses: without REDIS_URL it must
+    run on a Redis it started, even when one answers on 127.0.0.1:6379 (CI's, or a developer's with make run's data)."""
+    shown = _run(
+        sys.executable,
+        "scripts/with_services.py",
+        "--own-redis",
+        "--",
+        sys.executable,
+        "-c",
+        "import os, redis; url = os.environ['REDIS_URL']; redis.Redis.from_url(url).ping(); print(url)",
+    )
+    assert shown.returncode == 0, shown.stderr
+    url = shown.stdout.strip()
+    assert url.startswith("redis://127.0.0.1:") and ":6379/" not in url, url
+    assert "started an embedded redis-server" in shown.stderr
+
+    chosen = _run(
+        sys.executable, "scripts/with_services.py", "--own-redis", "--", sys.executable, "-c",
+        "import os; print(os.environ['REDIS_URL'])", REDIS_URL=os.environ["TEST_REDIS_URL"],
+    )  # fmt: skip
+    assert chosen.stdout.strip() == os.environ["TEST_REDIS_URL"]  # an explicit REDIS_URL is the user's choice
