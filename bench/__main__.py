@@ -6,7 +6,7 @@ table per scenario and writes BENCHMARKS.md plus one PNG chart per scenario.
 
   python -m bench                  # every scenario, full sizes (< 15 min), writes docs/BENCHMARKS.md
   python -m bench keyspace         # one scenario (writes a temp dir unless --out is given)
-  python -m bench --quick          # CI smoke (< 2 min): small sizes, writes a temp dir unless --out is given
+  python -m bench --quick          # CI smoke (about 2 min; target < 2): small sizes, writes a temp dir unless --out is given
   python -m bench peers            # ours vs django-cacheops, django-cachalot and delete_pattern, and the floor of
                                    # a hit (bench/peers/; the peers come from bench/requirements.txt)
 """
@@ -50,7 +50,7 @@ def parse_args(argv):
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("scenarios", nargs="*", metavar="scenario", help=", ".join(SCENARIOS))
-    parser.add_argument("--quick", action="store_true", help="small sizes and few iterations (CI smoke, < 2 min)")
+    parser.add_argument("--quick", action="store_true", help="small sizes and few iterations (CI smoke, about 2 min)")
     parser.add_argument(
         "--out",
         type=Path,
