@@ -101,8 +101,11 @@ def test_workers_starting_together_share_a_lost_backlog_without_applying_a_row_t
         workers = list(pool.map(lambda _: start_worker_process(WORKER_COALESCE_MAX_ROWS=share), range(WORKERS)))
 
     assert wait_until(outbox_drained, DRAIN_SECONDS), _undrained(workers)
+    # A worker counts its look-ups and logs its batch after the commit that marks the rows processed: wait for both.
+    assert wait_until(lambda: counter(stats.lookups("task")) >= backlog, 10)
     assert counter(stats.lookups("task")) == backlog
-    assert sum("delivered outbox row(s) nobody had applied" in w.log() for w in workers) == WORKERS
+    applied_line = "delivered outbox row(s) nobody had applied"
+    assert wait_until(lambda: sum(applied_line in w.log() for w in workers) == WORKERS, 10), [w.log() for w in workers]
 
 
 def _undrained(workers) -> str:
