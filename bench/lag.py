@@ -120,7 +120,6 @@ def _pending() -> int:
 
 
 def run(ctx) -> ScenarioResult:
-
     from eventcache.relay import sweep
 
     rates = ctx.size([50, 200, 1000], [200])

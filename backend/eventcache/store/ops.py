@@ -189,19 +189,12 @@ def fill(key: Key, lease: Lease, body: bytes, *, ttl=KEY_TTL, snapshot: str | No
 
 
 def fill_many(fills: Iterable[tuple[Key, Lease, bytes]], *, ttl=KEY_TTL, snapshot: str | None = None) -> int:
-    """Several fills in one pipeline; returns how many landed."""
+    """Several fills in one round trip (scripts.run_each); returns how many landed."""
     client = connection()
     if cluster.on_cluster(client):
         return cluster.fill_many([_fill_args(key, lease, body, ttl, snapshot) for key, lease, body in fills])
-    fills = list(fills)
-    if len(fills) == 1:  # one EVALSHA, without the pipeline's SCRIPT EXISTS round trip
-        return int(fill(fills[0][0], fills[0][1], fills[0][2], ttl=ttl, snapshot=snapshot))
-    pipe = client.pipeline(transaction=False)
-    queued = 0
-    for key, lease, body in fills:
-        run_script("fill_if_lease", *_fill_args(key, lease, body, ttl, snapshot), client=pipe)
-        queued += 1
-    return sum(1 for landed in pipe.execute() if landed) if queued else 0
+    calls = [_fill_args(key, lease, body, ttl, snapshot) for key, lease, body in fills]
+    return sum(1 for landed in scripts.run_each("fill_if_lease", calls, client) if landed)
 
 
 def take_lease(key: Key) -> Lease | None:
@@ -251,8 +244,8 @@ def invalidate_and_lease(
     computed under a database snapshot that saw all of them is kept (and such a lease key is not leased again),
     and a family already bumped for all of them is not bumped again: lua/invalidate_seen.lua, one EVALSHA.
     `xids` may instead map each key and family to the xids of the writes that touch it (invalidation.xids_by_target):
-    then one EVALSHA per distinct set, in one pipeline, the publishing last; a target it maps to none is dropped
-    as without xids (one more round trip, before the pipeline)."""
+    then one EVALSHA per distinct set (scripts.run_each: a pipeline when there are several), the publishing last;
+    a target it maps to none is dropped as without xids (one more round trip, before those)."""
     lease_keys = list(dict.fromkeys(lease_keys))
     bump_families = list(dict.fromkeys(bump_families))
     if cluster.on_cluster(connection()):
@@ -318,19 +311,13 @@ def _invalidate_by_target(
         )
     if not groups:
         return leases
-    if len(groups) == 1:  # a write's own drop: one EVALSHA, without the pipeline's SCRIPT EXISTS round trip
-        ((xids, (group_drop, group_lease, group_bump)),) = groups.items()
-        leases.update(_invalidate_seen(group_drop, group_lease, group_bump, then_publish, xids))
-        return leases
-    # redis-py runs SCRIPT EXISTS before a pipeline that holds scripts: two round trips, still fewer than one a group
-    pipe = connection().pipeline(transaction=False)
-    finishers = []
+    calls, finishers = [], []
     for n, (xids, (group_drop, group_lease, group_bump)) in enumerate(groups.items()):
         publish = then_publish if n == len(groups) - 1 else ()
         script_keys, args, finish = _seen_script(group_drop, group_lease, group_bump, publish, xids)
-        run_script("invalidate_seen", script_keys, args, client=pipe)
+        calls.append((script_keys, args))
         finishers.append(finish)
-    for reply, finish in zip(pipe.execute(), finishers, strict=True):
+    for reply, finish in zip(scripts.run_each("invalidate_seen", calls, connection()), finishers, strict=True):
         leases.update(finish(reply))
     return leases
 
