@@ -7,7 +7,9 @@ most the limit of them reach the password check; checking first and counting aft
 let every one of 30 parallel wrong guesses through. A successful login gives its count back (a success
 counter, as django-ratelimit has no decrement), so only failures lock out, as before: after the limit of
 failures, further attempts for that username or from that address answer 429 until the window ends, even
-with the right password.
+with the right password. The windows are django-ratelimit's fixed ones (each value's ends at its own offset in
+the period): attempts that straddle an end are counted in two windows, so a burst there gets at most twice the
+limit through.
 
 When an attempt cannot be counted (Redis is down, or refuses writes at maxmemory under noeviction), the
 throttle fails closed: the attempt is refused (503) before the password is checked, and a warning is logged.

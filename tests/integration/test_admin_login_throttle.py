@@ -8,6 +8,7 @@ from django.contrib.auth import SESSION_KEY
 from django.test import Client
 
 from tests.fixtures.api import PASSWORD, ApiClient
+from tests.fixtures.throttle import wait_for_time_left
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -37,6 +38,7 @@ def test_the_right_password_logs_in(api, boss):
 
 def test_after_the_limit_of_failures_for_a_username_even_the_right_password_is_refused(api, boss, settings):
     settings.LOGIN_RATE_LIMIT = "3/m"
+    wait_for_time_left("boss")  # the counted failures and the refused login in one window
     client = Client()
     for n in range(3):
         response = _admin_login(client, "boss", "wrong", address=f"10.9.1.{n}")
@@ -49,6 +51,7 @@ def test_after_the_limit_of_failures_for_a_username_even_the_right_password_is_r
 
 def test_after_the_limit_of_failures_from_an_address_every_username_is_refused(api, boss, settings):
     settings.LOGIN_RATE_LIMIT = "3/m"
+    wait_for_time_left("10.9.2.1")
     client = Client()
     for name in ("x1", "x2", "x3"):
         _admin_login(client, name, "wrong", address="10.9.2.1")
@@ -61,6 +64,7 @@ def test_after_the_limit_of_failures_from_an_address_every_username_is_refused(a
 
 def test_admin_and_api_failures_count_together(api, boss, settings):
     settings.LOGIN_RATE_LIMIT = "4/m"
+    wait_for_time_left("boss")
     for n in range(2):
         _admin_login(Client(), "boss", "wrong", address=f"10.9.3.{n}")
         assert (
