@@ -93,7 +93,7 @@ def run(ctx) -> ScenarioResult:
     from eventcache.store import hotness
     from planner.models import Recipe
 
-    per_round = ctx.size(100_000, 5_000)
+    per_round = ctx.size(100_000, 2_500)  # quick: 4 rounds, the fewest in which a plateau shows (halves of 2 rounds)
     total = ctx.size(1_000_000, 10_000)
     rounds = total // per_round
     world = seed.build(recipes=per_round, families=ctx.size(200, 20), recipes_with_ingredients=2000)

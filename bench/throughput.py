@@ -31,6 +31,15 @@ def _processing_rate() -> tuple[float, int]:
     return ((total - first_batch) / span if span else float("nan")), total
 
 
+def _rate_limit_reason(rate: float) -> str:
+    if rate != rate:  # NaN: every event was applied in the first batch, which the rate leaves out
+        return "no rate: the worker applied every event in its first batch (make the burst larger)"
+    return (
+        "per batch the worker runs the batched dependents lookup, one Redis round trip and one outbox UPDATE of up to "
+        "500 ids; with 100k recipes.changed events the database work (and the 2 shared cores) bounds it"
+    )
+
+
 def _pending() -> int:
     from eventcache.models import OutboxEvent
 
@@ -52,7 +61,9 @@ def run(ctx) -> ScenarioResult:
     from eventcache.relay import publish
     from planner.models import Recipe
 
-    n = ctx.size(100_000, 3_000)
+    # More than two of the worker's start-up batches (its backlog step takes WORKER_COALESCE_MAX_ROWS rows at once,
+    # and that first batch is left out of the rate), so quick mode measures a rate too.
+    n = ctx.size(100_000, max(3_000, 2 * settings.WORKER_COALESCE_MAX_ROWS + 2_000))
     n_base = ctx.size(1_000, 100)
     seed.build(recipes=n, families=50, recipes_with_ingredients=2000)
 
@@ -93,9 +104,7 @@ def run(ctx) -> ScenarioResult:
     ]  # fmt: skip
     targets = [
         Target(f"one worker sustains >= {RATE_TARGET:,} events/s", f"{ours_rate:,.0f} events/s", ours_rate >= RATE_TARGET,
-               "" if ours_rate >= RATE_TARGET else "per batch the worker runs the batched dependents lookup, one Redis round trip "
-               "and one outbox UPDATE of up to 500 ids; with 100k recipes.changed events the database work (and the 2 shared "
-               "cores) bounds it"),
+               "" if ours_rate >= RATE_TARGET else _rate_limit_reason(ours_rate)),
         Target(f"batched >= {RATIO_TARGET:.0f}x one task per event", fmt_ratio(r), r >= RATIO_TARGET,
                "" if r >= RATIO_TARGET else "the per-event baseline is already cheap per task on this machine"),
     ]  # fmt: skip
