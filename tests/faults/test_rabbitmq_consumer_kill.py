@@ -17,14 +17,12 @@ the delivery when its pool takes the task) and the dependents are still stale af
 acknowledgement only once the task returns.)
 """
 
-import shutil
 import signal
 import time
 
 import pytest
 
 from tests.fixtures.worker import CHANGE, outbox_drained, stale_keys, unprocessed_outbox_ids, wait_until
-from tests.rabbitmq_broker import create_vhost, delete_vhost
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.rabbitmq, pytest.mark.django_db(transaction=True)]
 
@@ -32,16 +30,6 @@ PASSWORD = "pw-123456789"  # tests/fixtures/worker.py's users
 REACH_BATCH_SECONDS = 30  # the web's send and worker A's take, on a busy machine
 FRESH_SECONDS = 5.0  # issue 14: the dependents are fresh within 5 s of the kill
 UNFIXED_WAIT_SECONDS = FRESH_SECONDS + 3  # how long the contrast waits before calling the dependents stale
-
-
-@pytest.fixture
-def amqp_vhost():
-    """A RabbitMQ vhost of this test's own (127.0.0.1:5672, guest/guest), deleted with its queues afterwards."""
-    if shutil.which("rabbitmqctl") is None:
-        pytest.skip("needs RabbitMQ (rabbitmq-server) on 127.0.0.1:5672: CI starts it (.ci/run)")
-    url = create_vhost("kill")
-    yield url
-    delete_vhost(url)
 
 
 def _kill_holding_a_delivery(world, amqp_vhost, start_web_process, start_worker_process, tmp_path, **worker_a_env):
