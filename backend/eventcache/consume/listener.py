@@ -53,10 +53,13 @@ IDLE_SECONDS = 0.005  # with dropped_at marks to write: how long the channel mus
 UNMARKED_MAX = 2000  # ... or how many may wait at most
 MARK_ATTEMPTS = 3  # a row a task holds (or one marked already) is tried this many times
 POLL_SECONDS = 1.0  # how often the listening thread checks whether it should stop
-BACKOFF_MAX_SECONDS = 30.0
-# On a Redis Cluster the other nodes are up while one fails over: retry often, so the listener is back on the promoted
-# replica soon after the failover (its pub/sub gap) rather than one doubled backoff later.
-CLUSTER_BACKOFF_MAX_SECONDS = 1.0
+# Reconnecting: 0.5 s, then every second. A restarted Redis, like a cluster's promoted replica, answers within
+# seconds, and the listener's drop should be back as soon as it does, not one doubled backoff later (the queue
+# applies the events of the gap either way). One connection attempt a second costs Redis nothing; the warnings
+# are logged for the first failure and then every WARN_EVERY_FAILURES.
+BACKOFF_FIRST_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 1.0
+WARN_EVERY_FAILURES = 60
 
 
 class EventMonitor:
@@ -201,13 +204,18 @@ class EventMonitor:
         )
 
     def _run(self) -> None:
-        backoff = 0.5
+        backoff, failures = BACKOFF_FIRST_SECONDS, 0
         while not self._stopping.is_set():
             try:
                 if not self._take_role():
                     continue
             except redis.RedisError as exc:
-                logger.warning("pub/sub monitor: the listener role could not be taken: %r; trying again", exc)
+                if failures % WARN_EVERY_FAILURES == 0:
+                    logger.warning(
+                        "pub/sub monitor: the listener role could not be taken: %r; trying again (failure %d)",
+                        exc, failures + 1,
+                    )  # fmt: skip
+                failures += 1
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
                 continue
@@ -220,7 +228,7 @@ class EventMonitor:
                     pubsub.subscribe(self.channel)
                     self.subscribed.set()
                     logger.info("pub/sub monitor subscribed to %s on %s", self.channel, mask(self.redis_url))
-                    backoff = 0.5
+                    backoff, failures = BACKOFF_FIRST_SECONDS, 0
                     while not self._stopping.is_set():
                         message = pubsub.get_message(timeout=self._timeout())
                         if message is not None:
@@ -232,9 +240,14 @@ class EventMonitor:
             except Exception as exc:  # noqa: BLE001 - observability must never take the worker down
                 self.subscribed.clear()
                 unexpected = not isinstance(exc, redis.RedisError)
-                logger.warning("pub/sub monitor: %r; reconnecting in %.1f s", exc, backoff, exc_info=unexpected)
+                if unexpected or failures % WARN_EVERY_FAILURES == 0:
+                    logger.warning(
+                        "pub/sub monitor: %r; reconnecting in %.1f s (failure %d)",
+                        exc, backoff, failures + 1, exc_info=unexpected,
+                    )  # fmt: skip
+                failures += 1
                 self._stopping.wait(backoff)
-                backoff = min(backoff * 2, CLUSTER_BACKOFF_MAX_SECONDS if self.cluster_url else BACKOFF_MAX_SECONDS)
+                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
             finally:
                 self.subscribed.clear()
                 if client is not None:
