@@ -8,6 +8,8 @@ task and worker, with that coalescing off (WORKER_COALESCE_MAX_ROWS=0). Rate = e
 batch's processed_at (PostgreSQL time), so worker start-up is not counted.
 """
 
+import math
+
 from django.db.models import F
 
 from bench import harness, seed
@@ -32,7 +34,7 @@ def _processing_rate() -> tuple[float, int]:
 
 
 def _rate_limit_reason(rate: float) -> str:
-    if rate != rate:  # NaN: every event was applied in the first batch, which the rate leaves out
+    if math.isnan(rate):  # every event was applied in the first batch, which the rate leaves out
         return "no rate: the worker applied every event in its first batch (make the burst larger)"
     return (
         "per batch the worker runs the batched dependents lookup, one Redis round trip and one outbox UPDATE of up to "

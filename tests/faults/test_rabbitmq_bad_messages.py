@@ -19,6 +19,7 @@ import pytest
 
 from eventcache import stats
 from tests.faults.test_bad_messages import TouchOnUnpickle
+from tests.fixtures.events import AmqpQueues
 from tests.fixtures.worker import CHANGE, outbox_drained, stale_keys, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.rabbitmq, pytest.mark.django_db(transaction=True)]
@@ -50,13 +51,6 @@ def _publish_raw(url: str, body: bytes, content_type: str, content_encoding: str
 def _task_headers(task: str) -> dict:
     task_id = str(uuid.uuid4())
     return {"lang": "py", "task": task, "id": task_id, "root_id": task_id}
-
-
-def _queue_depth(url: str) -> int:
-    from kombu import Connection
-
-    with Connection(url) as connection:
-        return connection.default_channel.queue_declare(queue=QUEUE, passive=True).message_count
 
 
 def _garbage_then_a_real_edit(world, amqp_vhost, start_web_process, start_worker_process, marker, **worker_env):
@@ -99,7 +93,11 @@ def test_garbage_on_rabbitmq_is_logged_counted_and_dropped_and_the_next_real_eve
     assert "unknown task 'eventcache.tasks.no_such_task'" in log
     assert "queue message rejected and dropped" in log
     assert not marker.exists(), "the pickle was deserialised"
-    assert _queue_depth(amqp_vhost) == 0  # dropped, not requeued
+    queues = AmqpQueues(amqp_vhost, QUEUE)
+    try:
+        assert queues.llen(QUEUE) == 0  # dropped, not requeued
+    finally:
+        queues.close()
     assert "Unrecoverable error" not in log and "Connection to broker lost" not in log
 
 

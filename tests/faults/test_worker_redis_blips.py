@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.redis_broker, 
 PASSWORD = "pw-123456789"  # tests/fixtures/worker.py's users
 OUTAGES = (2.0, 6.0, 3.0, 10.0)  # seconds Redis is down, each time
 UP_BETWEEN = 3.0  # seconds Redis is up between outages, writes flowing
+IN_FLIGHT_PAST_OUTAGE = 1.0  # each in-flight task outlasts its outage by this
 PAST_RECONNECT = 8.0  # the contrast's in-flight task outlasts its outage by this: it ends after the reconnection
 FRESH_SECONDS = 15  # bound for the last write to reach its dependents through the worker
 WRITE_EVERY = 0.05
@@ -52,12 +53,11 @@ def _in_flight(worker, redis_url: str, seconds: float) -> bool:
     return "Unrecoverable error" not in worker.log()
 
 
-def _ride_outages(world, redis_server, start_web_process, start_worker_process, without: str, sleep_extra=1.0):
+def _ride_outages(world, redis_server, start_web_process, start_worker_process):
     redis_server.start()
     web = start_web_process(REDIS_URL=redis_server.url)
     worker = start_worker_process(
-        app="tests.faults.worker_without",
-        WORKER_WITHOUT=without,
+        app="tests.faults.worker_without",  # every step kept; the app adds the sleeping task
         pool="prefork",
         REDIS_URL=redis_server.url,
         TEST_REDIS_URL=redis_server.url,
@@ -80,7 +80,7 @@ def _ride_outages(world, redis_server, start_web_process, start_worker_process, 
     try:
         for seconds_down in OUTAGES:
             time.sleep(UP_BETWEEN)
-            if not _in_flight(worker, redis_server.url, seconds_down + sleep_extra):
+            if not _in_flight(worker, redis_server.url, seconds_down + IN_FLIGHT_PAST_OUTAGE):
                 break
             redis_server.stop()
             time.sleep(seconds_down)
@@ -96,7 +96,7 @@ def _ride_outages(world, redis_server, start_web_process, start_worker_process, 
 def test_the_worker_rides_out_redis_outages_and_keeps_dependents_fresh(
     world, redis_server, start_web_process, start_worker_process
 ):
-    web, worker, author = _ride_outages(world, redis_server, start_web_process, start_worker_process, without="")
+    web, worker, author = _ride_outages(world, redis_server, start_web_process, start_worker_process)
     assert worker.proc.poll() is None, f"the worker exited:\n{worker.log()[-6000:]}"
 
     # A dependent cached now, then a write: only the worker (its task) drops the dependent's key.

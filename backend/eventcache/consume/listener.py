@@ -62,6 +62,25 @@ BACKOFF_MAX_SECONDS = 1.0
 WARN_EVERY_FAILURES = 60
 
 
+class _Retry:
+    """The wait before the listener's next attempt after a failure, and whether to warn about it."""
+
+    def __init__(self, stopping: threading.Event):
+        self._stopping = stopping
+        self.reset()
+
+    def reset(self) -> None:
+        self.backoff, self.failures = BACKOFF_FIRST_SECONDS, 0
+
+    def after_failure(self, message: str, *args, warn: bool = False, exc_info: bool = False) -> None:
+        """Log `message % args` on the first failure, every WARN_EVERY_FAILURES-th, or when `warn`; then wait."""
+        if warn or self.failures % WARN_EVERY_FAILURES == 0:
+            logger.warning(message + " (failure %d)", *args, self.failures + 1, exc_info=exc_info)
+        self.failures += 1
+        self._stopping.wait(self.backoff)
+        self.backoff = min(self.backoff * 2, BACKOFF_MAX_SECONDS)
+
+
 class EventMonitor:
     def __init__(self, redis_url: str | None = None, channel: str | None = None):
         # On a Redis Cluster (REDIS_CLUSTER_URL, and no URL given) the listener subscribes on one of its nodes: PUBLISH
@@ -204,20 +223,13 @@ class EventMonitor:
         )
 
     def _run(self) -> None:
-        backoff, failures = BACKOFF_FIRST_SECONDS, 0
+        retry = _Retry(self._stopping)
         while not self._stopping.is_set():
             try:
                 if not self._take_role():
                     continue
             except redis.RedisError as exc:
-                if failures % WARN_EVERY_FAILURES == 0:
-                    logger.warning(
-                        "pub/sub monitor: the listener role could not be taken: %r; trying again (failure %d)",
-                        exc, failures + 1,
-                    )  # fmt: skip
-                failures += 1
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+                retry.after_failure("pub/sub monitor: the listener role could not be taken: %r; trying again", exc)
                 continue
             client = None
             # A dedicated connection with no socket_timeout: a blocking subscriber must not time out while the
@@ -228,7 +240,7 @@ class EventMonitor:
                     pubsub.subscribe(self.channel)
                     self.subscribed.set()
                     logger.info("pub/sub monitor subscribed to %s on %s", self.channel, mask(self.redis_url))
-                    backoff, failures = BACKOFF_FIRST_SECONDS, 0
+                    retry.reset()
                     while not self._stopping.is_set():
                         message = pubsub.get_message(timeout=self._timeout())
                         if message is not None:
@@ -240,14 +252,13 @@ class EventMonitor:
             except Exception as exc:  # noqa: BLE001 - observability must never take the worker down
                 self.subscribed.clear()
                 unexpected = not isinstance(exc, redis.RedisError)
-                if unexpected or failures % WARN_EVERY_FAILURES == 0:
-                    logger.warning(
-                        "pub/sub monitor: %r; reconnecting in %.1f s (failure %d)",
-                        exc, backoff, failures + 1, exc_info=unexpected,
-                    )  # fmt: skip
-                failures += 1
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+                retry.after_failure(
+                    "pub/sub monitor: %r; reconnecting in %.1f s",
+                    exc,
+                    retry.backoff,
+                    warn=unexpected,
+                    exc_info=unexpected,
+                )
             finally:
                 self.subscribed.clear()
                 if client is not None:

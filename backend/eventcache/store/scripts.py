@@ -52,9 +52,9 @@ def run_each(name: str, calls: list[tuple[list, list]], client) -> list:
     """Script `name` once per (keys, args) of `calls` on connection `client`; the replies in order. One call is one
     EVALSHA; several go in one pipeline, before which redis-py sends SCRIPT EXISTS: two round trips, still fewer
     than one a call, but one too many for the single call a write's own drop or fill makes."""
-    if len(calls) == 1:
-        return [run(name, *calls[0], client)]
+    if len(calls) <= 1:
+        return [run(name, keys, args, client) for keys, args in calls]
     pipe = client.pipeline(transaction=False)
     for keys, args in calls:
         run(name, keys, args, pipe)
-    return pipe.execute() if calls else []
+    return pipe.execute()
