@@ -229,6 +229,9 @@ EVENTS_DROP_ON_PUBLISH = env.bool("EVENTS_DROP_ON_PUBLISH", default=True)
 # listener drops every event (one dependents look-up per worker per event).
 EVENTS_LISTENER_LEASE_SECONDS = env.float("EVENTS_LISTENER_LEASE_SECONDS", default=5.0)
 EVENTS_LISTENER_RENEW_SECONDS = env.float("EVENTS_LISTENER_RENEW_SECONDS", default=1.0)
+# A request's commit learns its outbox rows from PostgreSQL notices in its writes' own responses instead of one
+# look-up (eventcache/relay/notices.py). 0 behind a transaction-pooling pgbouncer, where a session SET does not hold.
+WRITER_NOTICES = env.bool("WRITER_NOTICES", default=True)
 OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=1.0)
 OUTBOX_UNSENT_GRACE_SECONDS = env.float("OUTBOX_UNSENT_GRACE_SECONDS", default=1.0)
 OUTBOX_RESEND_AFTER_SECONDS = env.float("OUTBOX_RESEND_AFTER_SECONDS", default=30.0)

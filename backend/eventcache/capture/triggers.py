@@ -16,8 +16,8 @@ statement-level AFTER TRUNCATE trigger writing one "table.truncated" event namin
 whose engine rule bumps every family). PostgreSQL fires it after the whole statement, so a TRUNCATE that empties
 the outbox too (flush) keeps the event. SQLite has no TRUNCATE: its flush deletes rows, which the row triggers see.
 
-The triggers are installed by migration 0002 (the TRUNCATE ones by 0006) (a change to the domain's Captures needs a migration calling
-`install` again). After every `migrate`, missing triggers are re-installed (eventcache/apps.py), because
+The triggers are installed by migration 0002 (the TRUNCATE ones by 0006, the writer's notice on the outbox by 0008;
+a change to the domain's Captures needs a migration calling `install` again). After every `migrate`, missing triggers are re-installed (eventcache/apps.py), because
 SQLite rebuilds a table, dropping its triggers, whenever a later migration alters it.
 """
 
@@ -112,7 +112,7 @@ def postgresql_install_sql() -> list[str]:
         statements.append(
             f"CREATE TRIGGER {function} AFTER {events} ON {table} FOR EACH ROW EXECUTE FUNCTION {function}();"
         )
-    return statements + postgresql_truncate_sql()
+    return statements + postgresql_truncate_sql() + postgresql_notice_sql()
 
 
 TRUNCATE_FUNCTION = "events_capture_truncate"
@@ -145,15 +145,52 @@ def postgresql_truncate_uninstall_sql() -> list[str]:
     ]
 
 
-def postgresql_uninstall_sql() -> list[str]:
+# --- The writer's notice (PostgreSQL) ---------------------------------------------------------------------------
+# An AFTER INSERT trigger on the outbox itself hands each new row to the connection that wrote it, as a NOTICE in
+# the writing statement's own response, so a request's commit has its rows without a look-up (relay/notices.py).
+# Only connections that turned it on get it (the WHEN clause, evaluated without calling the function): psql, the
+# worker and other programs see nothing. It covers every way a row is written: the capture triggers above, the
+# TRUNCATE trigger, an INSERT by hand.
+
+NOTICE_FUNCTION = "events_outbox_notice_writer"
+NOTICE_SETTING = "eventcache.writer_notices"  # a session setting: 'on' where the relay listens (relay/notices.py)
+NOTICE_MESSAGE = "eventcache.outbox"  # the notice's message; its detail is the row
+
+
+def postgresql_notice_sql() -> list[str]:
+    # The detail is a JSON array [id, kind, data as the database writes it, created_at, xid]: data travels as the
+    # jsonb's own text, which is what a SELECT of the row returns (and what de-duplication compares).
     return [
-        s
-        for table in captured_tables()
-        for s in (
-            f"DROP TRIGGER IF EXISTS {_trigger_name(table)} ON {table};",
-            f"DROP FUNCTION IF EXISTS {_trigger_name(table)}();",
-        )
-    ] + postgresql_truncate_uninstall_sql()
+        f"CREATE OR REPLACE FUNCTION {NOTICE_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        f"BEGIN\n  RAISE NOTICE USING MESSAGE = '{NOTICE_MESSAGE}', "
+        "DETAIL = json_build_array(NEW.id, NEW.kind, NEW.data::text, NEW.created_at, NEW.xid)::text;\n"
+        "  RETURN NULL;\nEND;\n$$;",
+        f"DROP TRIGGER IF EXISTS {NOTICE_FUNCTION} ON {OUTBOX_TABLE};",
+        f"CREATE TRIGGER {NOTICE_FUNCTION} AFTER INSERT ON {OUTBOX_TABLE} FOR EACH ROW "
+        f"WHEN (current_setting('{NOTICE_SETTING}', true) = 'on') EXECUTE FUNCTION {NOTICE_FUNCTION}();",
+    ]
+
+
+def postgresql_notice_uninstall_sql() -> list[str]:
+    return [
+        f"DROP TRIGGER IF EXISTS {NOTICE_FUNCTION} ON {OUTBOX_TABLE};",
+        f"DROP FUNCTION IF EXISTS {NOTICE_FUNCTION}();",
+    ]
+
+
+def postgresql_uninstall_sql() -> list[str]:
+    return (
+        [
+            s
+            for table in captured_tables()
+            for s in (
+                f"DROP TRIGGER IF EXISTS {_trigger_name(table)} ON {table};",
+                f"DROP FUNCTION IF EXISTS {_trigger_name(table)}();",
+            )
+        ]
+        + postgresql_truncate_uninstall_sql()
+        + postgresql_notice_uninstall_sql()
+    )
 
 
 def sqlite_install_sql() -> list[str]:
@@ -198,7 +235,8 @@ def _for_vendor(connection):
 
 def expected_triggers(vendor: str) -> set[str]:
     if vendor == "postgresql":
-        return {name for table in captured_tables() for name in (_trigger_name(table), _truncate_trigger_name(table))}
+        names = {name for table in captured_tables() for name in (_trigger_name(table), _truncate_trigger_name(table))}
+        return names | {NOTICE_FUNCTION}
     return {
         _trigger_name(table, op)
         for table in captured_tables()
@@ -246,6 +284,17 @@ def install_truncate_on_postgresql(apps, schema_editor) -> None:
 def uninstall_truncate_on_postgresql(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         _run(schema_editor.connection, postgresql_truncate_uninstall_sql())
+
+
+def install_notice_on_postgresql(apps, schema_editor) -> None:
+    """Migration 0008: the writer's notice trigger on the outbox (installed by `install` from then on)."""
+    if schema_editor.connection.vendor == "postgresql":
+        _run(schema_editor.connection, postgresql_notice_sql())
+
+
+def uninstall_notice_on_postgresql(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        _run(schema_editor.connection, postgresql_notice_uninstall_sql())
 
 
 # --- Migrations that rebuild the outbox on SQLite -------------------------------------------------------------

@@ -3,14 +3,15 @@
     after_commit()          registered on commit by the write watcher (watcher.py)
     request_started/finished  Django's request signals (connected in eventcache/apps.py)
 
-Inside a request the request pays only for one indexed SELECT of the rows its own connection wrote (the outbox's
-writer_pid is the backend pid, known without a query) and one Redis round trip dropping the keys they name, so
-the writer reads its own write; the events go on pub/sub in that same round trip, right after the drop, so the
-worker's pub/sub listener starts dropping every key they touch at once (eventcache/consume/listener.py). The
-Celery send runs when the response has been handed to the client (request_finished), still in this process, and
-the rows are marked sent after that; the Celery task applies the events again from the outbox, which is the
-guarantee. The callbacks only live in memory: if the process dies between commit and delivery, the rows stay
-unsent and the sweep delivers them (at least once; handling is idempotent).
+Inside a request the request pays only for one Redis round trip dropping the keys its rows name, so the writer
+reads its own write; the events go on pub/sub in that same round trip, right after the drop, so the worker's pub/sub
+listener starts dropping every key they touch at once (eventcache/consume/listener.py). PostgreSQL hands the
+connection the rows it wrote in the writes' own responses (notices.py); where it could not, one indexed SELECT
+finds them (the outbox's writer_pid is the backend pid, known without a query). The Celery send runs when the
+response has been handed to the client (request_finished), still in this process, and the rows are marked sent
+after that; the Celery task applies the events again from the outbox, which is the guarantee. The callbacks only
+live in memory: if the process dies between commit and delivery, the rows stay unsent and the sweep delivers them
+(at least once; handling is idempotent).
 """
 
 import logging
@@ -18,7 +19,7 @@ import threading
 
 from django.db import connection
 
-from eventcache.relay import dedup, outbox, publish, signals
+from eventcache.relay import dedup, notices, outbox, publish, signals
 from eventcache.store import invalidation
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,11 @@ def after_commit() -> int:
     keys they name now (the response must not be older than the write) and keep them for request_finished, which
     sends them after the response is out. Returns how many rows were delivered, or found."""
     if not _request.active:
+        notices.forget(connection)  # flush() claims every unsent row itself
         return publish.flush()
-    rows = outbox.own_unsent_rows(_backend_pid())
+    rows = notices.take(connection)  # handed over in the writes' own responses; else one indexed look-up
+    if rows is None:
+        rows = outbox.own_unsent_rows(_backend_pid())
     if not rows:
         return 0
     signals.delivering.send(sender="commit", rows=rows)

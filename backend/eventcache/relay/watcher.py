@@ -11,6 +11,7 @@ import functools
 import re
 
 from eventcache import declare
+from eventcache.relay import notices
 from eventcache.relay.commit import after_commit
 
 
@@ -52,6 +53,9 @@ def schedule_flush(connection, sql: str = "") -> None:
 
 def install(sender=None, connection=None, **kwargs) -> None:
     """connection_created receiver. Inserted first so that code popping its own temporary wrapper
-    (`with connection.execute_wrapper(...)`) never pops this one."""
+    (`with connection.execute_wrapper(...)`) never pops this one. On PostgreSQL the connection also asks for the
+    writer's notices (notices.py)."""
     if notice_writes not in connection.execute_wrappers:
         connection.execute_wrappers.insert(0, notice_writes)
+    if connection.connection is not None:
+        notices.install(connection)
