@@ -36,6 +36,7 @@ events a request's writes committed (a hit writes nothing). None of them has any
 import functools
 import logging
 from importlib import import_module
+from types import MappingProxyType
 from typing import NamedTuple
 
 from django.conf import settings
@@ -139,6 +140,8 @@ class _Config(NamedTuple):
     ssl_redirect: bool
     csrf: CsrfViewMiddleware  # its process_request, to see whether Django would replace the CSRF cookie
     responses: dict  # request.is_secure() -> _response_template()
+    session_store: type  # SESSION_ENGINE's SessionStore
+    session_cookie: str  # SESSION_COOKIE_NAME
 
 
 @functools.lru_cache(maxsize=1)
@@ -152,11 +155,39 @@ def _config() -> _Config | None:
     except Exception:
         log.exception("the headers of a hit could not be computed; the fast path is off")
         return None
-    return _Config(settings.SECURE_SSL_REDIRECT, CsrfViewMiddleware(lambda request: None), responses)
+    return _Config(
+        settings.SECURE_SSL_REDIRECT,
+        CsrfViewMiddleware(lambda request: None),
+        responses,
+        _session_store(),
+        settings.SESSION_COOKIE_NAME,
+    )
+
+
+# Paths resolved by Django's resolver, remembered: the same few paths come back on every hit, and resolving one
+# walks the URLconf's patterns. Bounded, so a client sending endless distinct paths only evicts.
+@functools.lru_cache(maxsize=2048)
+def _resolve(path: str):
+    """Django's ResolverMatch for `path`, or None (a 404)."""
+    try:
+        return get_resolver().resolve(path)
+    except Resolver404:
+        return None
+
+
+# A session as stored, decoded once: the same few sessions come back on every hit, and decoding one costs a
+# cache-backend look-up and a JSON parse. The decoded data is read-only here (MappingProxyType), so one caller
+# cannot change what the next one reads; keyed by the stored bytes, so a changed session is a new entry.
+@functools.lru_cache(maxsize=4096)
+def _session_data(raw: bytes) -> MappingProxyType | None:
+    data = identity.decode_session(raw)
+    return None if data is None else MappingProxyType(data)
 
 
 def _settings_changed(**kwargs) -> None:
     _config.cache_clear()
+    _resolve.cache_clear()  # ROOT_URLCONF
+    _session_data.cache_clear()  # the cache backend and its serializer
 
 
 setting_changed.connect(_settings_changed, dispatch_uid="api.fast_path.settings_changed")
@@ -172,17 +203,14 @@ def _answer(environ) -> tuple[str, list, bytes] | None:
         or identity.HINT_COOKIE not in environ.get("HTTP_COOKIE", "")
     ):
         return None
-    try:
-        match = get_resolver().resolve(get_path_info(environ) or "/")  # WSGIRequest's path_info, as Django resolves it
-    except Resolver404:
-        return None
-    if not getattr(match.func, "serves_cached_body", False) or match.args:
+    match = _resolve(get_path_info(environ) or "/")  # WSGIRequest's path_info, as Django resolves it
+    if match is None or not getattr(match.func, "serves_cached_body", False) or match.args:
         return None
     # A copy: WSGIRequest normalises PATH_INFO in its environ, and the CSRF check below writes to it; Django
     # builds its own request from the environ as the server gave it.
     request = WSGIRequest(dict(environ))
     user_id = identity.hinted_user_id(request)
-    session = _session_store()(request.COOKIES.get(settings.SESSION_COOKIE_NAME))  # as SessionMiddleware builds it
+    session = config.session_store(request.COOKIES.get(config.session_cookie))  # as SessionMiddleware builds it
     if user_id is None or not session.session_key:
         return None
     secure = request.is_secure()
@@ -218,7 +246,7 @@ def _verified_body(prefetched: identity.Prefetched) -> bytes | None:
     reply = prefetched.reply
     if reply is None or reply.value is None or reply.value.body is None:
         return None
-    data = identity.decode_session(reply.session)
+    data = None if reply.session is None else _session_data(reply.session)
     if data is None or "_session_expiry" in data:  # a custom expiry: left to Django's session handling
         return None
     if identity.verify_fetched(data, prefetched.user_id, reply.identity) is None:
