@@ -16,7 +16,8 @@ from bench import harness, seed, writer
 from bench.report import Chart, ScenarioResult, Target
 from bench.stats import fmt_int, fmt_ms, summarize_ms
 
-LAG_P99_TARGET_MS = 10.0
+LAG_P99_TARGET_MS = 10.0  # round 1 (issue 5)
+LAG_P99_CLOSE_TARGET_MS = 5.0  # closer to the floor (issue 13)
 RATE_PER_WRITER = (
     50  # writes/s per writer process (one web worker: ~6 ms write + ~6 ms delivery under load); above it, more writers
 )
@@ -156,14 +157,16 @@ def run(ctx) -> ScenarioResult:
     targets = []
     if 200 in figures:
         lag200, achieved200, worker200, _, on_publish200 = figures[200]
-        met = lag200.p99_ms < LAG_P99_TARGET_MS
-        targets.append(Target("p99 lag under 10 ms at 200 writes/s", f"p99 {fmt_ms(lag200.p99_ms)} (p50 {fmt_ms(lag200.median_ms)})", met,
-                              "" if met else f"the worker's pub/sub listener dropped the keys first in {on_publish200:.0%} of "
-                              "writes; the path is the writer's commit-time look-up of its rows, the round trip that drops their "
-                              "primary keys and publishes them, the listener's wake-up, dependents look-up and DEL, and each "
-                              "process's wait for a core on a 2-core machine shared with the writers (their delivery after the "
-                              f"response: {fmt_ms(steps['relay'])} measured alone), the worker's task ({fmt_ms(steps['worker'])} "
-                              "per one-event message alone), PostgreSQL and Redis"))  # fmt: skip
+        measured = f"p99 {fmt_ms(lag200.p99_ms)} (p50 {fmt_ms(lag200.median_ms)})"
+        limit = (f"the worker's pub/sub listener dropped the keys first in {on_publish200:.0%} of writes; the path is "
+                 "the round trip that drops the written rows' primary keys and publishes them, the listener's wake-up, "
+                 "dependents look-up and DEL, and each process's wait for a core on a 2-core machine shared with the "
+                 f"writers (their delivery after the response: {fmt_ms(steps['relay'])} measured alone), the worker's "
+                 f"task ({fmt_ms(steps['worker'])} per one-event message alone), PostgreSQL and Redis")  # fmt: skip
+        for bound, what in ((LAG_P99_TARGET_MS, "p99 lag under 10 ms at 200 writes/s"),
+                            (LAG_P99_CLOSE_TARGET_MS, "p99 lag <= 5 ms at 200 writes/s (issue 13)")):  # fmt: skip
+            met = lag200.p99_ms <= bound if bound == LAG_P99_CLOSE_TARGET_MS else lag200.p99_ms < bound
+            targets.append(Target(what, measured, met, "" if met else limit))
     notes = []
     if 1000 in figures:
         lag1k, achieved1k, worker1k, _, on_publish1k = figures[1000]

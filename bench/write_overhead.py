@@ -1,10 +1,9 @@
 """Write overhead: PATCH /api/recipes/{id}/ with events and durability on vs off.
 
-On: the project as deployed (the capture trigger writes the outbox row in the write's transaction; at commit
-the request reads its own unsent rows and drops the primary key; after the response the relay publishes,
-sends the Celery task and marks the row sent - outside the measured time, so it is timed separately, in the
-bench process, around the same request_finished call). Off: the
-capture triggers disabled (ALTER TABLE ... DISABLE TRIGGER USER) and a gunicorn serving
+On: the project as deployed (the capture trigger writes the outbox row in the write's transaction and hands it
+to the writer as a notice; at commit the request drops the primary key and publishes; after the response the
+relay sends the Celery task and marks the row sent - outside the measured time, so it is timed separately, in
+the bench process, around the same request_finished call). Off: the capture triggers disabled (ALTER TABLE ... DISABLE TRIGGER USER) and a gunicorn serving
 bench.wsgi_events_off, whose relay never flushes. Two gunicorn servers (2 sync workers each), one client
 alternating between them round by round (triggers switched per round); server time from gunicorn's access
 log. No worker runs (its CPU would be charged to neither side); the queued tasks are dropped afterwards.
@@ -114,19 +113,13 @@ def run(ctx) -> ScenarioResult:
     met = added < ADDED_MEDIAN_TARGET_MS
     targets = [
         Target("under 1 ms added at the median (server time)", fmt_ms(added), met,
-               "" if met else "what stays in the request is the trigger's outbox INSERT (inside the write's transaction), "
-               "one indexed SELECT of the connection's unsent rows and one Redis round trip that drops the keys they name "
+               "what stays in the request is the trigger's outbox INSERT (inside the write's transaction, which also "
+               "hands the row to the writer as a notice) and one Redis round trip that drops the keys the rows name "
                "(read-your-writes) and publishes them: "
                f"{fmt_ms(in_process['write on'].median_ms - in_process['write off'].median_ms)} added in-process with nothing "
                "else running (rows below); over HTTP the previous PATCH's delivery after its response (Celery send, mark "
-               f"sent: {fmt_ms(deferred.median_ms)} in the other gunicorn worker) also competes with the measured request "
-               "for the 2 cores; in it, kombu's Redis transport builds a new redis-py client for every send (its "
-               "Channel.conn_or_acquire; redis-py's Redis() fills its ~170-entry response-callback table each time), which "
-               "no public kombu or Celery option avoids. The next fixes: claim the rows (mark them sent) in the "
-               "commit-time statement that reads them, which takes the mark's round trip out of the delivery (the sweep "
-               "must then re-send a claimed row its writer never sent within the crash bound, not after "
-               "OUTBOX_RESEND_AFTER_SECONDS), and have the capture trigger hand the writer its events without that "
-               "SELECT"),
+               f"sent: {fmt_ms(deferred.median_ms)} in the other gunicorn worker) competes with the measured request "
+               "for the 2 cores"),
     ]  # fmt: skip
     return ScenarioResult(
         name="write_overhead",
