@@ -19,7 +19,9 @@ times (`dependents_lookups:listener`, eventcache/stats.py), and events_seen coun
 What it gives an operator: `events_seen`, `events_rejected`, `events_dropped_on_publish` and
 `drop_on_publish_failures` counters and the publish-to-receive lag (`events_lag_ms_total` divided by
 `events_seen` minus `events_lag_ignored` is the mean; the last value is logged at DEBUG), all visible in
-`manage.py cache_stats`. An event whose `at` is more than a day from now (`at: 1`, a clock far off, a row re-sent
+`manage.py cache_stats`. Like the dropped_at marks, they are written when the channel has been quiet for
+IDLE_SECONDS (or after UNMARKED_MAX events), in one round trip, so no bookkeeping stands between one message's
+drop and the next. An event whose `at` is more than a day from now (`at: 1`, a clock far off, a row re-sent
 after a long outage) is dropped as usual but left out of the lag (events.lag_ms), so one message cannot swamp it.
 
 A message that is not an event (not JSON, NaN, nesting that exhausts the parser, a wrong shape) is logged,
@@ -31,6 +33,7 @@ The worker runs one EventMonitor in a thread for its whole life (a bootstep in w
 import logging
 import threading
 import time
+from collections import Counter
 
 import redis
 from django.conf import settings
@@ -49,8 +52,10 @@ LAG_IGNORED = "events_lag_ignored"  # events left out of the lag: their `at` is 
 DROPPED = "events_dropped_on_publish"
 DROP_FAILURES = "drop_on_publish_failures"
 DROP_BATCH_MAX = 500  # messages already waiting are dropped together, up to this many
-IDLE_SECONDS = 0.005  # with dropped_at marks to write: how long the channel must be quiet before they are written
-UNMARKED_MAX = 2000  # ... or how many may wait at most
+# Bookkeeping (dropped_at marks, counters) waits for a quiet channel, so it never stands between a message and the
+# next one's drop: written once the channel has been quiet this long ...
+IDLE_SECONDS = 0.005
+UNMARKED_MAX = 2000  # ... or once this many events wait for it
 MARK_ATTEMPTS = 3  # a row a task holds (or one marked already) is tried this many times
 POLL_SECONDS = 1.0  # how often the listening thread checks whether it should stop
 # Reconnecting: 0.5 s, then every second. A restarted Redis, like a cluster's promoted replica, answers within
@@ -91,6 +96,7 @@ class EventMonitor:
         self.last_lag_ms: int | None = None
         self.drop_keys = settings.EVENTS_DROP_ON_PUBLISH
         self._unmarked: dict[int, tuple[float, int]] = {}  # outbox id -> (time.time() of its drop, attempts), unwritten
+        self._counts: Counter[str] = Counter()  # counter increments not yet written to the shared stats
         self.subscribed = threading.Event()  # set while subscribed (tests wait on it)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -109,9 +115,10 @@ class EventMonitor:
             self._thread = None
 
     def handle(self, raw: str | bytes) -> Event | None:
-        """Validate and count one message; returns the event, or None when it was rejected."""
+        """Validate and count one message (counters written at once); returns the event, or None when rejected."""
         events = self._validate([raw])
         self._count(events)
+        self.write_counts()
         return events[0] if events else None
 
     def _validate(self, raws) -> list[Event]:
@@ -128,17 +135,17 @@ class EventMonitor:
         return events
 
     def _count(self, events: list[Event]) -> None:
-        """events_seen and the publish-to-receive lag, one counter update per batch."""
+        """events_seen and the publish-to-receive lag, kept for write_counts()."""
         if not events:
             return
         now = time.time()
         lags = [lag for event in events if (lag := lag_ms(event, now)) is not None]
-        stats.incr(stats.EVENTS_SEEN, len(events))
+        self._counts[stats.EVENTS_SEEN] += len(events)
         if lags:
             self.last_lag_ms = lags[-1]
-            stats.incr(LAG_TOTAL, sum(lags))
+            self._counts[LAG_TOTAL] += sum(lags)
         if len(lags) < len(events):
-            stats.incr(LAG_IGNORED, len(events) - len(lags))
+            self._counts[LAG_IGNORED] += len(events) - len(lags)
             logger.warning(
                 "pub/sub: %d event(s) with an `at` more than a day from now left out of the lag",
                 len(events) - len(lags),
@@ -162,8 +169,25 @@ class EventMonitor:
             return 0
         dropped_at = time.time()
         self._unmarked.update((event.id, (dropped_at, 0)) for event in events)
-        stats.incr_many({DROPPED: len(events), stats.lookups("listener"): len(events)})
+        self._counts.update({DROPPED: len(events), stats.lookups("listener"): len(events)})
         return len(events)
+
+    def write_counts(self) -> None:
+        """Add the counts kept since the last call to the shared stats (stats.incr_many: one round trip)."""
+        pending, self._counts = self._counts, Counter()
+        if pending:
+            stats.incr_many(dict(pending))
+
+    def _bookkeeping_due(self, message) -> bool:
+        if not (self._unmarked or self._counts):
+            return False
+        waiting = max(len(self._unmarked), self._counts[stats.EVENTS_SEEN])
+        return message is None or waiting >= UNMARKED_MAX
+
+    def _write_bookkeeping(self) -> None:
+        if self._unmarked:
+            self.mark_dropped()
+        self.write_counts()
 
     def mark_dropped(self) -> None:
         """Write dropped_at for the events dropped since the last call (relay.outbox.mark_dropped: one statement). A row
@@ -207,7 +231,7 @@ class EventMonitor:
         return self.lease is None or not self.lease.due() or self.lease.hold()
 
     def _timeout(self) -> float:
-        if self._unmarked:
+        if self._unmarked or self._counts:
             return IDLE_SECONDS
         return POLL_SECONDS if self.lease is None else min(POLL_SECONDS, self.lease.renew_seconds)
 
@@ -245,8 +269,8 @@ class EventMonitor:
                         message = pubsub.get_message(timeout=self._timeout())
                         if message is not None:
                             self._receive(pubsub, message)
-                        if self._unmarked and (message is None or len(self._unmarked) >= UNMARKED_MAX):
-                            self.mark_dropped()
+                        if self._bookkeeping_due(message):
+                            self._write_bookkeeping()
                         if not self._keep_role():
                             break  # another listener holds the role now: unsubscribe and stand by
             except Exception as exc:  # noqa: BLE001 - observability must never take the worker down
@@ -264,8 +288,7 @@ class EventMonitor:
                 if client is not None:
                     client.close()
         self.subscribed.clear()
-        if self._unmarked:
-            self.mark_dropped()
+        self._write_bookkeeping()
         if self.lease is not None:
             self.lease.release()
         connections.close_all()  # this thread's database connection
