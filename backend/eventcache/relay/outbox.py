@@ -4,7 +4,8 @@ On PostgreSQL the statements are built with psycopg.sql (the table an Identifier
 on Django's connection; the SQLite fallback (development without DATABASE_URL) goes through the ORM.
 
     OutboxRow                       a row as plain values (building model instances costs more than the query)
-    own_unsent_rows(pid)            the rows a connection's commits wrote that nobody sent (a request's commit)
+    own_unsent_rows(pid)            the rows a connection's commits wrote that nobody sent (a request's commit,
+                                    when the writer's notices did not hand them over: relay/notices.py)
     claim(queryset)                 lock, mark sent and return rows in one statement (flush, sweep)
     claim_for_batch(ids, limit)     the worker: a message's rows plus other delivered, unapplied ones
     mark_sent / mark_processed / mark_dropped / close / rows_of
