@@ -151,3 +151,32 @@ def test_other_clients_get_no_notice(world):
         other.execute("SELECT set_config(%s, 'on', false)", [NOTICE_SETTING])
         other.execute("UPDATE planner_recipe SET title = 'Asked for' WHERE id = %s", [world["soup"].id])
     assert received == [NOTICE_MESSAGE]
+
+
+def test_a_rolled_back_savepoint_in_a_committed_request_costs_only_an_extra_drop(world, broker_conn):
+    """Its row was noticed but never committed: its keys are dropped for nothing, and the queued message naming its
+    id applies only the rows that exist (the outbox is the worker's source)."""
+    from eventcache.consume import apply as consume
+
+    soup, salad = world["soup"], world["salad"]
+    soup_key = planner_cache.recipe(soup.id)
+    readthrough.read(soup_key, lambda: {"title": "Soup"})
+    request_started.send(sender=None)
+    try:
+        with transaction.atomic():
+            with pytest.raises(RuntimeError), transaction.atomic():
+                Recipe.objects.filter(id=soup.id).update(title="Never")
+                raise RuntimeError("roll back the savepoint")
+            Recipe.objects.filter(id=salad.id).update(title="Green salad")
+        assert readthrough.read(soup_key, lambda: {"title": "Soup"}).hit is False  # dropped for nothing
+    finally:
+        request_finished.send(sender=None)
+
+    row = OutboxEvent.objects.get()
+    assert row.data == {"recipe_id": salad.id} and row.sent_at is not None
+    ((_, (events, outbox_ids)),) = queued_tasks(broker_conn)
+    assert row.id in outbox_ids and len(outbox_ids) == 2  # the phantom's id too
+    consumed = consume.apply_message([], outbox_ids)
+    assert [event.recipe_id for event in consumed.events] == [salad.id]
+    row.refresh_from_db()
+    assert row.processed_at is not None
