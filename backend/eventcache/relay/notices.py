@@ -52,8 +52,8 @@ class _Noticed:
         self.details.append(diagnostic.message_detail)
 
 
-# psycopg connection -> its _Noticed (a psycopg connection has no room for our state; Django's wrapper is replaced
-# with each reconnect, the psycopg connection with it)
+# psycopg connection -> its _Noticed. Keyed by the psycopg connection, not Django's wrapper: the wrapper outlives
+# its connections, and each new one is turned on again by connection_created.
 _noticed: "weakref.WeakKeyDictionary[object, _Noticed]" = weakref.WeakKeyDictionary()
 
 
