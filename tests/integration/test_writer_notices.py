@@ -153,7 +153,41 @@ def test_other_clients_get_no_notice(world):
     assert received == [NOTICE_MESSAGE]
 
 
-def test_a_rolled_back_savepoint_in_a_committed_request_costs_only_an_extra_drop(world, broker_conn):
+def _savepoint_request(first, rolled_back, then):
+    """In a request, one transaction: `first()` (or nothing), a savepoint running `rolled_back()` that rolls back,
+    then `then()`; committed."""
+    request_started.send(sender=None)
+    try:
+        with transaction.atomic():
+            if first:
+                first()
+            with pytest.raises(RuntimeError), transaction.atomic():
+                rolled_back()
+                raise RuntimeError("roll back the savepoint")
+            then()
+    finally:
+        request_finished.send(sender=None)
+
+
+def test_a_rolled_back_savepoint_before_the_first_kept_write_is_forgotten(world, broker_conn):
+    """Its hook went with the savepoint, so the next write starts the transaction's capture afresh."""
+    soup, salad = world["soup"], world["salad"]
+    soup_key = planner_cache.recipe(soup.id)
+    readthrough.read(soup_key, lambda: {"title": "Soup"})
+
+    _savepoint_request(
+        None,
+        lambda: Recipe.objects.filter(id=soup.id).update(title="Never"),
+        lambda: Recipe.objects.filter(id=salad.id).update(title="Green salad"),
+    )
+
+    assert readthrough.read(soup_key, lambda: {"title": "Soup"}).hit is True  # nothing dropped for the phantom
+    row = OutboxEvent.objects.get()
+    ((_, (_, outbox_ids)),) = queued_tasks(broker_conn)
+    assert outbox_ids == [row.id] and row.data == {"recipe_id": salad.id}
+
+
+def test_a_rolled_back_savepoint_after_a_kept_write_costs_only_an_extra_drop(world, broker_conn):
     """Its row was noticed but never committed: its keys are dropped for nothing, and the queued message naming its
     id applies only the rows that exist (the outbox is the worker's source)."""
     from eventcache.consume import apply as consume
@@ -161,22 +195,42 @@ def test_a_rolled_back_savepoint_in_a_committed_request_costs_only_an_extra_drop
     soup, salad = world["soup"], world["salad"]
     soup_key = planner_cache.recipe(soup.id)
     readthrough.read(soup_key, lambda: {"title": "Soup"})
-    request_started.send(sender=None)
-    try:
-        with transaction.atomic():
-            with pytest.raises(RuntimeError), transaction.atomic():
-                Recipe.objects.filter(id=soup.id).update(title="Never")
-                raise RuntimeError("roll back the savepoint")
-            Recipe.objects.filter(id=salad.id).update(title="Green salad")
-        assert readthrough.read(soup_key, lambda: {"title": "Soup"}).hit is False  # dropped for nothing
-    finally:
-        request_finished.send(sender=None)
 
+    _savepoint_request(
+        lambda: Recipe.objects.filter(id=salad.id).update(title="Green salad"),
+        lambda: Recipe.objects.filter(id=soup.id).update(title="Never"),
+        lambda: None,
+    )
+
+    assert readthrough.read(soup_key, lambda: {"title": "Soup"}).hit is False  # dropped for nothing
     row = OutboxEvent.objects.get()
     assert row.data == {"recipe_id": salad.id} and row.sent_at is not None
-    ((_, (events, outbox_ids)),) = queued_tasks(broker_conn)
+    ((_, (_, outbox_ids)),) = queued_tasks(broker_conn)
     assert row.id in outbox_ids and len(outbox_ids) == 2  # the phantom's id too
     consumed = consume.apply_message([], outbox_ids)
     assert [event.recipe_id for event in consumed.events] == [salad.id]
     row.refresh_from_db()
     assert row.processed_at is not None
+
+
+def test_a_commit_that_wrote_no_outbox_row_takes_nothing_from_an_earlier_rolled_back_transaction(world, broker_conn):
+    """The same connection serves the next request (CONN_MAX_AGE): its commit must not deliver the rows a rolled-back
+    transaction of the request before left in the notices."""
+    soup = world["soup"]
+    request_started.send(sender=None)
+    try:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            Recipe.objects.filter(id=soup.id).update(title="Never")
+            raise RuntimeError("rolled back")
+    finally:
+        request_finished.send(sender=None)
+
+    request_started.send(sender=None)
+    try:
+        with transaction.atomic():
+            Recipe.objects.filter(id=-1).update(title="Nobody")  # a write to a captured table that inserts no row
+    finally:
+        request_finished.send(sender=None)
+
+    assert OutboxEvent.objects.count() == 0
+    assert queued_tasks(broker_conn) == []  # nothing sent for the rolled-back row

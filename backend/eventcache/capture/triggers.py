@@ -112,7 +112,7 @@ def postgresql_install_sql() -> list[str]:
         statements.append(
             f"CREATE TRIGGER {function} AFTER {events} ON {table} FOR EACH ROW EXECUTE FUNCTION {function}();"
         )
-    return statements + postgresql_truncate_sql() + postgresql_notice_sql()
+    return statements + postgresql_truncate_sql()
 
 
 TRUNCATE_FUNCTION = "events_capture_truncate"
@@ -150,7 +150,9 @@ def postgresql_truncate_uninstall_sql() -> list[str]:
 # the writing statement's own response, so a request's commit has its rows without a look-up (relay/notices.py).
 # Only connections that turned it on get it (the WHEN clause, evaluated without calling the function): psql, the
 # worker and other programs see nothing. It covers every way a row is written: the capture triggers above, the
-# TRUNCATE trigger, an INSERT by hand.
+# TRUNCATE trigger, an INSERT by hand. Migration 0008 alone installs it (and its reverse removes it): it reads the
+# outbox's xid column, which 0007 adds, so `install` (migrations 0002 and planner's, the post-migrate repair) leaves
+# it out.
 
 NOTICE_FUNCTION = "events_outbox_notice_writer"
 NOTICE_SETTING = "eventcache.writer_notices"  # a session setting: 'on' where the relay listens (relay/notices.py)
@@ -179,18 +181,14 @@ def postgresql_notice_uninstall_sql() -> list[str]:
 
 
 def postgresql_uninstall_sql() -> list[str]:
-    return (
-        [
-            s
-            for table in captured_tables()
-            for s in (
-                f"DROP TRIGGER IF EXISTS {_trigger_name(table)} ON {table};",
-                f"DROP FUNCTION IF EXISTS {_trigger_name(table)}();",
-            )
-        ]
-        + postgresql_truncate_uninstall_sql()
-        + postgresql_notice_uninstall_sql()
-    )
+    return [
+        s
+        for table in captured_tables()
+        for s in (
+            f"DROP TRIGGER IF EXISTS {_trigger_name(table)} ON {table};",
+            f"DROP FUNCTION IF EXISTS {_trigger_name(table)}();",
+        )
+    ] + postgresql_truncate_uninstall_sql()
 
 
 def sqlite_install_sql() -> list[str]:
@@ -235,8 +233,7 @@ def _for_vendor(connection):
 
 def expected_triggers(vendor: str) -> set[str]:
     if vendor == "postgresql":
-        names = {name for table in captured_tables() for name in (_trigger_name(table), _truncate_trigger_name(table))}
-        return names | {NOTICE_FUNCTION}
+        return {name for table in captured_tables() for name in (_trigger_name(table), _truncate_trigger_name(table))}
     return {
         _trigger_name(table, op)
         for table in captured_tables()

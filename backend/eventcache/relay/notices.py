@@ -12,10 +12,11 @@ unsent rows (outbox.own_unsent_rows), one round trip inside the request, is not 
 
 Why take() may answer None, and the caller looks the rows up as before: nothing was noticed (SQLite; notices off;
 client_min_messages above NOTICE; a write that inserted no outbox row), or more rows than one claim holds were.
-Rows of a transaction that rolled back were noticed too; take() keeps only the last transaction's (the rows of one
-transaction share its xid, and a later transaction has a larger one). A savepoint rolled back inside the committed
-transaction still leaves its rows here: their keys are dropped for nothing, and marking or sending ids that do
-not exist changes nothing.
+Rows of a transaction that rolled back were noticed too. The write watcher forgets what was noticed before a
+transaction's first write to a captured table (and before every such statement in autocommit), so a commit never
+takes an earlier transaction's rows; take() also keeps only the last transaction's (the rows of one transaction
+share its xid). A savepoint rolled back inside the committed transaction after its first write still leaves its
+rows here: their keys are dropped for nothing, and marking or sending ids that do not exist changes nothing.
 
 Like the outbox's writer_pid, this needs a session that stays on one server connection: behind a
 transaction-pooling pgbouncer, set WRITER_NOTICES=0 (a SET does not follow the client there).
@@ -71,10 +72,16 @@ def install(connection) -> None:
     _noticed[raw] = noticed
 
 
+def _of(connection) -> _Noticed | None:
+    if connection.vendor != "postgresql" or connection.connection is None:  # a sqlite3 connection takes no weakref
+        return None
+    return _noticed.get(connection.connection)
+
+
 def take(connection) -> list[OutboxRow] | None:
     """The rows the last transaction on this connection wrote, oldest first, and forget everything noticed; None
     when there is nothing to go by (see the module doc): the caller looks the rows up."""
-    noticed = _noticed.get(connection.connection) if connection.connection is not None else None
+    noticed = _of(connection)
     if noticed is None or not noticed.details:
         return None
     details, overflow = noticed.details, noticed.overflow
@@ -91,8 +98,10 @@ def take(connection) -> list[OutboxRow] | None:
 
 
 def forget(connection) -> None:
-    """Drop what was noticed (a commit outside a request: the relay claims every unsent row by itself)."""
-    noticed = _noticed.get(connection.connection) if connection.connection is not None else None
+    """Drop what was noticed: before a transaction's first write to a captured table (relay/watcher.py), so only
+    that transaction's rows are taken at its commit; and at a commit outside a request (the relay claims every unsent
+    row by itself)."""
+    noticed = _of(connection)
     if noticed is not None:
         noticed.details, noticed.overflow = [], False
 

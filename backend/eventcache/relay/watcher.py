@@ -29,16 +29,25 @@ _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 
 
 def notice_writes(execute, sql, params, many, context):
+    connection = context["connection"]
+    captured = isinstance(sql, str) and captured_write(declare.domain()).match(sql) is not None
+    if captured and not _flush_scheduled(connection):
+        notices.forget(connection)  # what was noticed before belongs to transactions that committed or rolled back
     result = execute(sql, params, many, context)
-    if isinstance(sql, str) and captured_write(declare.domain()).match(sql):
-        schedule_flush(context["connection"], sql)
+    if captured:
+        schedule_flush(connection, sql)
     return result
+
+
+def _flush_scheduled(connection) -> bool:
+    """after_commit is registered for this transaction (in autocommit there is none between statements)."""
+    return connection.in_atomic_block and any(func is after_commit for _, func, _ in connection.run_on_commit)
 
 
 def schedule_flush(connection, sql: str = "") -> None:
     """after_commit() once after this transaction commits; right away in autocommit (the write is committed)."""
     if connection.in_atomic_block:
-        if not any(func is after_commit for _, func, _ in connection.run_on_commit):
+        if not _flush_scheduled(connection):
             connection.on_commit(after_commit, robust=True)
     elif not connection.get_autocommit():
         return  # manual transaction management (set_autocommit(False)): no commit hook exists; the sweep delivers
