@@ -82,7 +82,7 @@ test-rabbitmq: $(STAMP)
 # (MONITOR, exact round-trip counts, marked single_redis) are deselected there.
 # Not cache tests (a browser, a fuzzer, the local dev environment, SQLite): they run in `make test`.
 CLUSTER_EXCLUDED := tests/integration/test_dashboard_browser.py tests/integration/test_openapi_fuzz.py \
-	tests/integration/test_dev_env.py tests/integration/test_sqlite_locking.py
+	tests/integration/test_dev_env.py tests/integration/test_sqlite_locking.py tests/integration/test_relay_sqlite.py
 CLUSTER_TESTS := tests/unit/test_cluster_slots.py tests/faults/test_cluster_failover.py \
 	$(filter-out $(CLUSTER_EXCLUDED),$(wildcard tests/integration/test_*.py))
 test-cluster: $(STAMP)
