@@ -3,8 +3,8 @@
 On: the project as deployed (the capture trigger writes the outbox row in the write's transaction and hands it
 to the writer as a notice; at commit the request drops the primary key and publishes; after the response the
 relay sends the Celery task and marks the row sent - outside the measured time, so it is timed separately, in
-the bench process, around the same request_finished call). Off: the capture triggers disabled (ALTER TABLE ... DISABLE TRIGGER USER) and a gunicorn serving
-bench.wsgi_events_off, whose relay never flushes. Two gunicorn servers (2 sync workers each), one client
+the bench process, around the same request_finished call). Off: the capture triggers disabled (ALTER TABLE ...
+DISABLE TRIGGER USER) and a gunicorn serving bench.wsgi_events_off, whose relay never flushes. Two gunicorn servers (2 sync workers each), one client
 alternating between them round by round (triggers switched per round); server time from gunicorn's access
 log. No worker runs (its CPU would be charged to neither side); the queued tasks are dropped afterwards.
 """

@@ -6,17 +6,11 @@ must stay out of the way (a sqlite3 connection cannot even be weakly referenced)
 Runs the real settings module in a subprocess on a fresh SQLite file; no REDIS_URL, so the cache is local memory and
 events are applied inline."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-pytestmark = pytest.mark.integration
+from tests.fixtures.sqlite import run_on_sqlite
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
 
 SCRIPT = r"""
 import json, logging
@@ -52,18 +46,6 @@ print(json.dumps({"errors": errors, "unprocessed_outside": outside,
 
 
 def test_a_request_and_a_plain_write_are_delivered_on_sqlite(tmp_path):
-    unset = {"DATABASE_URL", "REDIS_URL", "REDIS_CLUSTER_URL", "CELERY_BROKER_URL"}  # the SQLite fallback, no Redis
-    env = {k: v for k, v in os.environ.items() if k not in unset}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DEBUG="1",
-        SQLITE_PATH=str(tmp_path / "db.sqlite3"),
-        PYTHONPATH=os.pathsep.join([str(REPO / "backend"), str(REPO)]),
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120, cwd=REPO
-    )
-    assert result.returncode == 0, result.stderr
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    outcome = run_on_sqlite(SCRIPT, tmp_path)
     assert outcome["errors"] == [], outcome
     assert outcome["rows"] > 1 and outcome["unprocessed_outside"] == 0 and outcome["unprocessed"] == 0, outcome

@@ -6,17 +6,11 @@ transactions BEGIN IMMEDIATE, WAL so readers never block the writer, a busy time
 
 Runs the real settings module in a subprocess on a fresh SQLite file, with threads as concurrent connections."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-pytestmark = pytest.mark.integration
+from tests.fixtures.sqlite import run_on_sqlite
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
 
 SCRIPT = r"""
 import json, threading
@@ -62,18 +56,7 @@ print(json.dumps({"journal": journal, "busy_ms": busy, "errors": errors[:3], "er
 
 
 def test_concurrent_writers_on_the_sqlite_fallback_never_see_database_is_locked(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DEBUG="1",
-        SQLITE_PATH=str(tmp_path / "db.sqlite3"),
-        PYTHONPATH=os.pathsep.join([str(REPO / "backend"), str(REPO)]),
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120, cwd=REPO
-    )
-    assert result.returncode == 0, result.stderr
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    outcome = run_on_sqlite(SCRIPT, tmp_path)
     assert outcome["error_count"] == 0, outcome
     assert outcome["rows"] == outcome["expected"]
     assert outcome["journal"] == "wal" and outcome["busy_ms"] >= 5000, outcome

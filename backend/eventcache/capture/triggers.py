@@ -284,7 +284,7 @@ def uninstall_truncate_on_postgresql(apps, schema_editor) -> None:
 
 
 def install_notice_on_postgresql(apps, schema_editor) -> None:
-    """Migration 0008: the writer's notice trigger on the outbox (installed by `install` from then on)."""
+    """Migration 0008, the notice trigger's only installer (`install` leaves it out: it reads 0007's xid column)."""
     if schema_editor.connection.vendor == "postgresql":
         _run(schema_editor.connection, postgresql_notice_sql())
 

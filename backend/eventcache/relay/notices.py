@@ -41,6 +41,9 @@ class _Noticed:
     __slots__ = ("details", "overflow", "__weakref__")
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.details: list[str] = []
         self.overflow = False
 
@@ -85,7 +88,7 @@ def take(connection) -> list[OutboxRow] | None:
     if noticed is None or not noticed.details:
         return None
     details, overflow = noticed.details, noticed.overflow
-    noticed.details, noticed.overflow = [], False
+    noticed.reset()
     if overflow:
         return None
     try:
@@ -103,7 +106,7 @@ def forget(connection) -> None:
     row by itself)."""
     noticed = _of(connection)
     if noticed is not None:
-        noticed.details, noticed.overflow = [], False
+        noticed.reset()
 
 
 def _row(detail: str) -> OutboxRow:
